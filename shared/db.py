@@ -1,0 +1,199 @@
+"""Postgres access: a small per-process pool of pg8000 connections and a transaction helper
+that sets the tenant (`app.channel_id`) and acting user (`app.user_id`) for row-level security.
+
+Locally (and in tests) connections go to DATABASE_URL over TCP. In the cloud they go through
+the Cloud SQL Python Connector with IAM database auth (imported only there).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import pg8000.native
+
+from shared.config import settings
+
+Row = dict[str, Any]
+
+
+def connect(url: str | None = None) -> pg8000.native.Connection:
+    """Open one connection; `url` overrides the settings (migrations use the owner URL)."""
+    s = settings()
+    if url is None and s.cloud_sql_instance:
+        from google.cloud.sql.connector import Connector, IPTypes  # cloud only
+
+        connector = _cloud_connector(Connector)
+        dbapi = connector.connect(
+            s.cloud_sql_instance, "pg8000", user=s.db_iam_user, db=s.db_name,
+            enable_iam_auth=True, ip_type=IPTypes.PRIVATE,
+        )
+        # The connector hands back a DB-API connection; reuse its socket for the native API.
+        return _NativeFromDbapi(dbapi)  # type: ignore[return-value]
+    u = urlparse(url or s.database_url)
+    return pg8000.native.Connection(
+        user=unquote(u.username or ""), password=unquote(u.password or "") or None,
+        host=u.hostname or "127.0.0.1", port=u.port or 5432, database=(u.path or "/")[1:],
+        application_name="creator-platform", timeout=30,
+    )
+
+
+_connector = None
+
+
+def _cloud_connector(cls: Any) -> Any:
+    global _connector
+    if _connector is None:
+        # "lazy": background refresh is throttled when a serverless instance's CPU is idle.
+        _connector = cls(refresh_strategy="lazy")
+    return _connector
+
+
+class _NativeFromDbapi:
+    """Adapter exposing pg8000.native's run()/columns over a DB-API connection (cloud path)."""
+
+    def __init__(self, dbapi: Any) -> None:
+        self._c = dbapi
+        self._c.autocommit = True
+        self.columns: list[dict[str, str]] | None = None
+        self.row_count = -1
+
+    def run(self, sql: str, **params: Any) -> list[list[Any]] | None:
+        cur = self._c.cursor()
+        cur.paramstyle = "named"  # same `:name` placeholders as pg8000.native
+        cur.execute(sql, params)
+        self.row_count = cur.rowcount
+        self.columns = [{"name": d[0]} for d in cur.description] if cur.description else None
+        return [list(r) for r in cur.fetchall()] if cur.description else None
+
+    def close(self) -> None:
+        self._c.close()
+
+
+class Pool:
+    """LIFO pool sized to the instance's threads; broken connections are dropped, not reused."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._idle: list[pg8000.native.Connection] = []
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(size)
+
+    def acquire(self) -> pg8000.native.Connection:
+        self._slots.acquire()
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        try:
+            return connect()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def release(self, conn: pg8000.native.Connection, *, broken: bool = False) -> None:
+        try:
+            if broken:
+                try:
+                    conn.close()
+                except Exception:  # noqa: S110 - already broken; closing is best effort
+                    pass
+            else:
+                with self._lock:
+                    self._idle.append(conn)
+        finally:
+            self._slots.release()
+
+    def close_all(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for c in idle:
+            try:
+                c.close()
+            except Exception:  # noqa: S110
+                pass
+
+
+_pool: Pool | None = None
+_pool_lock = threading.Lock()
+
+
+def pool() -> Pool:
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = Pool(settings().db_pool_size)
+    return _pool
+
+
+class Tx:
+    """One open transaction. Queries use pg8000 named parameters (`:name`)."""
+
+    def __init__(self, conn: pg8000.native.Connection) -> None:
+        self.conn = conn
+
+    def all(self, sql: str, **params: Any) -> list[Row]:
+        rows = self.conn.run(sql, **params) or []
+        cols = [c["name"] for c in (self.conn.columns or [])]
+        return [dict(zip(cols, r, strict=True)) for r in rows]
+
+    def one(self, sql: str, **params: Any) -> Row | None:
+        rows = self.all(sql, **params)
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, **params: Any) -> Any:
+        rows = self.conn.run(sql, **params)
+        return rows[0][0] if rows else None
+
+    def exec(self, sql: str, **params: Any) -> int:
+        self.conn.run(sql, **params)
+        return self.conn.row_count
+
+    def set_channel(self, channel_id: str | None) -> None:
+        """Switch the tenant inside the transaction (e.g. after resolving a slug)."""
+        self.conn.run("SELECT set_config('app.channel_id', :c, true)", c=channel_id or "")
+
+
+@contextmanager
+def transaction(*, channel_id: str | None = None, user_id: str | None = None) -> Iterator[Tx]:
+    """Run a block in one transaction scoped to `channel_id` for RLS.
+
+    The settings are transaction-local (`set_config(..., true)`), so a pooled connection never
+    carries a tenant past COMMIT or ROLLBACK. Commits when the block returns, rolls back when
+    it raises.
+    """
+    p = pool()
+    conn = p.acquire()
+    broken = False
+    try:
+        conn.run("START TRANSACTION")
+        conn.run(
+            "SELECT set_config('app.channel_id', :c, true), set_config('app.user_id', :u, true)",
+            c=channel_id or "", u=user_id or "",
+        )
+        try:
+            yield Tx(conn)
+        except BaseException:
+            conn.run("ROLLBACK")
+            raise
+        conn.run("COMMIT")
+    except (pg8000.native.InterfaceError, OSError):
+        broken = True
+        raise
+    except pg8000.native.DatabaseError:
+        # A failed COMMIT/ROLLBACK leaves the session in an unknown state: drop it.
+        broken = _in_transaction(conn)
+        raise
+    finally:
+        p.release(conn, broken=broken)
+
+
+def _in_transaction(conn: pg8000.native.Connection) -> bool:
+    try:
+        conn.run("ROLLBACK")
+        return False
+    except Exception:
+        return True
