@@ -10,16 +10,28 @@ from shared.db import Tx
 from shared.log import log_context
 
 
-def record(tx: Tx, *, action: str, channel_id: str | None, actor_user_id: str | None,
-           target_type: str | None = None, target_id: str | None = None,
-           details: dict[str, Any] | None = None) -> None:
+def record(
+    tx: Tx,
+    *,
+    action: str,
+    channel_id: str | None,
+    actor_user_id: str | None,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
     ctx = log_context.get() or {}
     tx.exec(
         "INSERT INTO audit_log (channel_id, seq, actor_user_id, action, target_type, target_id,"
         " request_id, details, hash) VALUES (:c, 0, :a, :act, :tt, :ti, :rid,"
         " CAST(:d AS jsonb), ''::bytea)",
-        c=channel_id, a=actor_user_id, act=action, tt=target_type, ti=target_id,
-        rid=ctx.get("request_id"), d=json.dumps(details or {}, sort_keys=True, default=str),
+        c=channel_id,
+        a=actor_user_id,
+        act=action,
+        tt=target_type,
+        ti=target_id,
+        rid=ctx.get("request_id"),
+        d=json.dumps(details or {}, sort_keys=True, default=str),
     )
 
 

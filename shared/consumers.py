@@ -14,6 +14,7 @@ def first_delivery(tx: Tx, *, consumer: str, event_id: str) -> bool:
     row = tx.one(
         "INSERT INTO processed_events (consumer, event_id) VALUES (:c, :e)"
         " ON CONFLICT DO NOTHING RETURNING event_id",
-        c=consumer, e=event_id,
+        c=consumer,
+        e=event_id,
     )
     return row is not None

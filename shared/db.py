@@ -7,6 +7,7 @@ the Cloud SQL Python Connector with IAM database auth (imported only there).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,16 +29,24 @@ def connect(url: str | None = None) -> pg8000.native.Connection:
 
         connector = _cloud_connector(Connector)
         dbapi = connector.connect(
-            s.cloud_sql_instance, "pg8000", user=s.db_iam_user, db=s.db_name,
-            enable_iam_auth=True, ip_type=IPTypes.PRIVATE,
+            s.cloud_sql_instance,
+            "pg8000",
+            user=s.db_iam_user,
+            db=s.db_name,
+            enable_iam_auth=True,
+            ip_type=IPTypes.PRIVATE,
         )
         # The connector hands back a DB-API connection; reuse its socket for the native API.
         return _NativeFromDbapi(dbapi)  # type: ignore[return-value]
     u = urlparse(url or s.database_url)
     return pg8000.native.Connection(
-        user=unquote(u.username or ""), password=unquote(u.password or "") or None,
-        host=u.hostname or "127.0.0.1", port=u.port or 5432, database=(u.path or "/")[1:],
-        application_name="creator-platform", timeout=30,
+        user=unquote(u.username or ""),
+        password=unquote(u.password or "") or None,
+        host=u.hostname or "127.0.0.1",
+        port=u.port or 5432,
+        database=(u.path or "/")[1:],
+        application_name="creator-platform",
+        timeout=30,
     )
 
 
@@ -96,10 +105,8 @@ class Pool:
     def release(self, conn: pg8000.native.Connection, *, broken: bool = False) -> None:
         try:
             if broken:
-                try:
+                with contextlib.suppress(Exception):  # already broken; best effort
                     conn.close()
-                except Exception:  # noqa: S110 - already broken; closing is best effort
-                    pass
             else:
                 with self._lock:
                     self._idle.append(conn)
@@ -110,10 +117,8 @@ class Pool:
         with self._lock:
             idle, self._idle = self._idle, []
         for c in idle:
-            try:
+            with contextlib.suppress(Exception):
                 c.close()
-            except Exception:  # noqa: S110
-                pass
 
 
 _pool: Pool | None = None
@@ -172,7 +177,8 @@ def transaction(*, channel_id: str | None = None, user_id: str | None = None) ->
         conn.run("START TRANSACTION")
         conn.run(
             "SELECT set_config('app.channel_id', :c, true), set_config('app.user_id', :u, true)",
-            c=channel_id or "", u=user_id or "",
+            c=channel_id or "",
+            u=user_id or "",
         )
         try:
             yield Tx(conn)
@@ -197,3 +203,14 @@ def _in_transaction(conn: pg8000.native.Connection) -> bool:
         return False
     except Exception:
         return True
+
+
+def sqlstate(err: BaseException) -> str | None:
+    """The SQLSTATE of a pg8000 error (e.g. '23505' unique violation), if it has one."""
+    args = getattr(err, "args", ())
+    if args and isinstance(args[0], dict):
+        return args[0].get("C")
+    return None
+
+
+UNIQUE_VIOLATION = "23505"

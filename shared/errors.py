@@ -40,8 +40,16 @@ class Conflict(DomainError):
     status, slug, title = 409, "conflict", "Conflict"
 
 
+class MethodNotAllowed(DomainError):
+    status, slug, title = 405, "method-not-allowed", "Method not allowed"
+
+
 class PayloadTooLarge(DomainError):
     status, slug, title = 413, "payload-too-large", "Request body too large"
+
+
+class UnsupportedMediaType(DomainError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
 
 class Unprocessable(DomainError):

@@ -29,10 +29,12 @@ from shared.config import settings
 from shared.errors import (
     BadRequest,
     DomainError,
+    MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
     Unauthorized,
     Unprocessable,
+    UnsupportedMediaType,
 )
 
 logger = logging.getLogger("http")
@@ -108,7 +110,9 @@ def to_json(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(
+    payload: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     body = json.dumps(payload, default=to_json, separators=(",", ":"))
     return Response(body, status=status, headers=headers, content_type="application/json")
 
@@ -154,7 +158,9 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
         ) from e
 
 
-def page(items: list[Any], limit: int, cursor_of: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+def page(
+    items: list[Any], limit: int, cursor_of: Callable[[Any], dict[str, Any]]
+) -> dict[str, Any]:
     """`items` was fetched with LIMIT limit+1; the extra row only says there is a next page."""
     more = len(items) > limit
     items = items[:limit]
@@ -168,6 +174,8 @@ class Api:
         self.function = function
         self.tag = tag
         self.routes: list[Route] = []
+        # functions_framework.http(api) registers its target by __name__.
+        self.__name__ = self.__qualname__ = f"handle_{function}"
         slog.setup()
 
     def route(self, method: str, template: str, **options: Any) -> Callable[[Callable], Callable]:
@@ -204,9 +212,9 @@ class Api:
                     return r, m.groupdict()
                 allowed.append(r.method)
         if allowed:
-            err = DomainError(f"{request.method} is not allowed here.", allow=", ".join(allowed))
-            err.status, err.slug, err.title = 405, "method-not-allowed", "Method not allowed"
-            raise err
+            raise MethodNotAllowed(
+                f"{request.method} is not allowed here.", allow=", ".join(allowed)
+            )
         raise NotFound(f"No route for {path}.")
 
     def _dispatch(self, request: Request, rid: str) -> Response:
@@ -226,17 +234,22 @@ class Api:
             outbox.flush_request()
             return resp
         except DomainError as e:
+            allow = e.extra.pop("allow", None) if e.status == 405 else None
             resp = problem_from(e)
-            if e.status == 405:
-                resp.headers["Allow"] = e.extra.get("allow", "")
+            if allow:
+                resp.headers["Allow"] = allow
             if e.status == 401:
                 resp.headers["WWW-Authenticate"] = 'Bearer realm="creator-platform"'
             return resp
         except Exception:
             logger.exception("unhandled error")
-            return problem(500, "internal", "Internal error",
-                           "Something went wrong on our side; it has been logged.",
-                           request_id=rid)
+            return problem(
+                500,
+                "internal",
+                "Internal error",
+                "Something went wrong on our side; it has been logged.",
+                request_id=rid,
+            )
         finally:
             outbox.end_request()
 
@@ -272,16 +285,15 @@ class Api:
             try:
                 ctx.query = route.query.model_validate(req.args.to_dict())
             except ValidationError as e:
-                raise Unprocessable("Invalid query parameters.",
-                                    errors=validation_errors(e, "query")) from e
+                raise Unprocessable(
+                    "Invalid query parameters.", errors=validation_errors(e, "query")
+                ) from e
         if route.body is None or route.raw_body:
             return
         data: Any = {}
         if ctx.raw.strip():
             if req.mimetype != "application/json":
-                err = DomainError("Send the body as application/json.")
-                err.status, err.slug, err.title = 415, "unsupported-media-type", "Unsupported media type"
-                raise err
+                raise UnsupportedMediaType("Send the body as application/json.")
             try:
                 data = json.loads(ctx.raw)
             except (ValueError, UnicodeDecodeError) as e:
@@ -289,8 +301,9 @@ class Api:
         try:
             ctx.body = route.body.model_validate(data)
         except ValidationError as e:
-            raise Unprocessable("The request body is invalid.",
-                                errors=validation_errors(e, "body")) from e
+            raise Unprocessable(
+                "The request body is invalid.", errors=validation_errors(e, "body")
+            ) from e
 
     def _run(self, route: Route, ctx: Ctx) -> Response:
         result = route.handler(ctx)
@@ -308,31 +321,45 @@ def _with_idempotency(route: Route, ctx: Ctx, run: Callable[[], Response]) -> Re
 
     key = ctx.request.headers["Idempotency-Key"]
     if not 1 <= len(key) <= 255:
-        raise Unprocessable("Idempotency-Key must be 1 to 255 characters.",
-                            errors=[{"loc": ["header", "Idempotency-Key"], "msg": "bad length"}])
+        raise Unprocessable(
+            "Idempotency-Key must be 1 to 255 characters.",
+            errors=[{"loc": ["header", "Idempotency-Key"], "msg": "bad length"}],
+        )
     owner = ctx.user_id or f"ip:{ctx.client_ip}"
-    digest = hashlib.sha256(
-        f"{route.method} {ctx.request.path}\n".encode() + ctx.raw
-    ).digest()
+    digest = hashlib.sha256(f"{route.method} {ctx.request.path}\n".encode() + ctx.raw).digest()
     with db.transaction(user_id=ctx.user_id) as tx:
-        tx.exec("DELETE FROM idempotency_keys WHERE user_key = :u AND idem_key = :k"
-                " AND created_at < now() - interval '24 hours'", u=owner, k=key)
+        tx.exec(
+            "DELETE FROM idempotency_keys WHERE user_key = :u AND idem_key = :k"
+            " AND created_at < now() - interval '24 hours'",
+            u=owner,
+            k=key,
+        )
         mine = tx.one(
             "INSERT INTO idempotency_keys (user_key, idem_key, route, request_hash)"
             " VALUES (:u, :k, :r, :h) ON CONFLICT DO NOTHING RETURNING idem_key",
-            u=owner, k=key, r=route.template, h=digest,
+            u=owner,
+            k=key,
+            r=route.template,
+            h=digest,
         )
-        first = None if mine else tx.one(
-            "SELECT request_hash, status, response, content_type FROM idempotency_keys"
-            " WHERE user_key = :u AND idem_key = :k", u=owner, k=key,
+        first = (
+            None
+            if mine
+            else tx.one(
+                "SELECT request_hash, status, response, content_type FROM idempotency_keys"
+                " WHERE user_key = :u AND idem_key = :k",
+                u=owner,
+                k=key,
+            )
         )
     if first is not None:
         if bytes(first["request_hash"]) != digest:
             raise Conflict("This Idempotency-Key was used with a different request.")
         if first["status"] is None:
             raise Conflict("A request with this Idempotency-Key is still in progress.")
-        resp = Response(bytes(first["response"]), status=first["status"],
-                        content_type=first["content_type"])
+        resp = Response(
+            bytes(first["response"]), status=first["status"], content_type=first["content_type"]
+        )
         resp.headers["Idempotent-Replayed"] = "true"
         return resp
     try:
@@ -342,9 +369,15 @@ def _with_idempotency(route: Route, ctx: Ctx, run: Callable[[], Response]) -> Re
         raise
     if 200 <= resp.status_code < 300:
         with db.transaction() as tx:
-            tx.exec("UPDATE idempotency_keys SET status = :s, response = :b, content_type = :t"
-                    " WHERE user_key = :u AND idem_key = :k", s=resp.status_code,
-                    b=resp.get_data(), t=resp.content_type, u=owner, k=key)
+            tx.exec(
+                "UPDATE idempotency_keys SET status = :s, response = :b, content_type = :t"
+                " WHERE user_key = :u AND idem_key = :k",
+                s=resp.status_code,
+                b=resp.get_data(),
+                t=resp.content_type,
+                u=owner,
+                k=key,
+            )
     else:
         _forget(owner, key)
     return resp
@@ -354,5 +387,6 @@ def _forget(owner: str, key: str) -> None:
     from shared import db
 
     with db.transaction() as tx:
-        tx.exec("DELETE FROM idempotency_keys WHERE user_key = :u AND idem_key = :k",
-                u=owner, k=key)
+        tx.exec(
+            "DELETE FROM idempotency_keys WHERE user_key = :u AND idem_key = :k", u=owner, k=key
+        )

@@ -47,7 +47,8 @@ def migrate(url: str | None = None) -> list[str]:
                 conn.run(sql)  # simple-query protocol: the whole file, many statements
                 conn.run(
                     "INSERT INTO schema_migrations (filename, checksum) VALUES (:f, :c)",
-                    f=f.name, c=hashlib.sha256(f.read_bytes()).hexdigest(),
+                    f=f.name,
+                    c=hashlib.sha256(f.read_bytes()).hexdigest(),
                 )
                 conn.run("COMMIT")
             except Exception:

@@ -26,12 +26,22 @@ def add(tx: Tx, *, channel_id: str, event_type: str, payload: dict[str, Any]) ->
     row = tx.one(
         "INSERT INTO outbox (id, channel_id, event_type, payload)"
         " VALUES (:id, :c, :t, CAST(:p AS jsonb)) RETURNING occurred_at",
-        id=event_id, c=channel_id, t=event_type, p=json.dumps(payload, default=str),
+        id=event_id,
+        c=channel_id,
+        t=event_type,
+        p=json.dumps(payload, default=str),
     )
     pending = _pending.get()
     if pending is not None:
-        pending.append({"id": event_id, "channel_id": channel_id, "event_type": event_type,
-                        "payload": payload, "occurred_at": row["occurred_at"] if row else None})
+        pending.append(
+            {
+                "id": event_id,
+                "channel_id": channel_id,
+                "event_type": event_type,
+                "payload": payload,
+                "occurred_at": row["occurred_at"] if row else None,
+            }
+        )
     return event_id
 
 
@@ -60,12 +70,17 @@ def flush_request() -> None:
 def envelope(event: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     """The message every consumer receives: JSON body, routing attributes."""
     body = {
-        "id": str(event["id"]), "type": event["event_type"],
-        "channel_id": str(event["channel_id"]), "occurred_at": event.get("occurred_at"),
+        "id": str(event["id"]),
+        "type": event["event_type"],
+        "channel_id": str(event["channel_id"]),
+        "occurred_at": event.get("occurred_at"),
         "data": event["payload"],
     }
-    attrs = {"event_type": event["event_type"], "event_id": str(event["id"]),
-             "channel_id": str(event["channel_id"])}
+    attrs = {
+        "event_type": event["event_type"],
+        "event_id": str(event["id"]),
+        "channel_id": str(event["channel_id"]),
+    }
     return json.dumps(body, default=str).encode(), attrs
 
 
@@ -91,7 +106,8 @@ def sweep(*, min_age_seconds: int = 30, batch: int = 500) -> int:
     with transaction() as tx:
         rows = tx.all(
             "SELECT * FROM outbox_claim_stale(make_interval(secs => :a), :n)",
-            a=min_age_seconds, n=batch,
+            a=min_age_seconds,
+            n=batch,
         )
     if not rows:
         return 0

@@ -11,9 +11,9 @@ from shared.errors import Conflict
 @dataclass(frozen=True)
 class Plan:
     key: str
-    max_published_courses: int | None   # None = unlimited
-    fee_percent_bps: int                # platform fee, basis points of the charge
-    fee_fixed_minor: int                # plus a fixed part, in minor units
+    max_published_courses: int | None  # None = unlimited
+    fee_percent_bps: int  # platform fee, basis points of the charge
+    fee_fixed_minor: int  # plus a fixed part, in minor units
     recording_retention_days: int
 
 

@@ -23,7 +23,8 @@ def hit(bucket: str, rule: str, *, detail: str = "Too many attempts; try again l
             "INSERT INTO rate_limit_counters (bucket, window_start, hits)"
             " VALUES (:b, to_timestamp(:s), 1) ON CONFLICT (bucket, window_start)"
             " DO UPDATE SET hits = rate_limit_counters.hits + 1 RETURNING hits",
-            b=bucket, s=start,
+            b=bucket,
+            s=start,
         )
     if hits > limit:
         raise RateLimited(detail, retry_after=start + window - now)

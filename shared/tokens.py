@@ -38,8 +38,12 @@ def issue_access_token(user_id: str, *, now: float | None = None) -> tuple[str, 
     ttl = s.access_token_ttl_seconds
     header = {"alg": "HS256", "typ": TOKEN_TYPE, "kid": s.jwt_active_kid}
     claims = {
-        "iss": s.jwt_issuer, "aud": s.jwt_audience, "sub": user_id,
-        "iat": int(now), "exp": int(now) + ttl, "jti": uuid7(),
+        "iss": s.jwt_issuer,
+        "aud": s.jwt_audience,
+        "sub": user_id,
+        "iat": int(now),
+        "exp": int(now) + ttl,
+        "jti": uuid7(),
     }
     signing_input = (
         _b64(json.dumps(header, separators=(",", ":")).encode())

@@ -1,0 +1,146 @@
+"""HTTP route family: channels (the tenants), their members and roles, their audit log."""
+
+import functions_framework
+
+from shared import channels
+from shared.http import Api, Ctx, ListQuery
+from shared.schemas.channels import (
+    AuditList,
+    ChannelIn,
+    ChannelOut,
+    ChannelPatch,
+    MemberIn,
+    MemberList,
+    MemberOut,
+    MemberPatch,
+)
+
+api = Api("channels", tag="Channels")
+C = "/v1/channels/{channel_id}"
+HIDDEN = {404: "No such channel (or not a member)"}
+DENIED = {403: "Your role cannot do this", **HIDDEN}
+
+
+@api.route(
+    "POST",
+    "/v1/channels",
+    body=ChannelIn,
+    status=201,
+    response=ChannelOut,
+    idempotent=True,
+    summary="Open a channel; the caller becomes its owner",
+    errors={409: "Slug taken"},
+)
+def create_channel(ctx: Ctx):
+    b = ctx.body
+    return channels.create_channel(
+        user_id=ctx.user_id, slug=b.slug, name=b.name, theme=b.theme.tokens() if b.theme else {}
+    )
+
+
+@api.route("GET", C, response=ChannelOut, summary="Read a channel", errors=HIDDEN)
+def get_channel(ctx: Ctx):
+    return channels.get_channel(channel_id=ctx.params["channel_id"], user_id=ctx.user_id)
+
+
+@api.route(
+    "PATCH",
+    C,
+    body=ChannelPatch,
+    response=ChannelOut,
+    summary="Rename or restyle a channel (owner/admin)",
+    errors=DENIED,
+)
+def update_channel(ctx: Ctx):
+    changes = ctx.body.model_dump(exclude_unset=True)
+    if ctx.body.theme is not None:
+        changes["theme"] = ctx.body.theme.tokens()
+    return channels.update_channel(
+        channel_id=ctx.params["channel_id"], user_id=ctx.user_id, changes=changes
+    )
+
+
+@api.route(
+    "GET",
+    C + "/members",
+    query=ListQuery,
+    response=MemberList,
+    summary="List members (staff)",
+    errors=DENIED,
+)
+def list_members(ctx: Ctx):
+    return channels.list_members(
+        channel_id=ctx.params["channel_id"],
+        user_id=ctx.user_id,
+        limit=ctx.query.limit,
+        cursor=ctx.query.cursor,
+    )
+
+
+@api.route(
+    "POST",
+    C + "/members",
+    body=MemberIn,
+    status=201,
+    response=MemberOut,
+    idempotent=True,
+    summary="Add a member by email (owner/admin)",
+    errors={**DENIED, 409: "Already a member"},
+)
+def add_member(ctx: Ctx):
+    return channels.add_member(
+        channel_id=ctx.params["channel_id"],
+        user_id=ctx.user_id,
+        email=ctx.body.email,
+        role=ctx.body.role,
+    )
+
+
+@api.route(
+    "PATCH",
+    C + "/members/{user_id}",
+    body=MemberPatch,
+    response=MemberOut,
+    summary="Change a member's role (owner/admin)",
+    errors={**DENIED, 409: "Would leave the channel without an owner"},
+)
+def change_role(ctx: Ctx):
+    return channels.change_role(
+        channel_id=ctx.params["channel_id"],
+        user_id=ctx.user_id,
+        member_id=ctx.params["user_id"],
+        role=ctx.body.role,
+    )
+
+
+@api.route(
+    "DELETE",
+    C + "/members/{user_id}",
+    status=204,
+    summary="Remove a member (owner/admin, or yourself)",
+    errors={**DENIED, 409: "The last owner cannot be removed"},
+)
+def remove_member(ctx: Ctx):
+    channels.remove_member(
+        channel_id=ctx.params["channel_id"], user_id=ctx.user_id, member_id=ctx.params["user_id"]
+    )
+
+
+@api.route(
+    "GET",
+    C + "/audit-log",
+    query=ListQuery,
+    response=AuditList,
+    summary="The channel's audit log, newest first (owner/admin)",
+    errors=DENIED,
+)
+def audit_log(ctx: Ctx):
+    return channels.audit_log(
+        channel_id=ctx.params["channel_id"],
+        user_id=ctx.user_id,
+        limit=ctx.query.limit,
+        cursor=ctx.query.cursor,
+    )
+
+
+handle_channels = functions_framework.http(api)

@@ -1,0 +1,104 @@
+"""Watch-time rules: which seconds of a video a heartbeat proves were watched.
+
+Pure functions, no I/O. A player sends a heartbeat `(session_id, position_seconds, playing)`
+every few seconds. Between two heartbeats of the same session, if the player was playing, the
+span from the previous position forward is credited, but never more than real time allows:
+at most `elapsed * MAX_PLAYBACK_RATE` seconds, where `elapsed` is measured by the server's
+clock between the two heartbeats (the client's own claims of time are not trusted).
+
+Distinct watched seconds are the length of the union of credited intervals: replaying or
+seeking back never counts a second twice. The database keeps that union as a `nummultirange`
+(see 0015_learning.sql); `merge` and `distinct_seconds` here are the reference model the
+tests hold the SQL to.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+# Players offer up to 2x speed; anything faster than that between two heartbeats is a claim
+# real time does not allow, and is capped.
+MAX_PLAYBACK_RATE = 2.0
+COMPLETION_RATIO = 0.9
+# Playback URLs: short-lived, but a player streaming a long video must not lose its URL
+# mid-lesson; it asks again for the next viewing.
+PLAYBACK_URL_MIN_TTL = 15 * 60
+PLAYBACK_URL_MAX_TTL = 4 * 3600
+
+Interval = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Beat:
+    """What the server remembers of a session's last heartbeat."""
+
+    position: float
+    playing: bool
+    at: float  # server time, seconds (epoch)
+
+
+def clamp_position(position: float, duration: float) -> float:
+    if not math.isfinite(position) or position < 0:
+        return 0.0
+    return min(float(position), float(duration))
+
+
+def credited_interval(prev: Beat | None, *, position: float, at: float,
+                      duration: float) -> Interval | None:
+    """The interval of the video the heartbeat at `at` proves was watched, if any.
+
+    Nothing is credited for the first heartbeat of a session, after a pause (the previous
+    heartbeat said not playing), for a seek backwards, or when the server clock did not move.
+    A forward jump is credited from the previous position for at most the time real time
+    allows; the rest of the jump is a seek.
+    """
+    if prev is None or not prev.playing:
+        return None
+    start = clamp_position(prev.position, duration)
+    end = clamp_position(position, duration)
+    elapsed = at - prev.at
+    if end <= start or elapsed <= 0:
+        return None
+    end = min(end, start + elapsed * MAX_PLAYBACK_RATE)
+    end = round(end, 3)
+    start = round(start, 3)
+    return (start, end) if end > start else None
+
+
+def merge(intervals: Iterable[Interval]) -> list[Interval]:
+    """Union of half-open intervals [a, b), as sorted disjoint intervals (touching ones join)."""
+    out: list[list[float]] = []
+    for a, b in sorted((a, b) for a, b in intervals if b > a):
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
+
+
+def distinct_seconds(intervals: Iterable[Interval]) -> float:
+    return sum(b - a for a, b in merge(intervals))
+
+
+def completion_threshold(duration: float) -> float:
+    """Distinct seconds a video lesson needs to count as complete (90% of its duration)."""
+    return round(float(duration) * COMPLETION_RATIO, 3)
+
+
+def is_complete(watched_seconds: float, duration: float) -> bool:
+    return duration > 0 and watched_seconds >= completion_threshold(duration)
+
+
+def playback_ttl(duration: float | None) -> int:
+    """Seconds a playback URL lives: the lesson's length plus a margin, within bounds."""
+    wanted = int(float(duration or 0)) + PLAYBACK_URL_MIN_TTL
+    return max(PLAYBACK_URL_MIN_TTL, min(PLAYBACK_URL_MAX_TTL, wanted))
+
+
+def course_percent(completed: int, total: int) -> int:
+    """Whole percent of lessons complete; 100 only when every lesson is."""
+    if total <= 0:
+        return 0
+    return (100 * completed) // total

@@ -1,0 +1,70 @@
+"""Request and response bodies of the identity routes."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, EmailStr, Field, field_validator
+
+from shared.domain import passwords
+from shared.http import Model
+
+
+def _check_password(value: str) -> str:
+    reasons = passwords.problems(value)
+    if reasons:
+        raise ValueError("password " + "; ".join(reasons))
+    return value
+
+
+class SignupIn(Model):
+    email: EmailStr = Field(max_length=254)
+    password: str = Field(max_length=4096)
+    display_name: str = Field(min_length=1, max_length=80)
+
+    _pw = field_validator("password")(_check_password)
+
+
+class LoginIn(Model):
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=4096)
+
+
+class RefreshIn(Model):
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class ResetIn(Model):
+    email: str = Field(max_length=254)
+
+
+class ResetConfirmIn(Model):
+    token: str = Field(min_length=1, max_length=512)
+    new_password: str = Field(max_length=4096)
+
+    _pw = field_validator("new_password")(_check_password)
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    display_name: str
+
+
+class TokensOut(BaseModel):
+    user: UserOut
+    access_token: str
+    refresh_token: str
+    expires_in: int = Field(description="Seconds until the access token expires")
+    token_type: str = "Bearer"
+
+
+class MembershipOut(BaseModel):
+    channel_id: str
+    role: str
+
+
+class MeOut(UserOut):
+    memberships: list[MembershipOut]
+
+
+class AcceptedOut(BaseModel):
+    status: str = "accepted"
