@@ -118,3 +118,11 @@ def sweep(*, min_age_seconds: int = 30, batch: int = 500) -> int:
     with transaction() as tx:
         tx.exec("SELECT outbox_mark_published(CAST(:ids AS uuid[]))", ids=published)
     return len(published)
+
+
+def expire_housekeeping() -> int:
+    """Drop rate-limit windows and idempotency keys past their use (both are global tables)."""
+    with transaction() as tx:
+        n = tx.exec("DELETE FROM rate_limit_counters WHERE window_start < now() - interval '1 day'")
+        n += tx.exec("DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'")
+    return n

@@ -1,0 +1,23 @@
+"""HTTP: the OpenAPI document (GET /v1/openapi.json) and a readable docs page (GET /v1/docs)."""
+
+import functions_framework
+
+from shared import apidocs
+from shared.http import Api, Ctx
+
+api = Api("apidocs", tag="Documentation")
+
+
+@api.route("GET", "/v1/openapi.json", auth="none", response={"type": "object"},
+           summary="The OpenAPI 3.1 document of this API")
+def openapi(ctx: Ctx):
+    return apidocs.openapi_response()
+
+
+@api.route("GET", "/v1/docs", auth="none", content_type="text/html",
+           response={"type": "string"}, summary="Human-readable API reference")
+def docs(ctx: Ctx):
+    return apidocs.docs_response()
+
+
+handle_apidocs = functions_framework.http(api)

@@ -1,0 +1,17 @@
+"""Cloud Scheduler cron (every minute): republish outbox events the request path left behind,
+and drop expired rate-limit windows and idempotency keys."""
+
+import functions_framework
+
+from shared import outbox
+from shared.http import Api, Ctx
+
+api = Api("outbox_sweeper", tag="Operations")
+
+
+@api.route("POST", "/_internal/outbox_sweeper", auth="none", summary="Sweep the outbox")
+def sweep(ctx: Ctx):
+    return {"republished": outbox.sweep(), "expired_rows": outbox.expire_housekeeping()}
+
+
+sweep_outbox = functions_framework.http(api)
