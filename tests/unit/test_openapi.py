@@ -49,4 +49,4 @@ CONTRACT = {
 def test_contract_routes_are_served():
     spec = json.loads(OUT.read_text())
     served = {(m, p) for p, ops in spec["paths"].items() for m in ops}
-    assert CONTRACT <= served, CONTRACT - served
+    assert served >= CONTRACT, CONTRACT - served

@@ -1,0 +1,226 @@
+"""`make bench`: the platform's speed figures, measured in one run on this machine.
+
+1. Cold import of every function in a fresh interpreter, against the floor of
+   functions-framework + pg8000 + pydantic imported alone (goal: within 1.3x, the PDF
+   renderer excepted).
+2. Through the local gateway, with wrk on 127.0.0.1: bare functions-framework hello (mounted
+   behind the same gateway, same workers/threads) vs POST /v1/auth/login and GET /v1/me
+   (goal: /v1/me >= 50% of hello's throughput), plus the learning figures (heartbeats,
+   playback URLs, landing page) from scripts/bench_learning.py.
+
+Every load loop is bounded in time and aimed at 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PY = sys.executable
+DURATION = os.environ.get("BENCH_DURATION", "8s")
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
+IMPORT_RUNS = int(os.environ.get("BENCH_IMPORT_RUNS", "7"))
+FLOOR = "import functions_framework, pg8000.native, pydantic"
+LOAD_FUNCTION = """
+import importlib.util, sys, time
+sys.path.insert(0, {root!r})
+t = time.perf_counter()
+spec = importlib.util.spec_from_file_location("main", {path!r})
+m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+print(time.perf_counter() - t)
+"""
+HELLO = '''import functions_framework
+
+
+@functions_framework.http
+def hello(request):
+    return "Hello, World!"
+'''
+
+
+def _time_import(code: str) -> float:
+    runs = []
+    for _ in range(IMPORT_RUNS):
+        if code.startswith("import "):
+            code_run = f"import time; t = time.perf_counter(); {code}; print(time.perf_counter() - t)"
+        else:
+            code_run = code
+        out = subprocess.run([PY, "-c", code_run], capture_output=True, text=True, check=True,
+                             cwd=ROOT, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "0"})
+        runs.append(float(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(runs)
+
+
+def import_times() -> list[dict[str, Any]]:
+    floor = _time_import(FLOOR)
+    rows = [{"what": "floor: functions_framework + pg8000 + pydantic", "ms": floor * 1000,
+             "ratio": 1.0}]
+    for main in sorted((ROOT / "functions").glob("*/main.py")):
+        t = _time_import(LOAD_FUNCTION.format(root=str(ROOT), path=str(main)))
+        rows.append({"what": f"function {main.parent.name}", "ms": t * 1000,
+                     "ratio": t / floor})
+    return rows
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, timeout: float = 30) -> None:
+    import urllib.request
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback only
+            return
+        except OSError as e:
+            if getattr(e, "code", None):
+                return  # any HTTP answer means it is up
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def wrk(url: str, *, method: str = "GET", body: str | None = None,
+        headers: dict[str, str] | None = None, duration: str = DURATION) -> dict[str, Any]:
+    """Run wrk against a loopback URL; answer requests/s, p50/p99 latency (ms), non-2xx."""
+    assert url.startswith("http://127.0.0.1:"), url
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    lines = [f'wrk.method = "{method}"']
+    if body is not None:
+        lines.append(f"wrk.body = {json.dumps(body)}")
+    for k, v in (headers or {}).items():
+        lines.append(f'wrk.headers["{k}"] = "{v}"')
+    lines.append("""
+done = function(summary, latency, requests)
+  io.write(string.format("JSON {\\"rps\\": %f, \\"p50\\": %f, \\"p99\\": %f, \\"non2xx\\": %d,"
+    .. " \\"errors\\": %d, \\"requests\\": %d}\\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000, summary.errors.status, summary.errors.connect
+    + summary.errors.read + summary.errors.write + summary.errors.timeout, summary.requests))
+end""")
+    script.write("\n".join(lines))
+    script.close()
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration}", "--timeout", "5s", "-s", script.name,
+         url], capture_output=True, text=True, check=True, timeout=120)
+    os.unlink(script.name)
+    m = re.search(r"^JSON (.*)$", out.stdout, re.M)
+    return json.loads(m.group(1))
+
+
+def start_gateway(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
+    proc = subprocess.Popen([PY, str(ROOT / "scripts" / "gateway.py"), "--port", str(port),
+                             *args], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    _wait_http(f"http://127.0.0.1:{port}/_gateway/health")
+    return proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def throughput(env: dict[str, str]) -> list[dict[str, Any]]:
+    import requests
+
+    rows: list[dict[str, Any]] = []
+    tmp = Path(tempfile.mkdtemp(prefix="bench-hello-"))
+    (tmp / "main.py").write_text(HELLO)
+    hello_port, gw_port = _free_port(), _free_port()
+    hello = start_gateway(["--only", f"hello={tmp / 'main.py'}:hello"], env, hello_port)
+    gw = start_gateway([], env, gw_port)
+    try:
+        hello_url = f"http://127.0.0.1:{hello_port}/"
+        base = f"http://127.0.0.1:{gw_port}"
+        email = f"bench{int(time.time())}@example.com"
+        password = "bench password 0123"
+        r = requests.post(f"{base}/v1/auth/signup", timeout=10,
+                          json={"email": email, "password": password, "display_name": "Bench"})
+        r.raise_for_status()
+        token = r.json()["access_token"]
+        requests.post(f"{base}/v1/channels", headers={"Authorization": f"Bearer {token}"},
+                      json={"slug": f"bench{int(time.time())}", "name": "Bench"}, timeout=10)
+        auth = {"Authorization": f"Bearer {token}"}
+        bare = wrk(hello_url)
+        rows.append({"what": "bare functions-framework hello (gateway)", **bare, "vs_hello": 1.0})
+        me = wrk(f"{base}/v1/me", headers=auth)
+        rows.append({"what": "GET /v1/me", **me, "vs_hello": me["rps"] / bare["rps"]})
+        login = wrk(f"{base}/v1/auth/login", method="POST",
+                    body=json.dumps({"email": email, "password": password}),
+                    headers={"Content-Type": "application/json"})
+        rows.append({"what": "POST /v1/auth/login (argon2id m=19MiB t=2)", **login,
+                     "vs_hello": login["rps"] / bare["rps"]})
+        try:
+            from scripts import bench_learning
+        except ImportError:
+            bench_learning = None
+        if bench_learning is not None:
+            for row in bench_learning.run(base, hello_url, env):
+                rows.append(row)
+    finally:
+        stop(gw)
+        stop(hello)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+def _fmt(rows: list[dict[str, Any]]) -> str:
+    keys = [k for k in ("what", "ms", "ratio", "rps", "p50", "p99", "vs_hello", "non2xx", "note")
+            if any(k in r for r in rows)]
+    out = []
+    widths = {k: max(len(k), *(len(_cell(r.get(k))) for r in rows)) for k in keys}
+    out.append("  ".join(k.ljust(widths[k]) for k in keys))
+    for r in rows:
+        out.append("  ".join(_cell(r.get(k)).ljust(widths[k]) for k in keys))
+    return "\n".join(out)
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.2f}"
+    return "" if v is None else str(v)
+
+
+def main() -> None:
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed (make bench installs it via scripts/install-system.sh)")
+    print("== cold import, median of", IMPORT_RUNS, "fresh interpreters ==")
+    print(_fmt(import_times()), flush=True)
+    from scripts.stack import Stack
+
+    stack = Stack(profile="test")
+    stack.start()
+    try:
+        # The bench hammers one account: lift the brute-force limits for its own gateway.
+        env = {**os.environ, **stack.env, "RATE_LIMIT_LOGIN_ACCOUNT": "1000000000/60",
+               "RATE_LIMIT_LOGIN_IP": "1000000000/60", "RATE_LIMIT_SIGNUP_IP": "1000000000/60"}
+        print(f"\n== throughput through the gateway: wrk -t2 -c{CONNECTIONS} -d{DURATION},"
+              f" gunicorn WORKERS={env.get('WORKERS', '2')} THREADS={env.get('THREADS', '4')} ==")
+        print(_fmt(throughput(env)), flush=True)
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
