@@ -107,6 +107,8 @@ def _boxes(r: _BlockReader, start: int, end: int, budget: list[int]) -> list[Box
         if end - pos < 8:
             raise NotPlayableMp4("trailing bytes after the last box")
         size, kind = struct.unpack(">I4s", r.get(pos, 8))
+        if not all(32 <= c < 127 for c in kind):
+            raise NotPlayableMp4("not an MP4 container")
         header = 8
         if size == 1:  # 64-bit largesize follows the type
             if end - pos < 16:
@@ -119,8 +121,6 @@ def _boxes(r: _BlockReader, start: int, end: int, budget: list[int]) -> list[Box
             header += 16
         if size < header or pos + size > end:
             raise NotPlayableMp4(f"box '{_name(kind)}' at {pos} is truncated or malformed")
-        if not all(32 <= c < 127 for c in kind):
-            raise NotPlayableMp4("not an MP4 container")
         boxes.append(Box(kind, pos, header, size))
         pos += size
     return boxes
@@ -182,10 +182,10 @@ def probe(read: Read, size: int) -> Mp4Info:
     if size < 16:
         raise NotPlayableMp4("the file is too small to be an MP4")
     r = _BlockReader(read, size)
+    if r.get(4, 4) != b"ftyp":
+        raise NotPlayableMp4("not an MP4 file (no 'ftyp' box at the start)")
     budget = [MAX_BOXES]
     top = _boxes(r, 0, size, budget)
-    if top[0].type != b"ftyp":
-        raise NotPlayableMp4("not an MP4 file (no 'ftyp' box at the start)")
     major_brand = _name(_full_box(r, top[0], 4))
     moov = _child(top, b"moov")
     if moov is None:
