@@ -68,6 +68,9 @@ class Settings(BaseModel):
     domain_events_topic: str = "domain-events"
     media_events_topic: str = "media-object-events"
     tasks_location: str = "europe-west1"
+    # Cloud Tasks targets: JSON {function: url}; locally the gateway's /_tasks/<function>.
+    task_targets: str = "{}"
+    tasks_invoker_service_account: str | None = None
     # Emulator hosts are read by the Google client libraries themselves; kept here to report.
     pubsub_emulator_host: str | None = None
     firestore_emulator_host: str | None = None
@@ -88,6 +91,11 @@ class Settings(BaseModel):
 
     def bucket(self, key: str) -> str:
         return f"{self.bucket_prefix}-{key}"
+
+    def task_target(self, function: str) -> str:
+        return json.loads(self.task_targets).get(function) or (
+            f"{self.public_base_url}/_tasks/{function}"
+        )
 
     def jwt_key_map(self) -> dict[str, str]:
         return json.loads(self.jwt_keys.get_secret_value())

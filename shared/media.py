@@ -271,7 +271,21 @@ def on_object_finalized(*, event_id: str, bucket: str, name: str, generation: in
     if not verdict.ok:
         _discard(name, generation)
         return f"rejected: {verdict.reason}"
+    if upload["purpose"] == "lesson_video" and upload["lesson_id"]:
+        _queue_thumbnail(channel_id, upload_id)
     return "ready"
+
+
+def _queue_thumbnail(channel_id: str, upload_id: str) -> None:
+    """Best effort: a lesson without a thumbnail still plays, so a failure here only logs."""
+    try:
+        from shared.adapters import tasks
+
+        tasks.enqueue(queue="media-thumbnails", function="media_thumbnail",
+                      payload={"channel_id": channel_id, "upload_id": upload_id},
+                      task_id=f"thumb-{upload_id}")
+    except Exception:
+        log.warning("could not queue the thumbnail of upload %s", upload_id, exc_info=True)
 
 
 def _discard(name: str, generation: int | None) -> None:
