@@ -1,0 +1,135 @@
+"""HTTP route family: payouts onboarding, course checkout, channel plans, disputes queue."""
+
+import functions_framework
+
+from shared import billing
+from shared.http import Api, Ctx
+from shared.schemas.billing import (
+    ChannelPlanOut,
+    CheckoutIn,
+    CheckoutOut,
+    DisputeList,
+    DisputeOut,
+    DisputeQuery,
+    OnboardingIn,
+    OnboardingOut,
+    PayoutAccountOut,
+    PlanChangeIn,
+    PlanChangeOut,
+    PlanList,
+)
+
+api = Api("billing", tag="Payments")
+C = "/v1/channels/{channel_id}"
+HIDDEN = {404: "No such channel (or not a member)"}
+DENIED = {403: "Your role cannot do this", **HIDDEN}
+STRIPE = {502: "Stripe could not be reached"}
+
+
+@api.route(
+    "POST",
+    f"{C}/payouts/onboarding",
+    body=OnboardingIn,
+    response=OnboardingOut,
+    summary="Stripe Connect onboarding link for the channel owner",
+    errors={**DENIED, **STRIPE},
+)
+def onboarding(ctx: Ctx):
+    return billing.start_onboarding(
+        channel_id=ctx.params["channel_id"], user_id=ctx.user_id, **ctx.body.model_dump()
+    )
+
+
+@api.route(
+    "GET",
+    f"{C}/payouts/account",
+    response=PayoutAccountOut,
+    summary="Payout account readiness (owner/admin)",
+    errors=DENIED,
+)
+def payout_account(ctx: Ctx):
+    return billing.payout_account(channel_id=ctx.params["channel_id"], user_id=ctx.user_id)
+
+
+@api.route(
+    "POST",
+    f"{C}/courses/{{course_id}}/checkout",
+    body=CheckoutIn,
+    status=201,
+    response=CheckoutOut,
+    idempotent=True,
+    summary="Start a Stripe Checkout for a course",
+    errors={
+        404: "No such published course (or batch)",
+        409: "Free course, already enrolled, batch full, or channel not payable",
+        **STRIPE,
+    },
+)
+def checkout(ctx: Ctx):
+    return billing.create_course_checkout(
+        channel_id=ctx.params["channel_id"],
+        course_id=ctx.params["course_id"],
+        user_id=ctx.user_id,
+        **ctx.body.model_dump(),
+    )
+
+
+@api.route("GET", "/v1/plans", response=PlanList, auth="optional", summary="Platform plans")
+def plans(ctx: Ctx):
+    return billing.list_plans()
+
+
+@api.route("GET", f"{C}/plan", response=ChannelPlanOut, summary="The channel's plan", errors=DENIED)
+def get_plan(ctx: Ctx):
+    return billing.get_channel_plan(channel_id=ctx.params["channel_id"], user_id=ctx.user_id)
+
+
+@api.route(
+    "POST",
+    f"{C}/plan",
+    body=PlanChangeIn,
+    response=PlanChangeOut,
+    summary="Subscribe to, change or cancel the channel's plan (owner/admin)",
+    errors={**DENIED, 422: "success_url/cancel_url needed to subscribe", **STRIPE},
+)
+def change_plan(ctx: Ctx):
+    return billing.change_plan(
+        channel_id=ctx.params["channel_id"], user_id=ctx.user_id, **ctx.body.model_dump()
+    )
+
+
+@api.route(
+    "GET",
+    f"{C}/disputes",
+    query=DisputeQuery,
+    response=DisputeList,
+    summary="Disputes queue (owner/admin)",
+    errors=DENIED,
+)
+def disputes(ctx: Ctx):
+    q = ctx.query
+    return billing.list_disputes(
+        channel_id=ctx.params["channel_id"],
+        user_id=ctx.user_id,
+        limit=q.limit,
+        cursor=q.cursor,
+        status=q.status,
+    )
+
+
+@api.route(
+    "GET",
+    f"{C}/disputes/{{dispute_id}}",
+    response=DisputeOut,
+    summary="One dispute (owner/admin)",
+    errors=DENIED,
+)
+def dispute(ctx: Ctx):
+    return billing.get_dispute(
+        channel_id=ctx.params["channel_id"],
+        user_id=ctx.user_id,
+        dispute_id=ctx.params["dispute_id"],
+    )
+
+
+handle_billing = functions_framework.http(api)
