@@ -78,16 +78,16 @@ def create_enrollment(tx: Tx, *, course_id: str, user_id: str, batch_id: str | N
             raise Conflict("Already enrolled in this course.")
     if batch_id is not None:
         _take_seat(tx, batch_id=batch_id, course_id=course_id)
-    tx.exec(
+    joined = tx.one(
         "INSERT INTO memberships (channel_id, user_id, role) VALUES (app_channel_id(), :u,"
-        " 'student') ON CONFLICT (channel_id, user_id) DO NOTHING", u=user_id,
+        " 'student') ON CONFLICT (channel_id, user_id) DO NOTHING RETURNING role", u=user_id,
     )
     payload = {"enrollment_id": str(row["id"]), "course_id": str(course_id),
                "user_id": str(user_id), "batch_id": str(batch_id) if batch_id else None,
                "source": source, "reactivated": existing is not None}
     audit.record(tx, action="enrollment.created", channel_id=channel_id,
                  actor_user_id=actor_user_id or user_id, target_type="enrollment",
-                 target_id=str(row["id"]), details=payload)
+                 target_id=str(row["id"]), details={**payload, "joined_as_student": bool(joined)})
     outbox.add(tx, channel_id=channel_id, event_type="enrollment.created", payload=payload)
     return row
 

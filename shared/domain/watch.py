@@ -22,10 +22,9 @@ from dataclasses import dataclass
 # real time does not allow, and is capped.
 MAX_PLAYBACK_RATE = 2.0
 COMPLETION_RATIO = 0.9
-# Playback URLs: short-lived, but a player streaming a long video must not lose its URL
-# mid-lesson; it asks again for the next viewing.
-PLAYBACK_URL_MIN_TTL = 15 * 60
-PLAYBACK_URL_MAX_TTL = 4 * 3600
+# Playback URLs are short-lived (the storage adapter signs for at most 15 minutes); a player
+# asks for a fresh one when it has expired.
+PLAYBACK_URL_TTL = 15 * 60
 
 Interval = tuple[float, float]
 
@@ -89,12 +88,6 @@ def completion_threshold(duration: float) -> float:
 
 def is_complete(watched_seconds: float, duration: float) -> bool:
     return duration > 0 and watched_seconds >= completion_threshold(duration)
-
-
-def playback_ttl(duration: float | None) -> int:
-    """Seconds a playback URL lives: the lesson's length plus a margin, within bounds."""
-    wanted = int(float(duration or 0)) + PLAYBACK_URL_MIN_TTL
-    return max(PLAYBACK_URL_MIN_TTL, min(PLAYBACK_URL_MAX_TTL, wanted))
 
 
 def course_percent(completed: int, total: int) -> int:
