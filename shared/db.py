@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -134,15 +136,41 @@ def pool() -> Pool:
     return _pool
 
 
+_STATEMENT_CACHE = 256  # prepared statements kept per pooled connection
+
+
 class Tx:
-    """One open transaction. Queries use pg8000 named parameters (`:name`)."""
+    """One open transaction. Queries use pg8000 named parameters (`:name`).
+
+    Parameterised statements are prepared once per pooled connection and reused: the hot
+    paths (heartbeats, playback, /v1/me) run the same few statements thousands of times a
+    second, and a prepared statement skips pg8000's SQL rewriting in Python and lets Postgres
+    keep a generic plan.
+    """
 
     def __init__(self, conn: pg8000.native.Connection) -> None:
         self.conn = conn
 
+    def _run(self, sql: str, params: dict[str, Any]) -> tuple[list[list[Any]], Any]:
+        prepare = getattr(self.conn, "prepare", None)
+        if not params or prepare is None:  # the cloud DB-API adapter has no prepare()
+            rows = self.conn.run(sql, **params) or []
+            return rows, self.conn
+        cache: OrderedDict[str, Any] | None = getattr(self.conn, "_statements", None)
+        if cache is None:
+            cache = self.conn._statements = OrderedDict()
+        stmt = cache.get(sql)
+        if stmt is None:
+            stmt = cache[sql] = prepare(sql)
+            if len(cache) > _STATEMENT_CACHE:
+                cache.popitem(last=False)[1].close()
+        else:
+            cache.move_to_end(sql)
+        return stmt.run(**params) or [], stmt
+
     def all(self, sql: str, **params: Any) -> list[Row]:
-        rows = self.conn.run(sql, **params) or []
-        cols = [c["name"] for c in (self.conn.columns or [])]
+        rows, source = self._run(sql, params)
+        cols = [c["name"] for c in (source.columns or [])]
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
     def one(self, sql: str, **params: Any) -> Row | None:
@@ -150,16 +178,30 @@ class Tx:
         return rows[0] if rows else None
 
     def scalar(self, sql: str, **params: Any) -> Any:
-        rows = self.conn.run(sql, **params)
+        rows, _ = self._run(sql, params)
         return rows[0][0] if rows else None
 
     def exec(self, sql: str, **params: Any) -> int:
-        self.conn.run(sql, **params)
-        return self.conn.row_count
+        """Run a statement; answer the number of rows it touched."""
+        _, source = self._run(sql, params)
+        context = getattr(source, "_context", None)  # pg8000 keeps the count on the context
+        return context.row_count if context is not None else source.row_count
 
     def set_channel(self, channel_id: str | None) -> None:
         """Switch the tenant inside the transaction (e.g. after resolving a slug)."""
-        self.conn.run("SELECT set_config('app.channel_id', :c, true)", c=channel_id or "")
+        self.conn.run(f"SELECT set_config('app.channel_id', '{_uuid_literal(channel_id)}', true)")
+
+
+def _uuid_literal(value: Any) -> str:
+    """A UUID in canonical form (safe to inline in SQL), '' for none; else NotFound."""
+    if value is None or value == "":
+        return ""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError as e:
+        from shared.errors import NotFound
+
+        raise NotFound("No such channel.") from e
 
 
 @contextmanager
@@ -174,11 +216,13 @@ def transaction(*, channel_id: str | None = None, user_id: str | None = None) ->
     conn = p.acquire()
     broken = False
     try:
-        conn.run("START TRANSACTION")
+        # One round trip for BEGIN and the context. The simple-query protocol takes no bind
+        # parameters, so the values are inlined, which is safe only because they are parsed
+        # as UUIDs first.
         conn.run(
-            "SELECT set_config('app.channel_id', :c, true), set_config('app.user_id', :u, true)",
-            c=channel_id or "",
-            u=user_id or "",
+            "START TRANSACTION; SELECT"
+            f" set_config('app.channel_id', '{_uuid_literal(channel_id)}', true),"
+            f" set_config('app.user_id', '{_uuid_literal(user_id)}', true)"
         )
         try:
             yield Tx(conn)
