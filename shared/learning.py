@@ -13,7 +13,6 @@ from typing import Any
 
 from shared import analytics_events, enrollments
 from shared.access import check_channel_id
-from shared.analytics_events import run_prepared
 from shared.db import Row, Tx, transaction
 from shared.domain.policy import POLICY, allows
 from shared.domain.watch import PLAYBACK_URL_TTL
@@ -59,7 +58,7 @@ def lesson_access(tx: Tx, *, lesson_id: str, user_id: str) -> Row:
         # Still answer 404 "no such channel" to non-members rather than "no such lesson".
         authorize_viewer(tx.one(LESSON_ACCESS_SQL, u=user_id, l=None))
         raise NotFound("No such lesson.")
-    return authorize_viewer(_first(run_prepared(tx, LESSON_ACCESS_SQL, u=user_id, l=lesson_id)))
+    return authorize_viewer(_first(tx.all(LESSON_ACCESS_SQL, u=user_id, l=lesson_id)))
 
 
 # -- enrollment ------------------------------------------------------------------------------
@@ -67,12 +66,14 @@ def enroll(*, channel_id: str, course_id: str, user_id: str, batch_id: str | Non
     """Free enrollment by the student themself (402 for a priced course, see enrollments)."""
     check_channel_id(channel_id)
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
-        return enrollments.create_enrollment(tx, course_id=course_id, user_id=user_id,
-                                             batch_id=batch_id, source="free")
+        return enrollments.create_enrollment(
+            tx, course_id=course_id, user_id=user_id, batch_id=batch_id, source="free"
+        )
 
 
-def my_enrollments(*, user_id: str, limit: int, cursor: str | None,
-                   status: str | None = None) -> dict[str, Any]:
+def my_enrollments(
+    *, user_id: str, limit: int, cursor: str | None, status: str | None = None
+) -> dict[str, Any]:
     """The caller's enrollments in every channel, newest first."""
     after = decode_cursor(cursor)
     before_at, before_id = None, None
@@ -83,8 +84,9 @@ def my_enrollments(*, user_id: str, limit: int, cursor: str | None,
             if not is_uuid(before_id):
                 raise ValueError
         except (KeyError, ValueError) as e:
-            raise Unprocessable("Invalid cursor.", errors=[
-                {"loc": ["query", "cursor"], "msg": "invalid cursor"}]) from e
+            raise Unprocessable(
+                "Invalid cursor.", errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}]
+            ) from e
     with transaction(user_id=user_id) as tx:
         rows = tx.all(
             "SELECT e.id, e.channel_id, e.course_id, e.user_id, e.batch_id, e.status, e.source,"
@@ -96,15 +98,32 @@ def my_enrollments(*, user_id: str, limit: int, cursor: str | None,
             " AND (CAST(:ba AS timestamptz) IS NULL"
             "      OR (e.created_at, e.id) < (CAST(:ba AS timestamptz), CAST(:bi AS uuid)))"
             " ORDER BY e.created_at DESC, e.id DESC LIMIT :n",
-            u=user_id, st=status, ba=before_at, bi=before_id, n=limit + 1,
+            u=user_id,
+            st=status,
+            ba=before_at,
+            bi=before_id,
+            n=limit + 1,
         )
     items = [_my_enrollment(r) for r in rows]
     return page(items, limit, lambda r: {"created_at": r["created_at"], "id": r["id"]})
 
 
 def _my_enrollment(r: Row) -> dict[str, Any]:
-    out = {k: r[k] for k in ("id", "channel_id", "course_id", "user_id", "batch_id", "status",
-                             "source", "created_at", "ended_at", "completed_at")}
+    out = {
+        k: r[k]
+        for k in (
+            "id",
+            "channel_id",
+            "course_id",
+            "user_id",
+            "batch_id",
+            "status",
+            "source",
+            "created_at",
+            "ended_at",
+            "completed_at",
+        )
+    }
     title = r["course_title"]
     out["course"] = {"id": r["course_id"], "title": title} if title else None
     out["channel"] = {"id": r["channel_id"], "slug": r["channel_slug"], "name": r["channel_name"]}
@@ -121,12 +140,17 @@ def playback(*, channel_id: str, lesson_id: str, user_id: str) -> dict[str, Any]
             raise Conflict("This lesson has no video.")
         if row["status"] != "ready" or not row["video_object"]:
             raise Conflict("This lesson's video is not ready yet.")
-        analytics_events.record(tx, event_type="lesson.playback", user_id=user_id, metadata={
-            "lesson_id": str(row["lesson_id"]), "course_id": str(row["course_id"])})
+        analytics_events.record(
+            tx,
+            event_type="lesson.playback",
+            user_id=user_id,
+            metadata={"lesson_id": str(row["lesson_id"]), "course_id": str(row["course_id"])},
+        )
     from shared.adapters import gcs  # lazy: only this route pays for the storage client
 
     url, expires_at = gcs.signed_get_url(
-        "media", row["video_object"], expires_seconds=PLAYBACK_URL_TTL)
+        "media", row["video_object"], expires_seconds=PLAYBACK_URL_TTL
+    )
     return {"url": url, "expires_at": expires_at}
 
 
@@ -152,13 +176,22 @@ def resource_download(*, channel_id: str, resource_id: str, user_id: str) -> dic
         row = authorize_viewer(row, what="resource")
         if not row["object_name"] or row["upload_status"] not in (None, "ready"):
             raise Conflict("This resource's file is not ready yet.")
-        analytics_events.record(tx, event_type="resource.downloaded", user_id=user_id, metadata={
-            "resource_id": str(row["resource_id"]), "course_id": str(row["course_id"]),
-            "lesson_id": str(row["lesson_id"]) if row["lesson_id"] else None})
+        analytics_events.record(
+            tx,
+            event_type="resource.downloaded",
+            user_id=user_id,
+            metadata={
+                "resource_id": str(row["resource_id"]),
+                "course_id": str(row["course_id"]),
+                "lesson_id": str(row["lesson_id"]) if row["lesson_id"] else None,
+            },
+        )
     from shared.adapters import gcs
 
-    url, expires_at = gcs.signed_get_url("media", row["object_name"],
-                                         expires_seconds=PLAYBACK_URL_TTL,
-                                         filename=row["filename"] or row["title"])
+    url, expires_at = gcs.signed_get_url(
+        "media",
+        row["object_name"],
+        expires_seconds=PLAYBACK_URL_TTL,
+        filename=row["filename"] or row["title"],
+    )
     return {"url": url, "expires_at": expires_at}
-

@@ -19,7 +19,6 @@ from typing import Any
 
 from shared import analytics_events, outbox
 from shared.access import check_channel_id
-from shared.analytics_events import run_prepared
 from shared.db import Tx, transaction
 from shared.domain.watch import Beat, completion_threshold, course_percent, credited_interval
 from shared.errors import Conflict, NotFound
@@ -75,45 +74,76 @@ SELECT * FROM p
 """
 
 
-def record_heartbeat(*, channel_id: str, lesson_id: str, user_id: str, session_id: str,
-                     position: float, playing: bool) -> dict[str, Any]:
+def record_heartbeat(
+    *,
+    channel_id: str,
+    lesson_id: str,
+    user_id: str,
+    session_id: str,
+    position: float,
+    playing: bool,
+) -> dict[str, Any]:
     """Apply one player heartbeat; returns what it credited (the route answers 204)."""
     check_channel_id(channel_id)
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
         if not is_uuid(lesson_id):
             lesson_access(tx, lesson_id=lesson_id, user_id=user_id)  # raises 404
-        swapped = run_prepared(tx, SWAP_SESSION_SQL, u=user_id, l=lesson_id, s=session_id,
-                               pos=position, pl=playing)
+        swapped = tx.all(
+            SWAP_SESSION_SQL, u=user_id, l=lesson_id, s=session_id, pos=position, pl=playing
+        )
         row = authorize_viewer(swapped[0] if swapped else None)
         if row["status"] != "ready" or not row["video_object"] or not row["duration_seconds"]:
             raise Conflict("This lesson has no playable video.")
         duration = float(row["duration_seconds"])
         interval = None
         if row["now_at"] is None:
-            run_prepared(tx, NEW_SESSION_SQL, u=user_id, l=lesson_id, s=session_id,
-                         pos=position, pl=playing)
+            tx.all(NEW_SESSION_SQL, u=user_id, l=lesson_id, s=session_id, pos=position, pl=playing)
         else:
-            prev = Beat(float(row["prev_position"]), bool(row["prev_playing"]),
-                        float(row["prev_at"]))
-            interval = credited_interval(prev, position=position, at=float(row["now_at"]),
-                                         duration=duration)
+            prev = Beat(
+                float(row["prev_position"]), bool(row["prev_playing"]), float(row["prev_at"])
+            )
+            interval = credited_interval(
+                prev, position=position, at=float(row["now_at"]), duration=duration
+            )
         a, b = interval if interval else (None, None)
         credited = round(b - a, 3) if interval else 0.0
-        meta = {"lesson_id": lesson_id, "course_id": str(row["course_id"]),
-                "session_id": session_id, "position": position, "playing": playing,
-                "watch_seconds": credited}
-        merged = run_prepared(
-            tx, MERGE_PROGRESS_SQL, u=user_id, l=lesson_id, c=row["course_id"], a=a, b=b,
-            need=completion_threshold(duration), credit=interval is not None,
-            eu=user_id, et="lesson.heartbeat", em=json.dumps(meta, separators=(",", ":")),
+        meta = {
+            "lesson_id": lesson_id,
+            "course_id": str(row["course_id"]),
+            "session_id": session_id,
+            "position": position,
+            "playing": playing,
+            "watch_seconds": credited,
+        }
+        merged = tx.all(
+            MERGE_PROGRESS_SQL,
+            u=user_id,
+            l=lesson_id,
+            c=row["course_id"],
+            a=a,
+            b=b,
+            need=completion_threshold(duration),
+            credit=interval is not None,
+            eu=user_id,
+            et="lesson.heartbeat",
+            em=json.dumps(meta, separators=(",", ":")),
         )
         progress = merged[0] if merged else None
         completed_now = bool(progress and progress["completed_now"])
         if completed_now:
-            _lesson_completed(tx, channel_id=channel_id, user_id=user_id, lesson_id=lesson_id,
-                              course_id=str(row["course_id"]), how="watch")
-    return {"credited_seconds": credited, "lesson_completed_now": completed_now,
-            "watched_seconds": float(progress["watched_seconds"]) if progress else None}
+            _lesson_completed(
+                tx,
+                channel_id=channel_id,
+                user_id=user_id,
+                lesson_id=lesson_id,
+                course_id=str(row["course_id"]),
+                how="watch",
+            )
+    return {
+        "credited_seconds": credited,
+        "lesson_completed_now": completed_now,
+        "watched_seconds": float(progress["watched_seconds"]) if progress else None,
+    }
 
 
 def complete_lesson(*, channel_id: str, lesson_id: str, user_id: str) -> dict[str, Any]:
@@ -130,22 +160,39 @@ def complete_lesson(*, channel_id: str, lesson_id: str, user_id: str) -> dict[st
             " completed_at = coalesce(lp.completed_at, now()),"
             " completed_by = coalesce(lp.completed_by, 'explicit'), updated_at = now()"
             " RETURNING lp.completed_at, lp.completed_at = now() AS completed_now",
-            u=user_id, l=lesson_id, c=row["course_id"],
+            u=user_id,
+            l=lesson_id,
+            c=row["course_id"],
         )
         course_done = False
         if done["completed_now"]:
-            course_done = _lesson_completed(tx, channel_id=channel_id, user_id=user_id,
-                                            lesson_id=lesson_id,
-                                            course_id=str(row["course_id"]), how="explicit")
+            course_done = _lesson_completed(
+                tx,
+                channel_id=channel_id,
+                user_id=user_id,
+                lesson_id=lesson_id,
+                course_id=str(row["course_id"]),
+                how="explicit",
+            )
         if not course_done and row["enrollment_id"] is not None:
-            course_done = tx.scalar("SELECT completed_at IS NOT NULL FROM enrollments"
-                                    " WHERE id = :e", e=row["enrollment_id"]) or False
-    return {"lesson_id": lesson_id, "completed": True, "completed_at": done["completed_at"],
-            "course_completed": bool(course_done)}
+            course_done = (
+                tx.scalar(
+                    "SELECT completed_at IS NOT NULL FROM enrollments WHERE id = :e",
+                    e=row["enrollment_id"],
+                )
+                or False
+            )
+    return {
+        "lesson_id": lesson_id,
+        "completed": True,
+        "completed_at": done["completed_at"],
+        "course_completed": bool(course_done),
+    }
 
 
-def _lesson_completed(tx: Tx, *, channel_id: str, user_id: str, lesson_id: str,
-                      course_id: str, how: str) -> bool:
+def _lesson_completed(
+    tx: Tx, *, channel_id: str, user_id: str, lesson_id: str, course_id: str, how: str
+) -> bool:
     """A lesson just became complete: events, then the course if it was the last one.
 
     Returns True when this completed the course. The enrollment row is locked before lessons
@@ -158,25 +205,33 @@ def _lesson_completed(tx: Tx, *, channel_id: str, user_id: str, lesson_id: str,
     enrollment = tx.one(
         "SELECT id, completed_at FROM enrollments WHERE channel_id = app_channel_id()"
         " AND course_id = :c AND user_id = :u AND status = 'active' FOR UPDATE",
-        c=course_id, u=user_id,
+        c=course_id,
+        u=user_id,
     )
     if enrollment is None or enrollment["completed_at"] is not None:
         return False  # staff previewing, or completed before
     missing = tx.scalar(
         "SELECT count(*) FILTER (WHERE p.completed_at IS NULL) FROM lessons l"
         " LEFT JOIN lesson_progress p ON p.user_id = :u AND p.lesson_id = l.id"
-        " WHERE l.course_id = :c AND l.channel_id = app_channel_id()", u=user_id, c=course_id,
+        " WHERE l.course_id = :c AND l.channel_id = app_channel_id()",
+        u=user_id,
+        c=course_id,
     )
     if missing:
         return False
     completed_at = tx.scalar(
         "UPDATE enrollments SET completed_at = now() WHERE id = :e AND completed_at IS NULL"
-        " RETURNING completed_at", e=enrollment["id"],
+        " RETURNING completed_at",
+        e=enrollment["id"],
     )
     if completed_at is None:
         return False
-    done = {"enrollment_id": str(enrollment["id"]), "user_id": user_id, "course_id": course_id,
-            "completed_at": completed_at.astimezone(UTC).isoformat().replace("+00:00", "Z")}
+    done = {
+        "enrollment_id": str(enrollment["id"]),
+        "user_id": user_id,
+        "course_id": course_id,
+        "completed_at": completed_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    }
     outbox.add(tx, channel_id=channel_id, event_type="course.completed", payload=done)
     analytics_events.record(tx, event_type="course.completed", user_id=user_id, metadata=done)
     return True
@@ -203,16 +258,26 @@ def course_progress(*, channel_id: str, course_id: str, user_id: str) -> dict[st
             "SELECT l.id AS lesson_id, p.completed_at, coalesce(p.watched_seconds, 0) AS ws"
             " FROM lessons l LEFT JOIN lesson_progress p ON p.user_id = :u AND p.lesson_id = l.id"
             " WHERE l.course_id = :c AND l.channel_id = app_channel_id() ORDER BY l.position",
-            u=user_id, c=course_id,
+            u=user_id,
+            c=course_id,
         )
     if access is None:  # pragma: no cover - authorize_viewer raised
         raise NotFound("No such course.")
     done = sum(1 for r in lessons if r["completed_at"] is not None)
     watched = sum(float(r["ws"]) for r in lessons)
     return {
-        "course_id": course_id, "completed_lessons": done, "total_lessons": len(lessons),
-        "percent": course_percent(done, len(lessons)), "watch_seconds": int(watched),
+        "course_id": course_id,
+        "completed_lessons": done,
+        "total_lessons": len(lessons),
+        "percent": course_percent(done, len(lessons)),
+        "watch_seconds": int(watched),
         "completed_at": access["completed_at"],
-        "lessons": [{"lesson_id": r["lesson_id"], "completed": r["completed_at"] is not None,
-                     "watched_seconds": float(r["ws"])} for r in lessons],
+        "lessons": [
+            {
+                "lesson_id": r["lesson_id"],
+                "completed": r["completed_at"] is not None,
+                "watched_seconds": float(r["ws"]),
+            }
+            for r in lessons
+        ],
     }

@@ -1,0 +1,18 @@
+"""Cloud Scheduler cron (every 5 minutes): analytics partitions ahead of time, daily rollups
+of the last two days, and pruning of stale player sessions."""
+
+import functions_framework
+
+from shared import analytics_events
+from shared.http import Api, Ctx
+
+api = Api("analytics_maintenance", tag="Operations")
+
+
+@api.route("POST", "/_internal/analytics_maintenance", auth="none",
+           summary="Maintain analytics partitions and rollups")
+def maintain(ctx: Ctx):
+    return analytics_events.maintain()
+
+
+maintain_analytics = functions_framework.http(api)
