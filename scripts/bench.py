@@ -53,10 +53,10 @@ def hello(request):
 def _time_import(code: str) -> float:
     runs = []
     for _ in range(IMPORT_RUNS):
-        if code.startswith("import "):
-            code_run = f"import time; t = time.perf_counter(); {code}; print(time.perf_counter() - t)"
-        else:
-            code_run = code
+        code_run = (
+            f"import time; t = time.perf_counter(); {code}; print(time.perf_counter() - t)"
+            if code.startswith("import ") else code
+        )
         out = subprocess.run([PY, "-c", code_run], capture_output=True, text=True, check=True,
                              cwd=ROOT, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "0"})
         runs.append(float(out.stdout.strip().splitlines()[-1]))
@@ -86,7 +86,7 @@ def _wait_http(url: str, timeout: float = 30) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
-            urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback only
+            urllib.request.urlopen(url, timeout=2)
             return
         except OSError as e:
             if getattr(e, "code", None):
@@ -99,7 +99,6 @@ def wrk(url: str, *, method: str = "GET", body: str | None = None,
         headers: dict[str, str] | None = None, duration: str = DURATION) -> dict[str, Any]:
     """Run wrk against a loopback URL; answer requests/s, p50/p99 latency (ms), non-2xx."""
     assert url.startswith("http://127.0.0.1:"), url
-    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     lines = [f'wrk.method = "{method}"']
     if body is not None:
         lines.append(f"wrk.body = {json.dumps(body)}")
@@ -113,8 +112,8 @@ done = function(summary, latency, requests)
     latency:percentile(99) / 1000, summary.errors.status, summary.errors.connect
     + summary.errors.read + summary.errors.write + summary.errors.timeout, summary.requests))
 end""")
-    script.write("\n".join(lines))
-    script.close()
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write("\n".join(lines))
     out = subprocess.run(
         ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration}", "--timeout", "5s", "-s", script.name,
          url], capture_output=True, text=True, check=True, timeout=120)
