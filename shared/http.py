@@ -234,6 +234,8 @@ class Api:
             outbox.flush_request()
             return resp
         except DomainError as e:
+            if e.status == 403 and ctx is not None:
+                _audit_denied(ctx, e)
             allow = e.extra.pop("allow", None) if e.status == 405 else None
             resp = problem_from(e)
             if allow:
@@ -312,6 +314,33 @@ class Api:
         if result is None:
             return Response(status=204)
         return json_response(result, route.status)
+
+
+def _audit_denied(ctx: Ctx, err: DomainError) -> None:
+    """A member tried something their role does not allow: keep a trace in the channel's log.
+
+    Written in its own transaction, since the use case's transaction rolled back with the error.
+    """
+    from shared import audit
+    from shared.db import transaction
+    from shared.ids import is_uuid
+
+    channel_id = ctx.params.get("channel_id")
+    if not (channel_id and is_uuid(channel_id) and ctx.user_id):
+        return
+    try:
+        with transaction(channel_id=channel_id, user_id=ctx.user_id) as tx:
+            audit.record(
+                tx,
+                action="access.denied",
+                channel_id=channel_id,
+                actor_user_id=ctx.user_id,
+                target_type="route",
+                target_id=f"{ctx.request.method} {ctx.request.path}",
+                details={"reason": err.detail},
+            )
+    except Exception:
+        logger.warning("could not audit a denied request", exc_info=True)
 
 
 def _with_idempotency(route: Route, ctx: Ctx, run: Callable[[], Response]) -> Response:

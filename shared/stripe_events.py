@@ -133,6 +133,13 @@ def _check_shape(event: Any) -> None:
         raise BadRequest("Not a Stripe event.")
 
 
+def audit_rejected(*, provider: str, reason: str) -> None:
+    """Rejected deliveries go on the platform audit chain: who tried what, never the body."""
+    with transaction() as tx:
+        audit.record(tx, action="webhook.rejected", channel_id=None, actor_user_id=None,
+                     target_type="webhook", target_id=provider, details={"reason": reason})
+
+
 def handle(*, payload: bytes, signature: str | None) -> dict[str, Any]:
     """The webhook use case: verify the raw bytes, then process the event once."""
     secret = settings().stripe_webhook_secret.get_secret_value()
@@ -140,6 +147,7 @@ def handle(*, payload: bytes, signature: str | None) -> dict[str, Any]:
         event = verify(payload, signature, secret)
     except BadRequest as e:
         log.warning("rejected stripe webhook: %s", e.detail)
+        audit_rejected(provider="stripe", reason=e.detail)
         raise
     return process(event)
 

@@ -130,3 +130,17 @@ def test_idempotency_key_replays_and_conflicts(gateway_url):
                                  json={**body, "name": "Different"}), 409)
     me = requests.get(f"{gateway_url}/v1/me", headers=owner.headers, timeout=10).json()
     assert len(me["memberships"]) == 1
+
+
+def test_denied_access_is_audited_in_the_channel(gateway_url):
+    owner = signup(gateway_url)
+    ch = make_channel(gateway_url, owner)
+    student = member_of(gateway_url, ch["id"], owner, "student")
+    r = requests.patch(url(gateway_url, ch["id"]), json={"name": "Mine now"},
+                       headers=student.headers, timeout=10)
+    assert_problem(r, 403)
+    log = requests.get(url(gateway_url, ch["id"], "/audit-log"), headers=owner.headers,
+                       timeout=10).json()["items"]
+    denied = [e for e in log if e["action"] == "access.denied"]
+    assert len(denied) == 1 and denied[0]["actor_user_id"] == student.id
+    assert denied[0]["target_id"] == f"PATCH /v1/channels/{ch['id']}"

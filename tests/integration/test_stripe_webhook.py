@@ -651,10 +651,14 @@ def _counts(admin) -> dict[str, int]:
             "payments",
             "ledger_entries",
             "enrollments",
-            "audit_log",
             "disputes",
         )
     }
+
+
+def _rejections(admin) -> list[dict]:
+    return q(admin, "SELECT details FROM audit_log WHERE channel_id IS NULL"
+                    " AND action = 'webhook.rejected' ORDER BY seq")
 
 
 def test_bad_signature_or_stale_timestamp_is_400_and_writes_nothing(admin):
@@ -662,7 +666,7 @@ def test_bad_signature_or_stale_timestamp_is_400_and_writes_nothing(admin):
     co = shop.checkout()
     event = shop.completed(co)
     body = json.dumps(event).encode()
-    before = _counts(admin)
+    before, rejected_before = _counts(admin), len(_rejections(admin))
     cases = [
         deliver(raw=body, signature=None),
         deliver(raw=body, signature="t=1,v1=deadbeef"),
@@ -680,6 +684,10 @@ def test_bad_signature_or_stale_timestamp_is_400_and_writes_nothing(admin):
         assert resp.content_type.startswith("application/problem+json")
         assert json.loads(resp.get_data())["status"] == 400
     assert _counts(admin) == before
+    # each rejection is audited on the platform chain, with the reason and never the body
+    rejected = _rejections(admin)[rejected_before:]
+    assert len(rejected) == len(cases)
+    assert all(event["id"] not in json.dumps(r) for r in rejected)
     # the genuine delivery still works afterwards
     assert ok(deliver(event))["status"] == "processed"
 
