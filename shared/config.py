@@ -11,7 +11,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,6 +88,16 @@ class Settings(BaseModel):
         if any(len(str(s)) < 32 for s in keys.values()):
             raise ValueError("every JWT key must be at least 32 characters")
         return v
+
+    @model_validator(mode="after")
+    def _no_local_secrets_in_prod(self) -> Settings:
+        """A secret that was not mounted must not silently fall back to the local default."""
+        if self.env == "prod":
+            defaults = Settings.model_fields
+            for name in ("jwt_keys", "stripe_webhook_secret"):
+                if getattr(self, name) == defaults[name].default:
+                    raise ValueError(f"{name.upper()} must be set in prod (secret not mounted?)")
+        return self
 
     def bucket(self, key: str) -> str:
         return f"{self.bucket_prefix}-{key}"

@@ -39,7 +39,7 @@ from shared.errors import (
 
 logger = logging.getLogger("http")
 PROBLEM_BASE = "https://creator-platform.dev/problems/"
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class Model(BaseModel):
@@ -72,7 +72,7 @@ class Route:
 
     def __post_init__(self) -> None:
         pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.template)
-        self.regex = re.compile(f"^{pattern}$")
+        self.regex = re.compile(pattern)
 
 
 @dataclass
@@ -167,6 +167,49 @@ def page(
     return {"items": items, "next_cursor": encode_cursor(cursor_of(items[-1])) if more else None}
 
 
+def _problems_for_framework_errors() -> None:
+    """Paths the framework's own router refuses (e.g. a newline in a segment) answer
+    problem+json too, not Flask's HTML page. Function modules are executed inside the
+    functions-framework app's context, which is what makes `current_app` available here."""
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return
+    for status, slug, title in (
+        (404, "not-found", "Not found"),
+        (405, "method-not-allowed", "Method not allowed"),
+    ):
+        current_app.register_error_handler(
+            status, lambda e, st=status, sl=slug, ti=title: problem(st, sl, ti, ti + ".")
+        )
+
+
+def _reject_unstorable_text(data: Any, loc: list[Any]) -> None:
+    """NUL and unpaired surrogates pass JSON parsing but cannot be stored (Postgres text is
+    UTF-8 without NUL): refuse them as validation errors rather than fail at the database."""
+    if isinstance(data, str):
+        if "\x00" in data or not _encodable(data):
+            raise Unprocessable(
+                "Text must be valid UTF-8 without NUL characters.",
+                errors=[{"loc": loc, "msg": "invalid characters"}],
+            )
+    elif isinstance(data, dict):
+        for k, v in data.items():
+            _reject_unstorable_text(k, loc)
+            _reject_unstorable_text(v, [*loc, k])
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            _reject_unstorable_text(v, [*loc, i])
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class Api:
     """The routes of one function (a route family) and its entry point."""
 
@@ -177,6 +220,7 @@ class Api:
         # functions_framework.http(api) registers its target by __name__.
         self.__name__ = self.__qualname__ = f"handle_{function}"
         slog.setup()
+        _problems_for_framework_errors()
 
     def route(self, method: str, template: str, **options: Any) -> Callable[[Callable], Callable]:
         def register(handler: Callable[[Ctx], Any]) -> Callable[[Ctx], Any]:
@@ -190,7 +234,7 @@ class Api:
     # -- entry point ----------------------------------------------------------------
     def __call__(self, request: Request) -> Response:
         rid = request.headers.get("X-Request-Id", "")
-        rid = rid if _REQUEST_ID.match(rid) else uuid.uuid4().hex
+        rid = rid if _REQUEST_ID.fullmatch(rid) else uuid.uuid4().hex
         trace_id, span_id = slog.parse_trace(request.headers)
         token = slog.log_context.set(
             {"request_id": rid, "trace_id": trace_id, "span_id": span_id, "function": self.function}
@@ -205,12 +249,15 @@ class Api:
     def _match(self, request: Request) -> tuple[Route, dict[str, str]]:
         path = request.path
         allowed: list[str] = []
+        template = None  # the resource the path names: the first template that matches
         for r in self.routes:
-            m = r.regex.match(path)
+            m = r.regex.fullmatch(path)
             if m:
                 if r.method == request.method:
                     return r, m.groupdict()
-                allowed.append(r.method)
+                template = template or r.template
+                if r.template == template:
+                    allowed.append(r.method)
         if allowed:
             raise MethodNotAllowed(
                 f"{request.method} is not allowed here.", allow=", ".join(allowed)
@@ -227,7 +274,7 @@ class Api:
             self._authenticate(route, ctx)
             self._parse(route, ctx)
             outbox.begin_request()
-            if route.idempotent and request.headers.get("Idempotency-Key"):
+            if route.idempotent and "Idempotency-Key" in request.headers:
                 resp = _with_idempotency(route, ctx, lambda: self._run(route, ctx))
             else:
                 resp = self._run(route, ctx)
@@ -284,8 +331,10 @@ class Api:
         except RequestEntityTooLarge as e:
             raise PayloadTooLarge(f"Bodies are limited to {limit} bytes.") from e
         if route.query is not None:
+            args = req.args.to_dict()
+            _reject_unstorable_text(args, ["query"])
             try:
-                ctx.query = route.query.model_validate(req.args.to_dict())
+                ctx.query = route.query.model_validate(args)
             except ValidationError as e:
                 raise Unprocessable(
                     "Invalid query parameters.", errors=validation_errors(e, "query")
@@ -300,6 +349,7 @@ class Api:
                 data = json.loads(ctx.raw)
             except (ValueError, UnicodeDecodeError) as e:
                 raise BadRequest("The body is not valid JSON.") from e
+            _reject_unstorable_text(data, ["body"])
         try:
             ctx.body = route.body.model_validate(data)
         except ValidationError as e:

@@ -30,7 +30,9 @@ def pending(applied: dict[str, str]) -> list[Path]:
 
 
 def migrate(url: str | None = None) -> list[str]:
-    conn = db.connect(url or settings().migration_database_url)
+    s = settings()
+    # In the cloud the migrate job logs in through the Cloud SQL connector as its IAM user.
+    conn = db.connect(url or (None if s.cloud_sql_instance else s.migration_database_url))
     try:
         conn.run("SELECT pg_advisory_lock(:k)", k=LOCK_ID)
         conn.run(

@@ -42,7 +42,11 @@ handle = functions_framework.http(api)
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     src = tmp_path_factory.mktemp("fn") / "main.py"
-    src.write_text("from tests.unit.test_http_toolkit import handle\n")
+    # An Api made at import registers its problem+json 404/405 on the framework's app; this
+    # module was imported by pytest before that app existed, so register them here.
+    src.write_text("from shared.http import _problems_for_framework_errors\n"
+                   "from tests.unit.test_http_toolkit import handle\n"
+                   "_problems_for_framework_errors()\n")
     return create_app("handle", str(src)).test_client()
 
 
@@ -124,3 +128,23 @@ def test_domain_error_maps_to_status(client):
 def test_static_route_wins_and_crash_is_a_clean_500(client):
     body = problem(client.get("/v1/things/boom"), 500)
     assert "secret internals" not in json.dumps(body)
+
+
+@pytest.mark.parametrize("raw", [
+    '{"name": "a\\u0000b", "size": 1}',      # NUL: Postgres text cannot hold it
+    '{"name": "\\ud800", "size": 1}',         # an unpaired surrogate is not UTF-8
+    '{"name": "ok", "size": 1, "\\u0000": 1}',
+])
+def test_unstorable_text_is_422_not_a_database_error(client, raw):
+    body = problem(client.post("/v1/things", data=raw, content_type="application/json"), 422)
+    assert body["errors"][0]["loc"][0] == "body"
+
+
+def test_paths_the_framework_router_refuses_are_problems_too(client):
+    problem(client.get("/v1/things/a%0Ab", headers=auth()), 404)
+
+
+def test_allow_lists_the_methods_of_the_matched_resource_only(client):
+    r = client.delete("/v1/things/boom")
+    problem(r, 405)
+    assert r.headers["Allow"] == "GET"

@@ -1,0 +1,32 @@
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from shared.config import Settings
+
+
+def test_local_defaults_work_outside_prod():
+    s = Settings(env="local")
+    assert s.bucket("media") == "local-media"
+    assert s.task_target("media_thumbnail") == "http://127.0.0.1:8080/_tasks/media_thumbnail"
+
+
+@pytest.mark.parametrize("missing", ["jwt_keys", "stripe_webhook_secret"])
+def test_prod_refuses_a_secret_left_at_its_local_default(missing):
+    real = {"jwt_keys": json.dumps({"k1": "y" * 40}), "jwt_active_kid": "k1",
+            "stripe_webhook_secret": "whsec_from_secret_manager"}
+    real.pop(missing)
+    with pytest.raises(ValidationError, match=missing.upper()):
+        Settings(env="prod", **real)
+
+
+def test_prod_with_real_secrets_is_accepted_and_secrets_do_not_print():
+    s = Settings(env="prod", jwt_keys=json.dumps({"k1": "y" * 40}), jwt_active_kid="k1",
+                 stripe_webhook_secret="whsec_from_secret_manager")
+    assert "y" * 40 not in repr(s) and "whsec_from" not in repr(s)
+
+
+def test_short_jwt_keys_are_refused():
+    with pytest.raises(ValidationError):
+        Settings(jwt_keys=json.dumps({"k": "short"}))
