@@ -9,6 +9,10 @@ PYTHON ?= python3
 VENV := .venv
 TASKS_VENV := .venv-tasks
 TASKS_EMULATOR := gcloud-tasks-emulator>=0.6.2,<0.7
+# API conformance fuzzing (tests/e2e/test_api_conformance.py); its own venv: it pins hypothesis
+# and HTTP client versions the project should not inherit.
+SCHEMATHESIS_VENV := .venv-schemathesis
+SCHEMATHESIS := schemathesis==4.32.5
 PIP_FLAGS := --quiet --disable-pip-version-check
 
 .PHONY: dev test bench lint openapi install system stop clean
@@ -29,7 +33,7 @@ lint: install
 openapi: $(VENV)/.installed
 	$(VENV)/bin/python scripts/openapi.py
 
-install: system $(VENV)/.installed $(TASKS_VENV)/.installed
+install: system $(VENV)/.installed $(TASKS_VENV)/.installed $(SCHEMATHESIS_VENV)/.installed
 
 system:
 	@bash scripts/install-system.sh
@@ -42,6 +46,11 @@ $(VENV)/.installed: pyproject.toml
 $(TASKS_VENV)/.installed: Makefile
 	@test -x $(TASKS_VENV)/bin/python || $(PYTHON) -m venv $(TASKS_VENV)
 	$(TASKS_VENV)/bin/pip install $(PIP_FLAGS) '$(TASKS_EMULATOR)'
+	@touch $@
+
+$(SCHEMATHESIS_VENV)/.installed: Makefile
+	@test -x $(SCHEMATHESIS_VENV)/bin/python || $(PYTHON) -m venv $(SCHEMATHESIS_VENV)
+	$(SCHEMATHESIS_VENV)/bin/pip install $(PIP_FLAGS) '$(SCHEMATHESIS)'
 	@touch $@
 
 # Stop a dev stack left running from .local/ (normally Ctrl-C on `make dev` does this).

@@ -62,12 +62,13 @@ class CourseListQuery(ListQuery):
 class LessonIn(Model):
     title: str = Field(min_length=1, max_length=200)
     kind: LessonKind
-    body: str = Field(default="", max_length=100_000, description="Text lessons: the content")
+    # 50k characters: even fully JSON-escaped it stays under the 1 MB body cap (422, not 413).
+    body: str = Field(default="", max_length=50_000, description="Text lessons: the content")
 
 
 class LessonPatch(_NoNulls):
     title: str | None = Field(default=None, min_length=1, max_length=200)
-    body: str | None = Field(default=None, max_length=100_000)
+    body: str | None = Field(default=None, max_length=50_000)
 
 
 class LessonOrder(Model):
