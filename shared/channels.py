@@ -57,15 +57,7 @@ def create_channel(*, user_id: str, slug: str, name: str, theme: dict[str, Any])
                 target_id=channel_id,
                 details={"slug": slug},
             )
-            audit.record(
-                tx,
-                action="member.added",
-                channel_id=channel_id,
-                actor_user_id=user_id,
-                target_type="user",
-                target_id=user_id,
-                details={"role": "owner"},
-            )
+            _member_event(tx, "member.added", channel_id, user_id, user_id, {"role": "owner"})
             outbox.add(
                 tx,
                 channel_id=channel_id,
@@ -129,6 +121,24 @@ def list_members(*, channel_id: str, user_id: str, limit: int, cursor: str | Non
     return page(items, limit, lambda r: {"user_id": r["user_id"]})
 
 
+def _member_event(
+    tx: Tx, action: str, channel_id: str, actor_id: str, member_id: str, details: dict[str, Any]
+) -> None:
+    """A membership change goes to the audit log and, as a domain event, to the outbox."""
+    audit.record(
+        tx,
+        action=action,
+        channel_id=channel_id,
+        actor_user_id=actor_id,
+        target_type="user",
+        target_id=member_id,
+        details=details,
+    )
+    outbox.add(
+        tx, channel_id=channel_id, event_type=action, payload={"user_id": member_id, **details}
+    )
+
+
 def _lock_owners(tx: Tx) -> int:
     """Lock the owner rows so two concurrent demotions cannot both pass the last-owner rule."""
     return len(
@@ -172,21 +182,7 @@ def add_member(*, channel_id: str, user_id: str, email: str, role: str) -> dict:
         if added is None:
             raise Conflict("This user is already a member.")
         member_id = str(target["id"])
-        audit.record(
-            tx,
-            action="member.added",
-            channel_id=channel_id,
-            actor_user_id=user_id,
-            target_type="user",
-            target_id=member_id,
-            details={"role": role},
-        )
-        outbox.add(
-            tx,
-            channel_id=channel_id,
-            event_type="member.added",
-            payload={"user_id": member_id, "role": role},
-        )
+        _member_event(tx, "member.added", channel_id, user_id, member_id, {"role": role})
         return _member(tx, member_id)
 
 
@@ -207,20 +203,8 @@ def change_role(*, channel_id: str, user_id: str, member_id: str, role: str) -> 
             r=role,
             m=member_id,
         )
-        audit.record(
-            tx,
-            action="member.role_changed",
-            channel_id=channel_id,
-            actor_user_id=user_id,
-            target_type="user",
-            target_id=member_id,
-            details={"from": current, "to": role},
-        )
-        outbox.add(
-            tx,
-            channel_id=channel_id,
-            event_type="member.role_changed",
-            payload={"user_id": member_id, "from": current, "to": role},
+        _member_event(
+            tx, "member.role_changed", channel_id, user_id, member_id, {"from": current, "to": role}
         )
         return _member(tx, member_id)
 
@@ -241,21 +225,7 @@ def remove_member(*, channel_id: str, user_id: str, member_id: str) -> None:
             "DELETE FROM memberships WHERE channel_id = app_channel_id() AND user_id = :m",
             m=member_id,
         )
-        audit.record(
-            tx,
-            action="member.removed",
-            channel_id=channel_id,
-            actor_user_id=user_id,
-            target_type="user",
-            target_id=member_id,
-            details={"role": current},
-        )
-        outbox.add(
-            tx,
-            channel_id=channel_id,
-            event_type="member.removed",
-            payload={"user_id": member_id, "role": current},
-        )
+        _member_event(tx, "member.removed", channel_id, user_id, member_id, {"role": current})
 
 
 def audit_log(*, channel_id: str, user_id: str, limit: int, cursor: str | None) -> dict:
