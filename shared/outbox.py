@@ -60,11 +60,27 @@ def flush_request() -> None:
     if not events:
         return
     try:
+        events = _still_pending(events)
         published = publish(events)
         with transaction() as tx:
             tx.exec("SELECT outbox_mark_published(CAST(:ids AS uuid[]))", ids=published)
     except Exception:
         log.warning("immediate outbox publish failed; the sweeper will retry", exc_info=True)
+
+
+def _still_pending(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Only events whose rows committed: a savepoint rolled back inside a successful request
+    (or a sweeper that was faster) must not make us publish what the database does not hold."""
+    by_channel: dict[str, list[str]] = {}
+    for e in events:
+        by_channel.setdefault(str(e["channel_id"]), []).append(str(e["id"]))
+    keep: set[str] = set()
+    for channel_id, ids in by_channel.items():
+        with transaction(channel_id=channel_id) as tx:
+            rows = tx.all("SELECT id FROM outbox WHERE id = ANY(CAST(:ids AS uuid[]))"
+                          " AND published_at IS NULL", ids=ids)
+        keep.update(str(r["id"]) for r in rows)
+    return [e for e in events if str(e["id"]) in keep]
 
 
 def envelope(event: dict[str, Any]) -> tuple[bytes, dict[str, str]]:

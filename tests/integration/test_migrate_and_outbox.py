@@ -120,3 +120,18 @@ def test_sweeper_republishes_what_was_left_behind_once(domain_events):
 def _unpublished(channel_id: str) -> list:
     with transaction(channel_id=channel_id) as tx:
         return [r["id"] for r in tx.all("SELECT id FROM outbox WHERE published_at IS NULL")]
+
+
+def test_an_event_rolled_back_by_a_savepoint_is_not_published(domain_events):
+    user = _owner()
+    ch = channels.create_channel(user_id=user, slug=unique("sp"), name="Savepoint", theme={})
+    outbox.begin_request()
+    with transaction(channel_id=ch["id"]) as tx:
+        tx.exec("SAVEPOINT attempt")
+        ghost = outbox.add(tx, channel_id=ch["id"], event_type="test.ghost", payload={})
+        tx.exec("ROLLBACK TO SAVEPOINT attempt")
+        real = outbox.add(tx, channel_id=ch["id"], event_type="test.real", payload={})
+    outbox.flush_request()
+    outbox.end_request()
+    got = domain_events({real})
+    assert real in got and ghost not in got
