@@ -241,6 +241,29 @@ def transaction(*, channel_id: str | None = None, user_id: str | None = None) ->
         p.release(conn, broken=broken)
 
 
+def call(sql: str, **params: Any) -> list[Row]:
+    """Run ONE parameterised statement in autocommit mode and answer its rows.
+
+    Outside START TRANSACTION, Postgres runs the statement in its own implicit transaction:
+    one round trip, no BEGIN/COMMIT. For a statement that sets its own transaction-local
+    context (e.g. the record_heartbeat() SQL function, which calls set_config(..., true))
+    and must be atomic on its own. Uses the pooled connection's prepared-statement cache.
+    """
+    p = pool()
+    conn = p.acquire()
+    broken = False
+    try:
+        return Tx(conn).all(sql, **params)
+    except (pg8000.native.InterfaceError, OSError):
+        broken = True
+        raise
+    except pg8000.native.DatabaseError:
+        broken = _in_transaction(conn)  # the implicit transaction is gone; the session is not
+        raise
+    finally:
+        p.release(conn, broken=broken)
+
+
 def _in_transaction(conn: pg8000.native.Connection) -> bool:
     try:
         conn.run("ROLLBACK")

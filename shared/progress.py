@@ -1,77 +1,54 @@
 """Watch progress: heartbeats, explicit completion of text lessons, course progress.
 
-The heartbeat is the hottest write of the platform. Per request it runs two statements in one
-transaction and never reads-then-writes a shared value from Python:
-  1. access check + swap of the session's last heartbeat (UPDATE ... FROM (SELECT ... FOR
-     UPDATE) returns the previous heartbeat and stamps the new one with the server clock);
-  2. merge of the credited interval into the student's nummultirange for the lesson, under the
-     UPDATE's row lock, plus the analytics event (one statement, two CTEs).
-The rules (what is credited, when a lesson is complete) are the pure ones in
-shared.domain.watch. Only when a lesson flips to complete does the slower path run: outbox
-`lesson.completed` and, once every lesson is complete, `course.completed` exactly once.
+The heartbeat is the hottest write of the platform, so it is ONE round trip: a single call of
+the SQL function record_heartbeat() (shared/migrations/0018_heartbeat_fn.sql) in autocommit
+mode (shared.db.call). Inside its own implicit transaction the function sets the tenant
+context (transaction-local), checks access with the rule of shared.learning.authorize_viewer,
+swaps the session's last heartbeat (row lock, server clock), computes the credited interval
+with the rule of shared.domain.watch.credited_interval, records the analytics event, merges
+the interval into the student's nummultirange under the row lock (no read-modify-write from
+Python) and flips completion at shared.domain.watch.completion_threshold. The numbers of those
+rules (MAX_PLAYBACK_RATE, COMPLETION_RATIO) and the staff roles are passed in from Python, their
+single source; tests/integration/test_heartbeat_sql.py holds the SQL to the Python model.
+
+Completion events are the slow, rare path and stay here (`_lesson_completed`, a normal
+transaction): outbox `lesson.completed` and, once every lesson is complete, `course.completed`
+exactly once. Exactly-once and crash safety rest on `lesson_progress.completion_emitted`:
+the function reports `completion_pending` (completed, flag not set) and the Python transaction
+claims the flag (`UPDATE ... WHERE NOT completion_emitted`) together with writing the events.
+Two beats that both see the completion pending serialize on that row; only one claims it. If
+the process dies after the function committed the completion but before the events did, the
+flag is still false and the next heartbeat that merges into the lesson reports it pending
+again; meanwhile the course check of any other lesson already counts the lesson complete
+(it reads `completed_at`), so a course cannot miss its completion because of it.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC
 from typing import Any
 
-from shared import analytics_events, outbox
+from shared import analytics_events, db, outbox
 from shared.access import check_channel_id
 from shared.db import Tx, transaction
-from shared.domain.watch import Beat, completion_threshold, course_percent, credited_interval
-from shared.errors import Conflict, NotFound
+from shared.domain.watch import COMPLETION_RATIO, MAX_PLAYBACK_RATE, course_percent
+from shared.errors import Conflict, Forbidden, NotFound
 from shared.ids import is_uuid
-from shared.learning import LESSON_ACCESS_SQL, authorize_viewer, lesson_access
+from shared.learning import STAFF_ROLES, authorize_viewer, lesson_access
 
-SWAP_SESSION_SQL = f"""
-WITH ctx AS ({LESSON_ACCESS_SQL}),
-sw AS (
-    UPDATE watch_sessions w
-       SET position = :pos, playing = :pl, last_seen_at = clock_timestamp(), beats = w.beats + 1
-      FROM (SELECT user_id, lesson_id, session_id, position, playing, last_seen_at
-              FROM watch_sessions
-             WHERE user_id = :u AND lesson_id = :l AND session_id = :s FOR UPDATE) AS old
-     WHERE w.user_id = old.user_id AND w.lesson_id = old.lesson_id
-       AND w.session_id = old.session_id
-    RETURNING old.position AS prev_position, old.playing AS prev_playing,
-              extract(epoch FROM old.last_seen_at) AS prev_at,
-              extract(epoch FROM w.last_seen_at) AS now_at
+HEARTBEAT_SQL = (
+    "SELECT * FROM record_heartbeat(:c, :u, :l, :s, :pos, :pl, :rate, :ratio,"
+    " CAST(:staff AS text[]), :now)"
 )
-SELECT ctx.*, sw.* FROM ctx LEFT JOIN sw ON true
-"""
+STAFF_ROLES_LITERAL = "{" + ",".join(STAFF_ROLES) + "}"  # a text[] literal, built once
 
-NEW_SESSION_SQL = """
-INSERT INTO watch_sessions (channel_id, user_id, lesson_id, session_id, position, playing,
-                            started_at, last_seen_at)
-VALUES (app_channel_id(), :u, :l, :s, :pos, :pl, clock_timestamp(), clock_timestamp())
-ON CONFLICT (user_id, lesson_id, session_id) DO NOTHING
-"""
-
-MERGE_PROGRESS_SQL = f"""
-WITH ev AS ({analytics_events.INSERT_SQL}),
-v AS (SELECT CAST(:a AS numeric) AS a, CAST(:b AS numeric) AS b,
-             CAST(:need AS numeric) AS need),
-p AS (
-    INSERT INTO lesson_progress AS lp (channel_id, user_id, lesson_id, course_id, watched,
-                                       watched_seconds, completed_at, completed_by)
-    SELECT app_channel_id(), :u, :l, :c, nummultirange(numrange(v.a, v.b)), v.b - v.a,
-           CASE WHEN v.b - v.a >= v.need THEN now() END,
-           CASE WHEN v.b - v.a >= v.need THEN 'watch' END
-      FROM v WHERE CAST(:credit AS boolean)
-    ON CONFLICT (user_id, lesson_id) DO UPDATE SET
-        watched = lp.watched + EXCLUDED.watched,
-        watched_seconds = multirange_length(lp.watched + EXCLUDED.watched),
-        completed_at = coalesce(lp.completed_at, CASE WHEN multirange_length(
-            lp.watched + EXCLUDED.watched) >= CAST(:need AS numeric) THEN now() END),
-        completed_by = coalesce(lp.completed_by, CASE WHEN multirange_length(
-            lp.watched + EXCLUDED.watched) >= CAST(:need AS numeric) THEN 'watch' END),
-        updated_at = now()
-    RETURNING lp.watched_seconds, lp.completed_at, lp.completed_at = now() AS completed_now
-)
-SELECT * FROM p
-"""
+# The function's refusals, as the same errors authorize_viewer and the old path raised.
+HEARTBEAT_REFUSALS = {
+    "no_channel": lambda: NotFound("No such channel."),
+    "no_lesson": lambda: NotFound("No such lesson."),
+    "not_enrolled": lambda: Forbidden("Enroll in this course first."),
+    "no_video": lambda: Conflict("This lesson has no playable video."),
+}
 
 
 def record_heartbeat(
@@ -82,67 +59,47 @@ def record_heartbeat(
     session_id: str,
     position: float,
     playing: bool,
+    now: Any = None,
 ) -> dict[str, Any]:
-    """Apply one player heartbeat; returns what it credited (the route answers 204)."""
+    """Apply one player heartbeat; returns what it credited (the route answers 204).
+
+    `now` simulates the server clock (tests only); production leaves it None.
+    """
     check_channel_id(channel_id)
-    with transaction(channel_id=channel_id, user_id=user_id) as tx:
-        if not is_uuid(lesson_id):
-            lesson_access(tx, lesson_id=lesson_id, user_id=user_id)  # raises 404
-        swapped = tx.all(
-            SWAP_SESSION_SQL, u=user_id, l=lesson_id, s=session_id, pos=position, pl=playing
-        )
-        row = authorize_viewer(swapped[0] if swapped else None)
-        if row["status"] != "ready" or not row["video_object"] or not row["duration_seconds"]:
-            raise Conflict("This lesson has no playable video.")
-        duration = float(row["duration_seconds"])
-        interval = None
-        if row["now_at"] is None:
-            tx.all(NEW_SESSION_SQL, u=user_id, l=lesson_id, s=session_id, pos=position, pl=playing)
-        else:
-            prev = Beat(
-                float(row["prev_position"]), bool(row["prev_playing"]), float(row["prev_at"])
+    row = db.call(
+        HEARTBEAT_SQL,
+        c=channel_id,
+        u=user_id,
+        l=lesson_id if is_uuid(lesson_id) else None,
+        s=session_id,
+        pos=position,
+        pl=playing,
+        rate=MAX_PLAYBACK_RATE,
+        ratio=COMPLETION_RATIO,
+        staff=STAFF_ROLES_LITERAL,
+        now=now,
+    )[0]
+    refused = HEARTBEAT_REFUSALS.get(row["status"])
+    if refused is not None:
+        raise refused()
+    completed_now = False
+    if row["completion_pending"]:
+        with transaction(channel_id=channel_id, user_id=user_id) as tx:
+            completed_now = (
+                _lesson_completed(
+                    tx,
+                    channel_id=channel_id,
+                    user_id=user_id,
+                    lesson_id=lesson_id,
+                    course_id=str(row["course_id"]),
+                )
+                is not None
             )
-            interval = credited_interval(
-                prev, position=position, at=float(row["now_at"]), duration=duration
-            )
-        a, b = interval if interval else (None, None)
-        credited = round(b - a, 3) if interval else 0.0
-        meta = {
-            "lesson_id": lesson_id,
-            "course_id": str(row["course_id"]),
-            "session_id": session_id,
-            "position": position,
-            "playing": playing,
-            "watch_seconds": credited,
-        }
-        merged = tx.all(
-            MERGE_PROGRESS_SQL,
-            u=user_id,
-            l=lesson_id,
-            c=row["course_id"],
-            a=a,
-            b=b,
-            need=completion_threshold(duration),
-            credit=interval is not None,
-            eu=user_id,
-            et="lesson.heartbeat",
-            em=json.dumps(meta, separators=(",", ":")),
-        )
-        progress = merged[0] if merged else None
-        completed_now = bool(progress and progress["completed_now"])
-        if completed_now:
-            _lesson_completed(
-                tx,
-                channel_id=channel_id,
-                user_id=user_id,
-                lesson_id=lesson_id,
-                course_id=str(row["course_id"]),
-                how="watch",
-            )
+    watched = row["watched_seconds"]
     return {
-        "credited_seconds": credited,
+        "credited_seconds": float(row["credited"]),
         "lesson_completed_now": completed_now,
-        "watched_seconds": float(progress["watched_seconds"]) if progress else None,
+        "watched_seconds": float(watched) if watched is not None else None,
     }
 
 
@@ -166,13 +123,14 @@ def complete_lesson(*, channel_id: str, lesson_id: str, user_id: str) -> dict[st
         )
         course_done = False
         if done["completed_now"]:
-            course_done = _lesson_completed(
-                tx,
-                channel_id=channel_id,
-                user_id=user_id,
-                lesson_id=lesson_id,
-                course_id=str(row["course_id"]),
-                how="explicit",
+            course_done = bool(
+                _lesson_completed(
+                    tx,
+                    channel_id=channel_id,
+                    user_id=user_id,
+                    lesson_id=lesson_id,
+                    course_id=str(row["course_id"]),
+                )
             )
         if not course_done and row["enrollment_id"] is not None:
             course_done = (
@@ -191,14 +149,26 @@ def complete_lesson(*, channel_id: str, lesson_id: str, user_id: str) -> dict[st
 
 
 def _lesson_completed(
-    tx: Tx, *, channel_id: str, user_id: str, lesson_id: str, course_id: str, how: str
-) -> bool:
-    """A lesson just became complete: events, then the course if it was the last one.
+    tx: Tx, *, channel_id: str, user_id: str, lesson_id: str, course_id: str
+) -> bool | None:
+    """A lesson is complete: claim its events, write them, then the course if it was the last.
 
-    Returns True when this completed the course. The enrollment row is locked before lessons
-    are counted, so two lessons completing at once in two transactions serialize here and the
-    later one sees the earlier one's commit: the course completes exactly once.
+    Returns None when the lesson's events were already emitted (someone else claimed
+    `completion_emitted`), else whether this completed the course. The claim locks the
+    progress row, so concurrent callers for one lesson serialize and one wins. The enrollment
+    row is locked before lessons are counted, so two lessons completing at once in two
+    transactions serialize there and the later one sees the earlier one's commit: the course
+    completes exactly once.
     """
+    how = tx.scalar(
+        "UPDATE lesson_progress SET completion_emitted = true WHERE user_id = :u"
+        " AND lesson_id = :l AND completed_at IS NOT NULL AND NOT completion_emitted"
+        " RETURNING completed_by",
+        u=user_id,
+        l=lesson_id,
+    )
+    if how is None:
+        return None
     payload = {"user_id": user_id, "lesson_id": lesson_id, "course_id": course_id, "how": how}
     outbox.add(tx, channel_id=channel_id, event_type="lesson.completed", payload=payload)
     analytics_events.record(tx, event_type="lesson.completed", user_id=user_id, metadata=payload)
