@@ -41,13 +41,13 @@ spec = importlib.util.spec_from_file_location("main", {path!r})
 m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
 print(time.perf_counter() - t)
 """
-HELLO = '''import functions_framework
+HELLO = """import functions_framework
 
 
 @functions_framework.http
 def hello(request):
     return "Hello, World!"
-'''
+"""
 
 
 def _time_import(code: str) -> float:
@@ -55,22 +55,29 @@ def _time_import(code: str) -> float:
     for _ in range(IMPORT_RUNS):
         code_run = (
             f"import time; t = time.perf_counter(); {code}; print(time.perf_counter() - t)"
-            if code.startswith("import ") else code
+            if code.startswith("import ")
+            else code
         )
-        out = subprocess.run([PY, "-c", code_run], capture_output=True, text=True, check=True,
-                             cwd=ROOT, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "0"})
+        out = subprocess.run(
+            [PY, "-c", code_run],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "0"},
+        )
         runs.append(float(out.stdout.strip().splitlines()[-1]))
     return statistics.median(runs)
 
 
 def import_times() -> list[dict[str, Any]]:
     floor = _time_import(FLOOR)
-    rows = [{"what": "floor: functions_framework + pg8000 + pydantic", "ms": floor * 1000,
-             "ratio": 1.0}]
+    rows = [
+        {"what": "floor: functions_framework + pg8000 + pydantic", "ms": floor * 1000, "ratio": 1.0}
+    ]
     for main in sorted((ROOT / "functions").glob("*/main.py")):
         t = _time_import(LOAD_FUNCTION.format(root=str(ROOT), path=str(main)))
-        rows.append({"what": f"function {main.parent.name}", "ms": t * 1000,
-                     "ratio": t / floor})
+        rows.append({"what": f"function {main.parent.name}", "ms": t * 1000, "ratio": t / floor})
     return rows
 
 
@@ -95,8 +102,14 @@ def _wait_http(url: str, timeout: float = 30) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def wrk(url: str, *, method: str = "GET", body: str | None = None,
-        headers: dict[str, str] | None = None, duration: str = DURATION) -> dict[str, Any]:
+def wrk(
+    url: str,
+    *,
+    method: str = "GET",
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+    duration: str = DURATION,
+) -> dict[str, Any]:
     """Run wrk against a loopback URL; answer requests/s, p50/p99 latency (ms), non-2xx."""
     assert url.startswith("http://127.0.0.1:"), url
     lines = [f'wrk.method = "{method}"']
@@ -115,17 +128,36 @@ end""")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write("\n".join(lines))
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration}", "--timeout", "5s", "-s", script.name,
-         url], capture_output=True, text=True, check=True, timeout=120)
+        [
+            "wrk",
+            "-t2",
+            f"-c{CONNECTIONS}",
+            f"-d{duration}",
+            "--timeout",
+            "5s",
+            "-s",
+            script.name,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     os.unlink(script.name)
     m = re.search(r"^JSON (.*)$", out.stdout, re.M)
     return json.loads(m.group(1))
 
 
 def start_gateway(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([PY, str(ROOT / "scripts" / "gateway.py"), "--port", str(port),
-                             *args], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [PY, str(ROOT / "scripts" / "gateway.py"), "--port", str(port), *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     _wait_http(f"http://127.0.0.1:{port}/_gateway/health")
     return proc
 
@@ -154,22 +186,37 @@ def throughput(env: dict[str, str]) -> list[dict[str, Any]]:
         base = f"http://127.0.0.1:{gw_port}"
         email = f"bench{int(time.time())}@example.com"
         password = "bench password 0123"
-        r = requests.post(f"{base}/v1/auth/signup", timeout=10,
-                          json={"email": email, "password": password, "display_name": "Bench"})
+        r = requests.post(
+            f"{base}/v1/auth/signup",
+            timeout=10,
+            json={"email": email, "password": password, "display_name": "Bench"},
+        )
         r.raise_for_status()
         token = r.json()["access_token"]
-        requests.post(f"{base}/v1/channels", headers={"Authorization": f"Bearer {token}"},
-                      json={"slug": f"bench{int(time.time())}", "name": "Bench"}, timeout=10)
+        requests.post(
+            f"{base}/v1/channels",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"slug": f"bench{int(time.time())}", "name": "Bench"},
+            timeout=10,
+        )
         auth = {"Authorization": f"Bearer {token}"}
         bare = wrk(hello_url)
         rows.append({"what": "bare functions-framework hello (gateway)", **bare, "vs_hello": 1.0})
         me = wrk(f"{base}/v1/me", headers=auth)
         rows.append({"what": "GET /v1/me", **me, "vs_hello": me["rps"] / bare["rps"]})
-        login = wrk(f"{base}/v1/auth/login", method="POST",
-                    body=json.dumps({"email": email, "password": password}),
-                    headers={"Content-Type": "application/json"})
-        rows.append({"what": "POST /v1/auth/login (argon2id m=19MiB t=2)", **login,
-                     "vs_hello": login["rps"] / bare["rps"]})
+        login = wrk(
+            f"{base}/v1/auth/login",
+            method="POST",
+            body=json.dumps({"email": email, "password": password}),
+            headers={"Content-Type": "application/json"},
+        )
+        rows.append(
+            {
+                "what": "POST /v1/auth/login (argon2id m=19MiB t=2)",
+                **login,
+                "vs_hello": login["rps"] / bare["rps"],
+            }
+        )
         try:
             from scripts import bench_learning
         except ImportError:
@@ -185,8 +232,11 @@ def throughput(env: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def _fmt(rows: list[dict[str, Any]]) -> str:
-    keys = [k for k in ("what", "ms", "ratio", "rps", "p50", "p99", "vs_hello", "non2xx", "note")
-            if any(k in r for r in rows)]
+    keys = [
+        k
+        for k in ("what", "ms", "ratio", "rps", "p50", "p99", "vs_hello", "non2xx", "note")
+        if any(k in r for r in rows)
+    ]
     out = []
     widths = {k: max(len(k), *(len(_cell(r.get(k))) for r in rows)) for k in keys}
     out.append("  ".join(k.ljust(widths[k]) for k in keys))
@@ -212,10 +262,17 @@ def main() -> None:
     stack.start()
     try:
         # The bench hammers one account: lift the brute-force limits for its own gateway.
-        env = {**os.environ, **stack.env, "RATE_LIMIT_LOGIN_ACCOUNT": "1000000000/60",
-               "RATE_LIMIT_LOGIN_IP": "1000000000/60", "RATE_LIMIT_SIGNUP_IP": "1000000000/60"}
-        print(f"\n== throughput through the gateway: wrk -t2 -c{CONNECTIONS} -d{DURATION},"
-              f" gunicorn WORKERS={env.get('WORKERS', '2')} THREADS={env.get('THREADS', '4')} ==")
+        env = {
+            **os.environ,
+            **stack.env,
+            "RATE_LIMIT_LOGIN_ACCOUNT": "1000000000/60",
+            "RATE_LIMIT_LOGIN_IP": "1000000000/60",
+            "RATE_LIMIT_SIGNUP_IP": "1000000000/60",
+        }
+        print(
+            f"\n== throughput through the gateway: wrk -t2 -c{CONNECTIONS} -d{DURATION},"
+            f" gunicorn WORKERS={env.get('WORKERS', '2')} THREADS={env.get('THREADS', '4')} =="
+        )
         print(_fmt(throughput(env)), flush=True)
     finally:
         stack.stop()

@@ -77,8 +77,22 @@ def _wrk(url: str, lua: str, *, duration: str = DURATION) -> dict[str, Any]:
         f.write(lua + DONE_LUA)
     try:
         out = subprocess.run(
-            ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration}", "--timeout", "5s", "-s", f.name,
-             url], capture_output=True, text=True, check=True, timeout=120)
+            [
+                "wrk",
+                "-t2",
+                f"-c{CONNECTIONS}",
+                f"-d{duration}",
+                "--timeout",
+                "5s",
+                "-s",
+                f.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
     finally:
         os.unlink(f.name)
     m = re.search(r"^JSON (.*)$", out.stdout, re.M)
@@ -95,8 +109,11 @@ def _static(method: str, headers: dict[str, str] | None = None) -> str:
 # -- setup ----------------------------------------------------------------------------------
 def _signup(base: str, name: str) -> tuple[str, str]:
     email = f"{name}-{uuid.uuid4().hex[:10]}@bench.example.com"
-    r = requests.post(f"{base}/v1/auth/signup", timeout=30,
-                      json={"email": email, "password": PASSWORD, "display_name": name})
+    r = requests.post(
+        f"{base}/v1/auth/signup",
+        timeout=30,
+        json={"email": email, "password": PASSWORD, "display_name": name},
+    )
     r.raise_for_status()
     body = r.json()
     return body["user"]["id"], body["access_token"]
@@ -109,9 +126,16 @@ def _setup(base: str, env: dict[str, str]) -> dict[str, Any]:
     owner_id, owner_token = _signup(base, "bench-owner")
     auth = {"Authorization": f"Bearer {owner_token}"}
     slug = f"bench-{uuid.uuid4().hex[:8]}"
-    r = requests.post(f"{base}/v1/channels", headers=auth, timeout=10, json={
-        "slug": slug, "name": "Bench Academy",
-        "theme": {"primary": "#4f46e5", "font": "Inter"}})
+    r = requests.post(
+        f"{base}/v1/channels",
+        headers=auth,
+        timeout=10,
+        json={
+            "slug": slug,
+            "name": "Bench Academy",
+            "theme": {"primary": "#4f46e5", "font": "Inter"},
+        },
+    )
     r.raise_for_status()
     channel_id = r.json()["id"]
     # Course rows straight into Postgres: the bench measures the learning path, not uploads.
@@ -121,29 +145,41 @@ def _setup(base: str, env: dict[str, str]) -> dict[str, Any]:
         for i in range(6):
             cid = str(uuid.uuid4())
             course_ids.append(cid)
-            admin.run("INSERT INTO courses (id, channel_id, title, description, status,"
-                      " created_by, published_at) VALUES (:i, :c, :t, :d, 'published', :u, now())",
-                      i=cid, c=channel_id, t=f"Bench course {i}", d="A course. " * 20,
-                      u=owner_id)
-        admin.run("INSERT INTO lessons (id, channel_id, course_id, position, title, kind, status,"
-                  " video_object, duration_seconds) VALUES (:i, :c, :co, 1, 'Long video',"
-                  " 'video', 'ready', :o, 3600)", i=lesson_id, c=channel_id, co=course_ids[0],
-                  o=f"channels/{channel_id}/bench/{lesson_id}.mp4")
+            admin.run(
+                "INSERT INTO courses (id, channel_id, title, description, status,"
+                " created_by, published_at) VALUES (:i, :c, :t, :d, 'published', :u, now())",
+                i=cid,
+                c=channel_id,
+                t=f"Bench course {i}",
+                d="A course. " * 20,
+                u=owner_id,
+            )
+        admin.run(
+            "INSERT INTO lessons (id, channel_id, course_id, position, title, kind, status,"
+            " video_object, duration_seconds) VALUES (:i, :c, :co, 1, 'Long video',"
+            " 'video', 'ready', :o, 3600)",
+            i=lesson_id,
+            c=channel_id,
+            co=course_ids[0],
+            o=f"channels/{channel_id}/bench/{lesson_id}.mp4",
+        )
     finally:
         admin.close()
     tokens = []
     for i in range(STUDENTS):
         _, token = _signup(base, f"bench-student{i}")
-        r = requests.post(f"{base}/v1/channels/{channel_id}/courses/{course_ids[0]}/enroll",
-                          headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        r = requests.post(
+            f"{base}/v1/channels/{channel_id}/courses/{course_ids[0]}/enroll",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
         r.raise_for_status()
         tokens.append(token)
     return {"channel_id": channel_id, "slug": slug, "lesson_id": lesson_id, "tokens": tokens}
 
 
 # -- raw Postgres baseline ---------------------------------------------------------------------
-def raw_inserts(database_url: str, *, seconds: float, threads: int = CONNECTIONS
-                ) -> dict[str, Any]:
+def raw_inserts(database_url: str, *, seconds: float, threads: int = CONNECTIONS) -> dict[str, Any]:
     """Single-row autocommit INSERTs with pg8000, `threads` connections, for `seconds`."""
     from shared import db
 
@@ -154,15 +190,21 @@ def raw_inserts(database_url: str, *, seconds: float, threads: int = CONNECTIONS
     def worker(i: int) -> None:
         conn = db.connect(database_url)
         try:
-            conn.run("CREATE TEMP TABLE bench_raw (id bigserial PRIMARY KEY, user_id uuid,"
-                     " metadata jsonb, at timestamptz NOT NULL DEFAULT now())")
+            conn.run(
+                "CREATE TEMP TABLE bench_raw (id bigserial PRIMARY KEY, user_id uuid,"
+                " metadata jsonb, at timestamptz NOT NULL DEFAULT now())"
+            )
             uid = str(uuid.uuid4())
             start.wait()
             mine = latencies[i]
             while time.perf_counter() < stop_at[0]:
                 t = time.perf_counter()
-                conn.run("INSERT INTO bench_raw (user_id, metadata) VALUES"
-                         " (CAST(:u AS uuid), CAST(:m AS jsonb))", u=uid, m='{"position":1}')
+                conn.run(
+                    "INSERT INTO bench_raw (user_id, metadata) VALUES"
+                    " (CAST(:u AS uuid), CAST(:m AS jsonb))",
+                    u=uid,
+                    m='{"position":1}',
+                )
                 mine.append(time.perf_counter() - t)
         finally:
             conn.close()
@@ -177,9 +219,13 @@ def raw_inserts(database_url: str, *, seconds: float, threads: int = CONNECTIONS
         t.join()
     elapsed = time.perf_counter() - t0
     every = sorted(x for lat in latencies for x in lat)
-    return {"rps": len(every) / elapsed, "p50": statistics.median(every) * 1000,
-            "p99": every[int(len(every) * 0.99) - 1] * 1000, "requests": len(every),
-            "non2xx": 0}
+    return {
+        "rps": len(every) / elapsed,
+        "p50": statistics.median(every) * 1000,
+        "p99": every[int(len(every) * 0.99) - 1] * 1000,
+        "requests": len(every),
+        "non2xx": 0,
+    }
 
 
 def _seconds(duration: str) -> float:
@@ -193,8 +239,11 @@ def _heartbeat_events(env: dict[str, str], channel_id: str) -> int:
 
     conn = db.connect(env.get("ADMIN_DATABASE_URL") or env["MIGRATION_DATABASE_URL"])
     try:
-        return conn.run("SELECT count(*) FROM analytics_events WHERE channel_id = :c"
-                        " AND event_type = 'lesson.heartbeat'", c=channel_id)[0][0]
+        return conn.run(
+            "SELECT count(*) FROM analytics_events WHERE channel_id = :c"
+            " AND event_type = 'lesson.heartbeat'",
+            c=channel_id,
+        )[0][0]
     finally:
         conn.close()
 
@@ -206,8 +255,7 @@ def run(gateway_url: str, hello_url: str, env: dict[str, str]) -> list[dict[str,
     s = _setup(base, env)
     rows: list[dict[str, Any]] = []
     hello = _wrk(hello_url, _static("GET"))
-    rows.append({"what": "bare functions-framework hello (learning run)", **hello,
-                 "vs_hello": 1.0})
+    rows.append({"what": "bare functions-framework hello (learning run)", **hello, "vs_hello": 1.0})
 
     path = f"/v1/channels/{s['channel_id']}/lessons/{s['lesson_id']}/heartbeats"
     tokens = ", ".join(f'"{t}"' for t in s["tokens"])
@@ -217,23 +265,39 @@ def run(gateway_url: str, hello_url: str, env: dict[str, str]) -> list[dict[str,
     hb = _wrk(base + path, lua)
     stored = _heartbeat_events(env, s["channel_id"]) - before
     ok = hb["requests"] - hb["non2xx"] - hb["errors"]
-    rows.append({"what": f"POST heartbeats ({len(s['tokens'])} students, gateway)", **hb,
-                 "vs_hello": hb["rps"] / hello["rps"],
-                 "note": f"{stored} events stored for ~{ok} answered 204"})
+    rows.append(
+        {
+            "what": f"POST heartbeats ({len(s['tokens'])} students, gateway)",
+            **hb,
+            "vs_hello": hb["rps"] / hello["rps"],
+            "note": f"{stored} events stored for ~{ok} answered 204",
+        }
+    )
 
     raw = raw_inserts(env["DATABASE_URL"], seconds=_seconds(DURATION))
-    rows.append({"what": f"raw pg8000 single-row INSERT ({CONNECTIONS} threads)", **raw,
-                 "vs_hello": raw["rps"] / hello["rps"],
-                 "note": f"heartbeats = {hb['rps'] / raw['rps']:.2f}x raw inserts"})
+    rows.append(
+        {
+            "what": f"raw pg8000 single-row INSERT ({CONNECTIONS} threads)",
+            **raw,
+            "vs_hello": raw["rps"] / hello["rps"],
+            "note": f"heartbeats = {hb['rps'] / raw['rps']:.2f}x raw inserts",
+        }
+    )
 
-    play = (f"{base}/v1/channels/{s['channel_id']}/lessons/{s['lesson_id']}/playback")
+    play = f"{base}/v1/channels/{s['channel_id']}/lessons/{s['lesson_id']}/playback"
     pb = _wrk(play, _static("GET", {"Authorization": f"Bearer {s['tokens'][0]}"}))
-    rows.append({"what": "GET playback URL (V4 signed)", **pb,
-                 "vs_hello": pb["rps"] / hello["rps"]})
+    rows.append(
+        {"what": "GET playback URL (V4 signed)", **pb, "vs_hello": pb["rps"] / hello["rps"]}
+    )
 
     landing = _wrk(f"{base}/ch/{s['slug']}", _static("GET"))
-    rows.append({"what": "GET /ch/{slug} landing page (6 courses)", **landing,
-                 "vs_hello": landing["rps"] / hello["rps"]})
+    rows.append(
+        {
+            "what": "GET /ch/{slug} landing page (6 courses)",
+            **landing,
+            "vs_hello": landing["rps"] / hello["rps"],
+        }
+    )
     return rows
 
 
@@ -249,5 +313,13 @@ if __name__ == "__main__":  # standalone: python scripts/bench_learning.py <stac
                 k, _, v = line[7:].strip().partition("=")
                 env[k] = v
     os.environ.update(env)
-    print(json.dumps(run(env["GATEWAY_URL"], sys.argv[2] if len(sys.argv) > 2
-                         else env["GATEWAY_URL"] + "/_gateway/health", env), indent=1))
+    print(
+        json.dumps(
+            run(
+                env["GATEWAY_URL"],
+                sys.argv[2] if len(sys.argv) > 2 else env["GATEWAY_URL"] + "/_gateway/health",
+                env,
+            ),
+            indent=1,
+        )
+    )

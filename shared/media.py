@@ -41,10 +41,13 @@ BUCKET = "media"
 CONSUMER = "media_finalized"
 UPLOAD_URL_SECONDS = 15 * 60
 _OBJECT = re.compile(
-    r"^channels/(?P<channel>[0-9a-f-]{36})/uploads/(?P<upload>[0-9a-f-]{36})/[^/]+$")
-_UPLOAD = ("id, purpose, status, reason, filename, content_type, size_bytes, course_id,"
-           " lesson_id, object_name, duration_seconds, generation, created_by, created_at,"
-           " finalized_at")
+    r"^channels/(?P<channel>[0-9a-f-]{36})/uploads/(?P<upload>[0-9a-f-]{36})/[^/]+$"
+)
+_UPLOAD = (
+    "id, purpose, status, reason, filename, content_type, size_bytes, course_id,"
+    " lesson_id, object_name, duration_seconds, generation, created_by, created_at,"
+    " finalized_at"
+)
 
 # Leading bytes by type; types without a signature here (text) are checked by type and size.
 MAGIC: dict[str, tuple[bytes, ...]] = {
@@ -92,13 +95,20 @@ def sniff(content_type: str, head: bytes) -> str | None:
 
 def _upload_out(r: dict[str, Any]) -> dict[str, Any]:
     d = r["duration_seconds"]
-    return {"upload_id": str(r["id"]), "purpose": r["purpose"], "status": r["status"],
-            "reason": r["reason"], "filename": r["filename"], "content_type": r["content_type"],
-            "size_bytes": r["size_bytes"],
-            "course_id": str(r["course_id"]) if r["course_id"] else None,
-            "lesson_id": str(r["lesson_id"]) if r["lesson_id"] else None,
-            "duration_seconds": float(d) if d is not None else None,
-            "created_at": r["created_at"], "finalized_at": r["finalized_at"]}
+    return {
+        "upload_id": str(r["id"]),
+        "purpose": r["purpose"],
+        "status": r["status"],
+        "reason": r["reason"],
+        "filename": r["filename"],
+        "content_type": r["content_type"],
+        "size_bytes": r["size_bytes"],
+        "course_id": str(r["course_id"]) if r["course_id"] else None,
+        "lesson_id": str(r["lesson_id"]) if r["lesson_id"] else None,
+        "duration_seconds": float(d) if d is not None else None,
+        "created_at": r["created_at"],
+        "finalized_at": r["finalized_at"],
+    }
 
 
 # -- HTTP use cases -----------------------------------------------------------------------
@@ -115,23 +125,57 @@ def create_upload(*, channel_id: str, user_id: str, data: Any) -> dict[str, Any]
             "INSERT INTO uploads (id, channel_id, purpose, course_id, lesson_id, object_name,"
             " filename, content_type, size_bytes, created_by) VALUES (:id, app_channel_id(),"
             " :p, :c, :l, :o, :f, :ct, :s, :u)",
-            id=upload_id, p=data.purpose, c=course_id, l=lesson_id, o=name, f=data.filename,
-            ct=data.content_type, s=data.size_bytes, u=user_id,
+            id=upload_id,
+            p=data.purpose,
+            c=course_id,
+            l=lesson_id,
+            o=name,
+            f=data.filename,
+            ct=data.content_type,
+            s=data.size_bytes,
+            u=user_id,
         )
-        audit.record(tx, action="upload.created", channel_id=channel_id, actor_user_id=user_id,
-                     target_type="upload", target_id=upload_id,
-                     details={"purpose": data.purpose, "size_bytes": data.size_bytes,
-                              "content_type": data.content_type})
-        outbox.add(tx, channel_id=channel_id, event_type="upload.created",
-                   payload={"upload_id": upload_id, "purpose": data.purpose,
-                            "course_id": course_id, "lesson_id": lesson_id})
+        audit.record(
+            tx,
+            action="upload.created",
+            channel_id=channel_id,
+            actor_user_id=user_id,
+            target_type="upload",
+            target_id=upload_id,
+            details={
+                "purpose": data.purpose,
+                "size_bytes": data.size_bytes,
+                "content_type": data.content_type,
+            },
+        )
+        outbox.add(
+            tx,
+            channel_id=channel_id,
+            event_type="upload.created",
+            payload={
+                "upload_id": upload_id,
+                "purpose": data.purpose,
+                "course_id": course_id,
+                "lesson_id": lesson_id,
+            },
+        )
     from shared.adapters import gcs
 
     url, headers, expires_at = gcs.signed_put_url(
-        BUCKET, name, content_type=data.content_type, size_bytes=data.size_bytes,
-        expires_seconds=UPLOAD_URL_SECONDS)
-    return {"upload_id": upload_id, "status": "pending", "url": url, "method": "PUT",
-            "headers": headers, "expires_at": expires_at}
+        BUCKET,
+        name,
+        content_type=data.content_type,
+        size_bytes=data.size_bytes,
+        expires_seconds=UPLOAD_URL_SECONDS,
+    )
+    return {
+        "upload_id": upload_id,
+        "status": "pending",
+        "url": url,
+        "method": "PUT",
+        "headers": headers,
+        "expires_at": expires_at,
+    }
 
 
 def _target(tx: Tx, data: Any) -> tuple[str | None, str | None]:
@@ -139,8 +183,10 @@ def _target(tx: Tx, data: Any) -> tuple[str | None, str | None]:
     course_id = str(data.course_id) if data.course_id else None
     lesson_id = str(data.lesson_id) if data.lesson_id else None
     if lesson_id:
-        lesson = tx.one("SELECT course_id, kind FROM lessons WHERE id = :l"
-                        " AND channel_id = app_channel_id()", l=lesson_id)
+        lesson = tx.one(
+            "SELECT course_id, kind FROM lessons WHERE id = :l AND channel_id = app_channel_id()",
+            l=lesson_id,
+        )
         if lesson is None:
             raise NotFound("No such lesson.")
         if data.purpose == "lesson_video" and lesson["kind"] != "video":
@@ -148,8 +194,9 @@ def _target(tx: Tx, data: Any) -> tuple[str | None, str | None]:
         if course_id and course_id != str(lesson["course_id"]):
             raise Conflict("The lesson belongs to another course.")
         course_id = str(lesson["course_id"])
-    status = tx.scalar("SELECT status FROM courses WHERE id = :c AND channel_id = app_channel_id()",
-                       c=course_id)
+    status = tx.scalar(
+        "SELECT status FROM courses WHERE id = :c AND channel_id = app_channel_id()", c=course_id
+    )
     if status is None:
         raise NotFound("No such course.")
     if status == "archived":
@@ -160,9 +207,10 @@ def _target(tx: Tx, data: Any) -> tuple[str | None, str | None]:
 def get_upload(*, channel_id: str, user_id: str, upload_id: str) -> dict[str, Any]:
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         require(tx, user_id, "upload.read")
-        row = tx.one(f"SELECT {_UPLOAD} FROM uploads WHERE id = :id"
-                     " AND channel_id = app_channel_id()",
-                     id=upload_id if is_uuid(upload_id) else None)
+        row = tx.one(
+            f"SELECT {_UPLOAD} FROM uploads WHERE id = :id AND channel_id = app_channel_id()",
+            id=upload_id if is_uuid(upload_id) else None,
+        )
     if row is None:
         raise NotFound("No such upload.")
     return _upload_out(row)
@@ -179,7 +227,8 @@ def on_storage_event(*, event_id: str, event_type: str | None, data: Any) -> str
         log.warning("malformed storage event %s dropped", event_id)
         return "ignored: malformed event"
     kind = attrs.get("eventType") or (
-        "OBJECT_FINALIZE" if (event_type or "").endswith("object.v1.finalized") else None)
+        "OBJECT_FINALIZE" if (event_type or "").endswith("object.v1.finalized") else None
+    )
     if kind != "OBJECT_FINALIZE":
         return f"ignored: {kind or 'unknown'} event"
     bucket = obj.get("bucket") or attrs.get("bucketId")
@@ -193,8 +242,9 @@ def on_storage_event(*, event_id: str, event_type: str | None, data: Any) -> str
         return "ignored: malformed event"
     outbox.begin_request()  # publish this event's outbox rows right after commit
     try:
-        result = on_object_finalized(event_id=event_id, bucket=bucket, name=name,
-                                     generation=generation)
+        result = on_object_finalized(
+            event_id=event_id, bucket=bucket, name=name, generation=generation
+        )
         outbox.flush_request()
     finally:
         outbox.end_request()
@@ -229,8 +279,7 @@ class Verdict:
     duration: Decimal | None = None
 
 
-def on_object_finalized(*, event_id: str, bucket: str, name: str, generation: int | None
-                        ) -> str:
+def on_object_finalized(*, event_id: str, bucket: str, name: str, generation: int | None) -> str:
     """Check a finalized object against its upload record. Returns what happened (for logs
     and tests). Raises on transient errors (the event is redelivered); returns on permanent
     ones (the event is acked): unknown objects, duplicates, late events.
@@ -242,8 +291,11 @@ def on_object_finalized(*, event_id: str, bucket: str, name: str, generation: in
         return "ignored: not an upload object"
     channel_id, upload_id = ref
     with transaction(channel_id=channel_id) as tx:
-        upload = tx.one(f"SELECT {_UPLOAD} FROM uploads WHERE id = :id AND object_name = :o",
-                        id=upload_id, o=name)
+        upload = tx.one(
+            f"SELECT {_UPLOAD} FROM uploads WHERE id = :id AND object_name = :o",
+            id=upload_id,
+            o=name,
+        )
     if upload is None:
         return "ignored: no such upload"
     if upload["status"] == "rejected":
@@ -281,9 +333,12 @@ def _queue_thumbnail(channel_id: str, upload_id: str) -> None:
     try:
         from shared.adapters import tasks
 
-        tasks.enqueue(queue="media-thumbnails", function="media_thumbnail",
-                      payload={"channel_id": channel_id, "upload_id": upload_id},
-                      task_id=f"thumb-{upload_id}")
+        tasks.enqueue(
+            queue="media-thumbnails",
+            function="media_thumbnail",
+            payload={"channel_id": channel_id, "upload_id": upload_id},
+            task_id=f"thumb-{upload_id}",
+        )
     except Exception:
         log.warning("could not queue the thumbnail of upload %s", upload_id, exc_info=True)
 
@@ -305,12 +360,17 @@ def _inspect(upload: dict[str, Any], name: str, generation: int | None) -> Verdi
         return None
     gen = info["generation"]
     if info["size"] != upload["size_bytes"]:
-        return Verdict(False, f"size {info['size']} bytes does not match the declared "
-                              f"{upload['size_bytes']} bytes")
+        return Verdict(
+            False,
+            f"size {info['size']} bytes does not match the declared {upload['size_bytes']} bytes",
+        )
     stored_type = (info["content_type"] or "").split(";")[0].strip().lower()
     if stored_type != upload["content_type"]:
-        return Verdict(False, f"content type {stored_type or 'unknown'} does not match the "
-                              f"declared {upload['content_type']}")
+        return Verdict(
+            False,
+            f"content type {stored_type or 'unknown'} does not match the "
+            f"declared {upload['content_type']}",
+        )
 
     def read(start: int, end: int) -> bytes:
         return gcs.read_range(BUCKET, name, start, end, generation=gen)
@@ -330,57 +390,123 @@ def _inspect(upload: dict[str, Any], name: str, generation: int | None) -> Verdi
         return None
 
 
-def _accept(tx: Tx, channel_id: str, upload: dict[str, Any], generation: int | None,
-            duration: Decimal | None) -> None:
+def _accept(
+    tx: Tx,
+    channel_id: str,
+    upload: dict[str, Any],
+    generation: int | None,
+    duration: Decimal | None,
+) -> None:
     upload_id, name = str(upload["id"]), upload["object_name"]
     lesson_id = str(upload["lesson_id"]) if upload["lesson_id"] else None
     course_id = str(upload["course_id"]) if upload["course_id"] else None
-    tx.exec("UPDATE uploads SET status = 'ready', reason = NULL, duration_seconds = :d,"
-            " generation = :g, finalized_at = now() WHERE id = :id",
-            d=duration, g=generation, id=upload_id)
-    payload = {"upload_id": upload_id, "purpose": upload["purpose"], "course_id": course_id,
-               "lesson_id": lesson_id}
+    tx.exec(
+        "UPDATE uploads SET status = 'ready', reason = NULL, duration_seconds = :d,"
+        " generation = :g, finalized_at = now() WHERE id = :id",
+        d=duration,
+        g=generation,
+        id=upload_id,
+    )
+    payload = {
+        "upload_id": upload_id,
+        "purpose": upload["purpose"],
+        "course_id": course_id,
+        "lesson_id": lesson_id,
+    }
     if upload["purpose"] == "lesson_video" and lesson_id:
         # Out-of-order events for two uploads of one lesson: the newer upload wins.
         attached = tx.exec(
             "UPDATE lessons SET status = 'ready', video_object = :o, duration_seconds = :d,"
             " updated_at = now() WHERE id = :l AND NOT EXISTS (SELECT 1 FROM uploads u"
             " WHERE u.lesson_id = :l AND u.purpose = 'lesson_video' AND u.status = 'ready'"
-            " AND u.id > CAST(:u AS uuid))", o=name, d=duration, l=lesson_id, u=upload_id)
+            " AND u.id > CAST(:u AS uuid))",
+            o=name,
+            d=duration,
+            l=lesson_id,
+            u=upload_id,
+        )
         if attached:
-            outbox.add(tx, channel_id=channel_id, event_type="lesson.ready",
-                       payload={"course_id": course_id, "lesson_id": lesson_id,
-                                "upload_id": upload_id, "duration_seconds": float(duration)})
+            outbox.add(
+                tx,
+                channel_id=channel_id,
+                event_type="lesson.ready",
+                payload={
+                    "course_id": course_id,
+                    "lesson_id": lesson_id,
+                    "upload_id": upload_id,
+                    "duration_seconds": float(duration),
+                },
+            )
     elif upload["purpose"] == "resource":
-        tx.exec("UPDATE resources SET object_name = :o, content_type = :ct, size_bytes = :s"
-                " WHERE upload_id = :u", o=name, ct=upload["content_type"],
-                s=upload["size_bytes"], u=upload_id)
+        tx.exec(
+            "UPDATE resources SET object_name = :o, content_type = :ct, size_bytes = :s"
+            " WHERE upload_id = :u",
+            o=name,
+            ct=upload["content_type"],
+            s=upload["size_bytes"],
+            u=upload_id,
+        )
     elif upload["purpose"] == "thumbnail":
         if lesson_id:
-            tx.exec("UPDATE lessons SET thumbnail_object = :o, updated_at = now() WHERE id = :l",
-                    o=name, l=lesson_id)
+            tx.exec(
+                "UPDATE lessons SET thumbnail_object = :o, updated_at = now() WHERE id = :l",
+                o=name,
+                l=lesson_id,
+            )
         elif course_id:
-            tx.exec("UPDATE courses SET thumbnail_object = :o, updated_at = now() WHERE id = :c",
-                    o=name, c=course_id)
-    audit.record(tx, action="upload.ready", channel_id=channel_id, actor_user_id=None,
-                 target_type="upload", target_id=upload_id,
-                 details={"generation": generation, "duration_seconds": duration})
-    outbox.add(tx, channel_id=channel_id, event_type="upload.ready",
-               payload={**payload, "duration_seconds": float(duration) if duration else None})
+            tx.exec(
+                "UPDATE courses SET thumbnail_object = :o, updated_at = now() WHERE id = :c",
+                o=name,
+                c=course_id,
+            )
+    audit.record(
+        tx,
+        action="upload.ready",
+        channel_id=channel_id,
+        actor_user_id=None,
+        target_type="upload",
+        target_id=upload_id,
+        details={"generation": generation, "duration_seconds": duration},
+    )
+    outbox.add(
+        tx,
+        channel_id=channel_id,
+        event_type="upload.ready",
+        payload={**payload, "duration_seconds": float(duration) if duration else None},
+    )
 
 
-def _reject(tx: Tx, channel_id: str, upload: dict[str, Any], generation: int | None,
-            reason: str) -> None:
+def _reject(
+    tx: Tx, channel_id: str, upload: dict[str, Any], generation: int | None, reason: str
+) -> None:
     upload_id = str(upload["id"])
-    tx.exec("UPDATE uploads SET status = 'rejected', reason = :r, generation = :g,"
-            " finalized_at = now() WHERE id = :id", r=reason[:500], g=generation, id=upload_id)
-    audit.record(tx, action="upload.rejected", channel_id=channel_id, actor_user_id=None,
-                 target_type="upload", target_id=upload_id,
-                 details={"reason": reason, "generation": generation})
-    outbox.add(tx, channel_id=channel_id, event_type="upload.rejected",
-               payload={"upload_id": upload_id, "purpose": upload["purpose"],
-                        "lesson_id": str(upload["lesson_id"]) if upload["lesson_id"] else None,
-                        "reason": reason})
+    tx.exec(
+        "UPDATE uploads SET status = 'rejected', reason = :r, generation = :g,"
+        " finalized_at = now() WHERE id = :id",
+        r=reason[:500],
+        g=generation,
+        id=upload_id,
+    )
+    audit.record(
+        tx,
+        action="upload.rejected",
+        channel_id=channel_id,
+        actor_user_id=None,
+        target_type="upload",
+        target_id=upload_id,
+        details={"reason": reason, "generation": generation},
+    )
+    outbox.add(
+        tx,
+        channel_id=channel_id,
+        event_type="upload.rejected",
+        payload={
+            "upload_id": upload_id,
+            "purpose": upload["purpose"],
+            "lesson_id": str(upload["lesson_id"]) if upload["lesson_id"] else None,
+            "reason": reason,
+        },
+    )
 
 
 # -- thumbnails (Cloud Tasks worker media_thumbnail) ---------------------------------------
@@ -392,15 +518,20 @@ def make_video_thumbnail(*, channel_id: Any, upload_id: Any) -> str:
     lesson already has one (a creator's upload, or an earlier run of this task). ffmpeg reads
     the video through a short-lived signed URL with ranged requests: nothing is downloaded
     whole. Returns what happened; raises on transient errors so Cloud Tasks retries."""
-    if not (isinstance(channel_id, str) and is_uuid(channel_id)
-            and isinstance(upload_id, str) and is_uuid(upload_id)):
+    if not (
+        isinstance(channel_id, str)
+        and is_uuid(channel_id)
+        and isinstance(upload_id, str)
+        and is_uuid(upload_id)
+    ):
         return "ignored: malformed task"
     with transaction(channel_id=channel_id) as tx:
         row = tx.one(
             "SELECT u.object_name, u.duration_seconds, l.id AS lesson_id, l.thumbnail_object,"
             " l.video_object FROM uploads u JOIN lessons l ON l.id = u.lesson_id"
             " WHERE u.id = :u AND u.status = 'ready' AND u.purpose = 'lesson_video'",
-            u=upload_id)
+            u=upload_id,
+        )
     if row is None:
         return "ignored: no ready lesson video"
     if row["thumbnail_object"] or row["video_object"] != row["object_name"]:
@@ -410,19 +541,49 @@ def make_video_thumbnail(*, channel_id: Any, upload_id: Any) -> str:
     url, _ = gcs.signed_get_url(BUCKET, row["object_name"], expires_seconds=300)
     at = min(Decimal(1), (row["duration_seconds"] or Decimal(0)) / 2)
     proc = subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-ss", str(at), "-i", url, "-frames:v", "1",
-         "-vf", f"scale='min({THUMBNAIL_WIDTH},iw)':-2", "-f", "image2", "-c:v", "mjpeg",
-         "pipe:1"], capture_output=True, timeout=120, check=False)
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-ss",
+            str(at),
+            "-i",
+            url,
+            "-frames:v",
+            "1",
+            "-vf",
+            f"scale='min({THUMBNAIL_WIDTH},iw)':-2",
+            "-f",
+            "image2",
+            "-c:v",
+            "mjpeg",
+            "pipe:1",
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
     if proc.returncode != 0 or not proc.stdout.startswith(b"\xff\xd8"):
         raise RuntimeError(f"ffmpeg failed: {proc.stderr.decode(errors='replace')[-300:]}")
     name = f"channels/{channel_id}/thumbnails/{row['lesson_id']}/{upload_id}.jpg"
     gcs.write(BUCKET, name, proc.stdout, content_type="image/jpeg")
     with transaction(channel_id=channel_id) as tx:
-        done = tx.exec("UPDATE lessons SET thumbnail_object = :t, updated_at = now()"
-                       " WHERE id = :l AND thumbnail_object IS NULL AND video_object = :o",
-                       t=name, l=row["lesson_id"], o=row["object_name"])
+        done = tx.exec(
+            "UPDATE lessons SET thumbnail_object = :t, updated_at = now()"
+            " WHERE id = :l AND thumbnail_object IS NULL AND video_object = :o",
+            t=name,
+            l=row["lesson_id"],
+            o=row["object_name"],
+        )
         if done:
-            audit.record(tx, action="lesson.thumbnail_generated", channel_id=channel_id,
-                         actor_user_id=None, target_type="lesson",
-                         target_id=str(row["lesson_id"]), details={"object": name})
+            audit.record(
+                tx,
+                action="lesson.thumbnail_generated",
+                channel_id=channel_id,
+                actor_user_id=None,
+                target_type="lesson",
+                target_id=str(row["lesson_id"]),
+                details={"object": name},
+            )
     return "thumbnail ready" if done else "ignored: the lesson changed meanwhile"

@@ -109,19 +109,23 @@ def build(apis: list[Api], *, version: str = "1.0.0") -> dict[str, Any]:
             if route.query is not None:
                 params += _query_parameters(route.query, schemas)
             if route.idempotent:
-                params.append({
-                    "name": "Idempotency-Key", "in": "header", "required": False,
-                    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-                    "description": "Same key and body within 24 h replays the first answer",
-                })
+                params.append(
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                        "description": "Same key and body within 24 h replays the first answer",
+                    }
+                )
             if params:
                 op["parameters"] = params
             if route.body is not None:
-                body_schema = (_ref(route.body) if not route.raw_body
-                               else {"type": "object"})
+                body_schema = _ref(route.body) if not route.raw_body else {"type": "object"}
                 op["requestBody"] = {
-                    "required": not route.raw_body and bool(route.body.model_fields) and any(
-                        f.is_required() for f in route.body.model_fields.values()),
+                    "required": not route.raw_body
+                    and bool(route.body.model_fields)
+                    and any(f.is_required() for f in route.body.model_fields.values()),
                     "content": {"application/json": {"schema": body_schema}},
                 }
             if route.auth == "required":
@@ -142,12 +146,16 @@ def build(apis: list[Api], *, version: str = "1.0.0") -> dict[str, Any]:
             for code, reason in sorted(_statuses(route).items()):
                 op["responses"][str(code)] = {
                     "description": reason,
-                    "content": {"application/problem+json": {"schema": {
-                        "$ref": "#/components/schemas/Problem"}}},
+                    "content": {
+                        "application/problem+json": {
+                            "schema": {"$ref": "#/components/schemas/Problem"}
+                        }
+                    },
                 }
             if code_429 := route.errors.get(429):
                 op["responses"]["429"]["headers"] = {
-                    "Retry-After": {"schema": {"type": "integer"}, "description": code_429}}
+                    "Retry-After": {"schema": {"type": "integer"}, "description": code_429}
+                }
             path = paths.setdefault(route.template, {})
             path[route.method.lower()] = op
     return {
@@ -156,14 +164,15 @@ def build(apis: list[Api], *, version: str = "1.0.0") -> dict[str, Any]:
             "title": "Creator Platform API",
             "version": version,
             "description": "Multi-tenant creator-education platform. Errors are "
-                           "application/problem+json (RFC 9457); lists are "
-                           "{items, next_cursor}; money is {amount, currency} in minor units.",
+            "application/problem+json (RFC 9457); lists are "
+            "{items, next_cursor}; money is {amount, currency} in minor units.",
         },
         "servers": [{"url": "/"}],
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": schemas,
             "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
         },
     }

@@ -77,8 +77,11 @@ def _still_pending(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     keep: set[str] = set()
     for channel_id, ids in by_channel.items():
         with transaction(channel_id=channel_id) as tx:
-            rows = tx.all("SELECT id FROM outbox WHERE id = ANY(CAST(:ids AS uuid[]))"
-                          " AND published_at IS NULL", ids=ids)
+            rows = tx.all(
+                "SELECT id FROM outbox WHERE id = ANY(CAST(:ids AS uuid[]))"
+                " AND published_at IS NULL",
+                ids=ids,
+            )
         keep.update(str(r["id"]) for r in rows)
     return [e for e in events if str(e["id"]) in keep]
 

@@ -27,10 +27,32 @@ CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=300"
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
 HEX = re.compile(r"^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
 FONT = re.compile(r"^[A-Za-z0-9 \-]{1,64}$")
-DEFAULT_THEME = {"primary": "#4f46e5", "secondary": "#0f172a", "accent": "#f59e0b",
-                 "background": "#ffffff", "text": "#111827", "font": "system-ui"}
-ZERO_DECIMAL = {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx",
-                "vnd", "vuv", "xaf", "xof", "xpf"}
+DEFAULT_THEME = {
+    "primary": "#4f46e5",
+    "secondary": "#0f172a",
+    "accent": "#f59e0b",
+    "background": "#ffffff",
+    "text": "#111827",
+    "font": "system-ui",
+}
+ZERO_DECIMAL = {
+    "bif",
+    "clp",
+    "djf",
+    "gnf",
+    "jpy",
+    "kmf",
+    "krw",
+    "mga",
+    "pyg",
+    "rwf",
+    "ugx",
+    "vnd",
+    "vuv",
+    "xaf",
+    "xof",
+    "xpf",
+}
 SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "inr": "₹", "jpy": "¥"}
 
 _env = None
@@ -46,8 +68,11 @@ def env() -> Any:
                 import jinja2
 
                 _env = jinja2.Environment(
-                    loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                    undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                    loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+                    autoescape=True,
+                    undefined=jinja2.StrictUndefined,
+                    trim_blocks=True,
+                    lstrip_blocks=True,
                 )
                 _env.filters["money"] = money
                 _env.filters["minutes"] = minutes
@@ -122,49 +147,84 @@ def channel_page(*, slug: str, if_none_match: str | None = None) -> Page:
     description = f"{channel['name']} on Creator Platform"
     if courses:
         description = f"Courses by {channel['name']}: " + ", ".join(c["title"] for c in courses)
-    return _render("channel.html", if_none_match, path=f"/ch/{channel['slug']}",
-                   channel=channel, courses=courses, title=channel["name"],
-                   description=description)
+    return _render(
+        "channel.html",
+        if_none_match,
+        path=f"/ch/{channel['slug']}",
+        channel=channel,
+        courses=courses,
+        title=channel["name"],
+        description=description,
+    )
 
 
 def course_page(*, slug: str, course_id: str, if_none_match: str | None = None) -> Page:
     """The public page of one published course: description, price and lesson outline."""
     with transaction() as tx:
         channel = _load_channel(tx, slug)
-        course = tx.one(
-            "SELECT id, title, description, price_amount, price_currency FROM courses"
-            " WHERE id = :c AND channel_id = app_channel_id() AND status = 'published'",
-            c=course_id,
-        ) if is_uuid(course_id) else None
+        course = (
+            tx.one(
+                "SELECT id, title, description, price_amount, price_currency FROM courses"
+                " WHERE id = :c AND channel_id = app_channel_id() AND status = 'published'",
+                c=course_id,
+            )
+            if is_uuid(course_id)
+            else None
+        )
         if course is None:
             raise NotFound("No such course.")
         lessons = tx.all(
             "SELECT title, kind, duration_seconds FROM lessons WHERE course_id = :c"
-            " AND channel_id = app_channel_id() ORDER BY position", c=course_id,
+            " AND channel_id = app_channel_id() ORDER BY position",
+            c=course_id,
         )
     path = f"/ch/{channel['slug']}/courses/{course['id']}"
-    return _render("course.html", if_none_match, path=path, channel=channel, course=course,
-                   lessons=lessons, title=f"{course['title']} · {channel['name']}",
-                   description=_summary(course["description"]) or course["title"])
+    return _render(
+        "course.html",
+        if_none_match,
+        path=path,
+        channel=channel,
+        course=course,
+        lessons=lessons,
+        title=f"{course['title']} · {channel['name']}",
+        description=_summary(course["description"]) or course["title"],
+    )
 
 
-def _render(template: str, if_none_match: str | None, *, path: str, channel: dict[str, Any],
-            description: str, **context: Any) -> Page:
+def _render(
+    template: str,
+    if_none_match: str | None,
+    *,
+    path: str,
+    channel: dict[str, Any],
+    description: str,
+    **context: Any,
+) -> Page:
     theme = theme_tokens(channel["theme"])
     css = env().get_template("theme.css").render(theme=theme)
     css_hash = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
     url = settings().public_base_url.rstrip("/") + path
-    html = env().get_template(template).render(
-        css=css, theme=theme, url=url, channel=channel, description=_summary(description),
-        **context,
+    html = (
+        env()
+        .get_template(template)
+        .render(
+            css=css,
+            theme=theme,
+            url=url,
+            channel=channel,
+            description=_summary(description),
+            **context,
+        )
     )
     body = html.encode()
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {
-        "ETag": etag, "Cache-Control": CACHE_CONTROL,
+        "ETag": etag,
+        "Cache-Control": CACHE_CONTROL,
         "Content-Security-Policy": (
             f"default-src 'none'; style-src 'sha256-{css_hash}'; img-src https: data:;"
-            " base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+            " base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        ),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "strict-origin-when-cross-origin",
     }

@@ -136,8 +136,15 @@ def _check_shape(event: Any) -> None:
 def audit_rejected(*, provider: str, reason: str) -> None:
     """Rejected deliveries go on the platform audit chain: who tried what, never the body."""
     with transaction() as tx:
-        audit.record(tx, action="webhook.rejected", channel_id=None, actor_user_id=None,
-                     target_type="webhook", target_id=provider, details={"reason": reason})
+        audit.record(
+            tx,
+            action="webhook.rejected",
+            channel_id=None,
+            actor_user_id=None,
+            target_type="webhook",
+            target_id=provider,
+            details={"reason": reason},
+        )
 
 
 def handle(*, payload: bytes, signature: str | None) -> dict[str, Any]:

@@ -27,13 +27,20 @@ def unique(prefix: str = "t") -> str:
 
 def signup(gateway_url: str, *, name: str = "Test User", email: str | None = None) -> User:
     email = email or f"{unique('u')}@example.com"
-    r = requests.post(f"{gateway_url}/v1/auth/signup", timeout=10,
-                      json={"email": email, "password": PASSWORD, "display_name": name})
+    r = requests.post(
+        f"{gateway_url}/v1/auth/signup",
+        timeout=10,
+        json={"email": email, "password": PASSWORD, "display_name": name},
+    )
     assert r.status_code == 201, r.text
     body = r.json()
-    return User(id=body["user"]["id"], email=email, token=body["access_token"],
-                refresh_token=body["refresh_token"],
-                headers={"Authorization": f"Bearer {body['access_token']}"})
+    return User(
+        id=body["user"]["id"],
+        email=email,
+        token=body["access_token"],
+        refresh_token=body["refresh_token"],
+        headers={"Authorization": f"Bearer {body['access_token']}"},
+    )
 
 
 def make_channel(gateway_url: str, owner: User, **fields: Any) -> dict[str, Any]:
@@ -44,8 +51,12 @@ def make_channel(gateway_url: str, owner: User, **fields: Any) -> dict[str, Any]
 
 
 def add_member(gateway_url: str, channel_id: str, owner: User, member: User, role: str) -> None:
-    r = requests.post(f"{gateway_url}/v1/channels/{channel_id}/members", timeout=10,
-                      json={"email": member.email, "role": role}, headers=owner.headers)
+    r = requests.post(
+        f"{gateway_url}/v1/channels/{channel_id}/members",
+        timeout=10,
+        json={"email": member.email, "role": role},
+        headers=owner.headers,
+    )
     assert r.status_code == 201, r.text
 
 

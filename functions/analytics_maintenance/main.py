@@ -9,8 +9,12 @@ from shared.http import Api, Ctx
 api = Api("analytics_maintenance", tag="Operations")
 
 
-@api.route("POST", "/_internal/analytics_maintenance", auth="none",
-           summary="Maintain analytics partitions and rollups")
+@api.route(
+    "POST",
+    "/_internal/analytics_maintenance",
+    auth="none",
+    summary="Maintain analytics partitions and rollups",
+)
 def maintain(ctx: Ctx):
     return analytics_events.maintain()
 

@@ -8,14 +8,25 @@ from shared.http import Api, Ctx
 api = Api("apidocs", tag="Documentation")
 
 
-@api.route("GET", "/v1/openapi.json", auth="none", response={"type": "object"},
-           summary="The OpenAPI 3.1 document of this API")
+@api.route(
+    "GET",
+    "/v1/openapi.json",
+    auth="none",
+    response={"type": "object"},
+    summary="The OpenAPI 3.1 document of this API",
+)
 def openapi(ctx: Ctx):
     return apidocs.openapi_response()
 
 
-@api.route("GET", "/v1/docs", auth="none", content_type="text/html",
-           response={"type": "string"}, summary="Human-readable API reference")
+@api.route(
+    "GET",
+    "/v1/docs",
+    auth="none",
+    content_type="text/html",
+    response={"type": "string"},
+    summary="Human-readable API reference",
+)
 def docs(ctx: Ctx):
     return apidocs.docs_response()
 

@@ -22,109 +22,208 @@ def _changes(ctx: Ctx) -> dict:
     return ctx.body.model_dump(mode="json", exclude_unset=True)
 
 
-@api.route("POST", C + "/courses", body=s.CourseIn, status=201, response=s.CourseOut,
-           idempotent=True, summary="Create a draft course (instructor and above)", errors=WRITE)
+@api.route(
+    "POST",
+    C + "/courses",
+    body=s.CourseIn,
+    status=201,
+    response=s.CourseOut,
+    idempotent=True,
+    summary="Create a draft course (instructor and above)",
+    errors=WRITE,
+)
 def create_course(ctx: Ctx):
     return courses.create_course(**_ids(ctx), data=ctx.body)
 
 
-@api.route("GET", C + "/courses", query=s.CourseListQuery, response=s.CourseList,
-           auth="optional", summary="List courses; students and the public see published ones",
-           errors={404: "No such channel"})
+@api.route(
+    "GET",
+    C + "/courses",
+    query=s.CourseListQuery,
+    response=s.CourseList,
+    auth="optional",
+    summary="List courses; students and the public see published ones",
+    errors={404: "No such channel"},
+)
 def list_courses(ctx: Ctx):
     q = ctx.query
     return courses.list_courses(**_ids(ctx), limit=q.limit, cursor=q.cursor, status=q.status)
 
 
-@api.route("GET", CO, response=s.CourseDetail, auth="optional", errors=HIDDEN,
-           summary="A course with its lessons in order (drafts: staff only)")
+@api.route(
+    "GET",
+    CO,
+    response=s.CourseDetail,
+    auth="optional",
+    errors=HIDDEN,
+    summary="A course with its lessons in order (drafts: staff only)",
+)
 def get_course(ctx: Ctx):
     return courses.get_course(**_ids(ctx))
 
 
-@api.route("PATCH", CO, body=s.CoursePatch, response=s.CourseOut, errors={
-    **WRITE, 409: "Archived, or a price on a published course of a channel without payments"},
-    summary="Edit title, description or price")
+@api.route(
+    "PATCH",
+    CO,
+    body=s.CoursePatch,
+    response=s.CourseOut,
+    errors={
+        **WRITE,
+        409: "Archived, or a price on a published course of a channel without payments",
+    },
+    summary="Edit title, description or price",
+)
 def update_course(ctx: Ctx):
     return courses.update_course(**_ids(ctx), changes=_changes(ctx))
 
 
-@api.route("POST", CO + "/publish", response=s.CourseOut, summary="Publish a course", errors={
-    **WRITE, 409: "A video lesson has no ready video, the channel cannot take payments for a "
-                  "priced course, or the plan's published-course limit is reached "
-                  "(`reasons` lists why)"})
+@api.route(
+    "POST",
+    CO + "/publish",
+    response=s.CourseOut,
+    summary="Publish a course",
+    errors={
+        **WRITE,
+        409: "A video lesson has no ready video, the channel cannot take payments for a "
+        "priced course, or the plan's published-course limit is reached "
+        "(`reasons` lists why)",
+    },
+)
 def publish_course(ctx: Ctx):
     return courses.publish_course(**_ids(ctx))
 
 
-@api.route("POST", CO + "/lessons", body=s.LessonIn, status=201, response=s.LessonOut,
-           idempotent=True, errors=WRITE,
-           summary="Add a lesson at the end; a video lesson is pending_media until its video "
-                   "is ready")
+@api.route(
+    "POST",
+    CO + "/lessons",
+    body=s.LessonIn,
+    status=201,
+    response=s.LessonOut,
+    idempotent=True,
+    errors=WRITE,
+    summary="Add a lesson at the end; a video lesson is pending_media until its video is ready",
+)
 def create_lesson(ctx: Ctx):
     return courses.create_lesson(**_ids(ctx), data=ctx.body)
 
 
-@api.route("POST", CO + "/lessons/order", body=s.LessonOrder, response=s.LessonList,
-           errors={**WRITE, 422: "Not every lesson listed exactly once"},
-           summary="Reorder the lessons: list every lesson id in the new order")
+@api.route(
+    "POST",
+    CO + "/lessons/order",
+    body=s.LessonOrder,
+    response=s.LessonList,
+    errors={**WRITE, 422: "Not every lesson listed exactly once"},
+    summary="Reorder the lessons: list every lesson id in the new order",
+)
 def reorder_lessons(ctx: Ctx):
     ids = [str(i) for i in ctx.body.lesson_ids]
     return courses.reorder_lessons(**_ids(ctx), lesson_ids=ids)
 
 
-@api.route("PATCH", CO + "/lessons/{lesson_id}", body=s.LessonPatch, response=s.LessonOut,
-           errors=WRITE, summary="Edit a lesson's title or body")
+@api.route(
+    "PATCH",
+    CO + "/lessons/{lesson_id}",
+    body=s.LessonPatch,
+    response=s.LessonOut,
+    errors=WRITE,
+    summary="Edit a lesson's title or body",
+)
 def update_lesson(ctx: Ctx):
     return courses.update_lesson(**_ids(ctx), changes=_changes(ctx))
 
 
-@api.route("DELETE", CO + "/lessons/{lesson_id}", status=204, errors=WRITE,
-           summary="Delete a lesson; later lessons move up")
+@api.route(
+    "DELETE",
+    CO + "/lessons/{lesson_id}",
+    status=204,
+    errors=WRITE,
+    summary="Delete a lesson; later lessons move up",
+)
 def delete_lesson(ctx: Ctx):
     courses.delete_lesson(**_ids(ctx))
 
 
-@api.route("POST", CO + "/batches", body=s.BatchIn, status=201, response=s.BatchOut,
-           idempotent=True, errors=WRITE, summary="Open a batch (a cohort) of the course")
+@api.route(
+    "POST",
+    CO + "/batches",
+    body=s.BatchIn,
+    status=201,
+    response=s.BatchOut,
+    idempotent=True,
+    errors=WRITE,
+    summary="Open a batch (a cohort) of the course",
+)
 def create_batch(ctx: Ctx):
     return courses.create_batch(**_ids(ctx), data=ctx.body)
 
 
-@api.route("GET", CO + "/batches", query=ListQuery, response=s.BatchList, auth="optional",
-           errors=HIDDEN, summary="The course's batches")
+@api.route(
+    "GET",
+    CO + "/batches",
+    query=ListQuery,
+    response=s.BatchList,
+    auth="optional",
+    errors=HIDDEN,
+    summary="The course's batches",
+)
 def list_batches(ctx: Ctx):
     return courses.list_batches(**_ids(ctx), limit=ctx.query.limit, cursor=ctx.query.cursor)
 
 
-@api.route("GET", C + "/batches/{batch_id}", response=s.BatchOut, auth="optional",
-           errors=HIDDEN, summary="A batch")
+@api.route(
+    "GET",
+    C + "/batches/{batch_id}",
+    response=s.BatchOut,
+    auth="optional",
+    errors=HIDDEN,
+    summary="A batch",
+)
 def get_batch(ctx: Ctx):
     return courses.get_batch(**_ids(ctx))
 
 
-@api.route("PATCH", C + "/batches/{batch_id}", body=s.BatchPatch, response=s.BatchOut,
-           errors={**WRITE, 409: "Capacity below the seats already taken"},
-           summary="Edit a batch's name, dates or capacity")
+@api.route(
+    "PATCH",
+    C + "/batches/{batch_id}",
+    body=s.BatchPatch,
+    response=s.BatchOut,
+    errors={**WRITE, 409: "Capacity below the seats already taken"},
+    summary="Edit a batch's name, dates or capacity",
+)
 def update_batch(ctx: Ctx):
     return courses.update_batch(**_ids(ctx), changes=ctx.body.model_dump(exclude_unset=True))
 
 
-@api.route("POST", CO + "/resources", body=s.ResourceIn, status=201, response=s.ResourceOut,
-           idempotent=True, errors={**WRITE, 409: "Not a resource upload, rejected, or taken"},
-           summary="Attach an uploaded file (purpose `resource`) to the course or a lesson")
+@api.route(
+    "POST",
+    CO + "/resources",
+    body=s.ResourceIn,
+    status=201,
+    response=s.ResourceOut,
+    idempotent=True,
+    errors={**WRITE, 409: "Not a resource upload, rejected, or taken"},
+    summary="Attach an uploaded file (purpose `resource`) to the course or a lesson",
+)
 def create_resource(ctx: Ctx):
     return courses.create_resource(**_ids(ctx), data=ctx.body)
 
 
-@api.route("GET", CO + "/resources", query=ListQuery, response=s.ResourceList,
-           auth="optional", errors=HIDDEN, summary="The course's downloadable resources")
+@api.route(
+    "GET",
+    CO + "/resources",
+    query=ListQuery,
+    response=s.ResourceList,
+    auth="optional",
+    errors=HIDDEN,
+    summary="The course's downloadable resources",
+)
 def list_resources(ctx: Ctx):
     return courses.list_resources(**_ids(ctx), limit=ctx.query.limit, cursor=ctx.query.cursor)
 
 
-@api.route("DELETE", C + "/resources/{resource_id}", status=204, errors=WRITE,
-           summary="Remove a resource")
+@api.route(
+    "DELETE", C + "/resources/{resource_id}", status=204, errors=WRITE, summary="Remove a resource"
+)
 def delete_resource(ctx: Ctx):
     courses.delete_resource(**_ids(ctx))
 

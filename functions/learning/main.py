@@ -21,58 +21,111 @@ HIDDEN = {404: "No such channel, course or lesson (or not a member)"}
 VIEW = {403: "Not enrolled in this course", **HIDDEN}
 
 
-@api.route("POST", C + "/courses/{course_id}/enroll", body=EnrollIn, status=201,
-           response=EnrollmentOut, idempotent=True, summary="Enroll in a free course",
-           errors={402: "Paid course: checkout_required", 409: "Already enrolled or batch full",
-                   **HIDDEN})
+@api.route(
+    "POST",
+    C + "/courses/{course_id}/enroll",
+    body=EnrollIn,
+    status=201,
+    response=EnrollmentOut,
+    idempotent=True,
+    summary="Enroll in a free course",
+    errors={402: "Paid course: checkout_required", 409: "Already enrolled or batch full", **HIDDEN},
+)
 def enroll(ctx: Ctx):
-    return learning.enroll(channel_id=ctx.params["channel_id"], course_id=ctx.params["course_id"],
-                           user_id=ctx.user_id, batch_id=ctx.body.batch_id)
+    return learning.enroll(
+        channel_id=ctx.params["channel_id"],
+        course_id=ctx.params["course_id"],
+        user_id=ctx.user_id,
+        batch_id=ctx.body.batch_id,
+    )
 
 
-@api.route("GET", "/v1/me/enrollments", query=MyEnrollmentsQuery, response=MyEnrollmentList,
-           summary="My enrollments in every channel, newest first")
+@api.route(
+    "GET",
+    "/v1/me/enrollments",
+    query=MyEnrollmentsQuery,
+    response=MyEnrollmentList,
+    summary="My enrollments in every channel, newest first",
+)
 def my_enrollments(ctx: Ctx):
     q = ctx.query
-    return learning.my_enrollments(user_id=ctx.user_id, limit=q.limit, cursor=q.cursor,
-                                   status=q.status)
+    return learning.my_enrollments(
+        user_id=ctx.user_id, limit=q.limit, cursor=q.cursor, status=q.status
+    )
 
 
-@api.route("GET", C + "/lessons/{lesson_id}/playback", response=SignedUrlOut, errors={
-    409: "No ready video", **VIEW}, summary="Short-lived signed URL of the lesson's video")
+@api.route(
+    "GET",
+    C + "/lessons/{lesson_id}/playback",
+    response=SignedUrlOut,
+    errors={409: "No ready video", **VIEW},
+    summary="Short-lived signed URL of the lesson's video",
+)
 def playback(ctx: Ctx):
-    return learning.playback(channel_id=ctx.params["channel_id"],
-                             lesson_id=ctx.params["lesson_id"], user_id=ctx.user_id)
+    return learning.playback(
+        channel_id=ctx.params["channel_id"], lesson_id=ctx.params["lesson_id"], user_id=ctx.user_id
+    )
 
 
-@api.route("GET", C + "/resources/{resource_id}/download", response=SignedUrlOut, errors={
-    409: "File not ready", **VIEW}, summary="Signed URL to download a course resource")
+@api.route(
+    "GET",
+    C + "/resources/{resource_id}/download",
+    response=SignedUrlOut,
+    errors={409: "File not ready", **VIEW},
+    summary="Signed URL to download a course resource",
+)
 def download(ctx: Ctx):
-    return learning.resource_download(channel_id=ctx.params["channel_id"],
-                                      resource_id=ctx.params["resource_id"], user_id=ctx.user_id)
+    return learning.resource_download(
+        channel_id=ctx.params["channel_id"],
+        resource_id=ctx.params["resource_id"],
+        user_id=ctx.user_id,
+    )
 
 
-@api.route("POST", C + "/lessons/{lesson_id}/heartbeats", body=HeartbeatIn, status=204,
-           errors={409: "No playable video", **VIEW}, summary="Player heartbeat (watch time)")
+@api.route(
+    "POST",
+    C + "/lessons/{lesson_id}/heartbeats",
+    body=HeartbeatIn,
+    status=204,
+    errors={409: "No playable video", **VIEW},
+    summary="Player heartbeat (watch time)",
+)
 def heartbeat(ctx: Ctx):
     b = ctx.body
-    progress.record_heartbeat(channel_id=ctx.params["channel_id"], user_id=ctx.user_id,
-                              lesson_id=ctx.params["lesson_id"], session_id=b.session_id,
-                              position=b.position_seconds, playing=b.playing)
+    progress.record_heartbeat(
+        channel_id=ctx.params["channel_id"],
+        user_id=ctx.user_id,
+        lesson_id=ctx.params["lesson_id"],
+        session_id=b.session_id,
+        position=b.position_seconds,
+        playing=b.playing,
+    )
 
 
-@api.route("POST", C + "/lessons/{lesson_id}/complete", response=LessonCompletionOut, errors={
-    409: "Video lessons complete from watch time", **VIEW}, summary="Complete a text lesson")
+@api.route(
+    "POST",
+    C + "/lessons/{lesson_id}/complete",
+    response=LessonCompletionOut,
+    errors={409: "Video lessons complete from watch time", **VIEW},
+    summary="Complete a text lesson",
+)
 def complete(ctx: Ctx):
-    return progress.complete_lesson(channel_id=ctx.params["channel_id"],
-                                    lesson_id=ctx.params["lesson_id"], user_id=ctx.user_id)
+    return progress.complete_lesson(
+        channel_id=ctx.params["channel_id"], lesson_id=ctx.params["lesson_id"], user_id=ctx.user_id
+    )
 
 
-@api.route("GET", C + "/courses/{course_id}/progress", response=CourseProgressOut,
-           errors=VIEW, summary="My progress through a course")
+@api.route(
+    "GET",
+    C + "/courses/{course_id}/progress",
+    response=CourseProgressOut,
+    errors=VIEW,
+    summary="My progress through a course",
+)
 def course_progress(ctx: Ctx):
-    return progress.course_progress(channel_id=ctx.params["channel_id"],
-                                    course_id=ctx.params["course_id"], user_id=ctx.user_id)
+    return progress.course_progress(
+        channel_id=ctx.params["channel_id"], course_id=ctx.params["course_id"], user_id=ctx.user_id
+    )
 
 
 handle_learning = functions_framework.http(api)

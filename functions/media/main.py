@@ -10,13 +10,22 @@ api = Api("media", tag="Media")
 C = "/v1/channels/{channel_id}"
 
 
-@api.route("POST", C + "/uploads", body=UploadIn, status=201, response=UploadTicket,
-           idempotent=True,
-           summary="Get a signed URL to upload a lesson video (MP4 up to 5 GiB), a resource "
-                   "(up to 200 MiB) or a thumbnail (JPEG/PNG/WebP up to 5 MiB)",
-           errors={403: "Instructor or above only", 404: "No such channel, course or lesson",
-                   409: "Not a video lesson, or the course is archived",
-                   422: "Type or size not allowed for the purpose (limits in the body schema)"})
+@api.route(
+    "POST",
+    C + "/uploads",
+    body=UploadIn,
+    status=201,
+    response=UploadTicket,
+    idempotent=True,
+    summary="Get a signed URL to upload a lesson video (MP4 up to 5 GiB), a resource "
+    "(up to 200 MiB) or a thumbnail (JPEG/PNG/WebP up to 5 MiB)",
+    errors={
+        403: "Instructor or above only",
+        404: "No such channel, course or lesson",
+        409: "Not a video lesson, or the course is archived",
+        422: "Type or size not allowed for the purpose (limits in the body schema)",
+    },
+)
 def create_upload(ctx: Ctx):
     """The answer's `url` takes one PUT of the bytes with exactly the answer's `headers`
     (content type, exact size, create-only), within 15 minutes. Then storage's finalize event
@@ -31,16 +40,22 @@ def create_upload(ctx: Ctx):
     - `thumbnail`: image/jpeg, image/png, image/webp up to 5 MiB; needs `lesson_id` (lesson
       thumbnail) or `course_id` (course cover).
     """
-    return media.create_upload(channel_id=ctx.params["channel_id"], user_id=ctx.user_id,
-                               data=ctx.body)
+    return media.create_upload(
+        channel_id=ctx.params["channel_id"], user_id=ctx.user_id, data=ctx.body
+    )
 
 
-@api.route("GET", C + "/uploads/{upload_id}", response=UploadOut,
-           summary="An upload's state: pending, ready, or rejected with the reason",
-           errors={403: "Instructor or above only", 404: "No such upload"})
+@api.route(
+    "GET",
+    C + "/uploads/{upload_id}",
+    response=UploadOut,
+    summary="An upload's state: pending, ready, or rejected with the reason",
+    errors={403: "Instructor or above only", 404: "No such upload"},
+)
 def get_upload(ctx: Ctx):
-    return media.get_upload(channel_id=ctx.params["channel_id"], user_id=ctx.user_id,
-                            upload_id=ctx.params["upload_id"])
+    return media.get_upload(
+        channel_id=ctx.params["channel_id"], user_id=ctx.user_id, upload_id=ctx.params["upload_id"]
+    )
 
 
 handle_media = functions_framework.http(api)

@@ -18,6 +18,7 @@ def make_thumbnail(request):
     body = request.get_json(silent=True) or {}
     if not isinstance(body, dict):
         body = {}
-    result = media.make_video_thumbnail(channel_id=body.get("channel_id"),
-                                        upload_id=body.get("upload_id"))
+    result = media.make_video_thumbnail(
+        channel_id=body.get("channel_id"), upload_id=body.get("upload_id")
+    )
     return {"result": result}, 200

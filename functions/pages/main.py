@@ -14,20 +14,40 @@ def _answer(page: pages.Page) -> Response:
     return Response(page.body, status=page.status, headers=page.headers)
 
 
-@api.route("GET", "/ch/{slug}", auth="none", content_type="text/html", response=HTML,
-           summary="Landing page of a channel, styled by its theme",
-           errors={404: "No such channel"})
+@api.route(
+    "GET",
+    "/ch/{slug}",
+    auth="none",
+    content_type="text/html",
+    response=HTML,
+    summary="Landing page of a channel, styled by its theme",
+    errors={404: "No such channel"},
+)
 def channel_page(ctx: Ctx):
-    return _answer(pages.channel_page(slug=ctx.params["slug"],
-                                      if_none_match=ctx.request.headers.get("If-None-Match")))
+    return _answer(
+        pages.channel_page(
+            slug=ctx.params["slug"], if_none_match=ctx.request.headers.get("If-None-Match")
+        )
+    )
 
 
-@api.route("GET", "/ch/{slug}/courses/{course_id}", auth="none", content_type="text/html",
-           response=HTML, summary="Public page of a published course",
-           errors={404: "No such channel or published course"})
+@api.route(
+    "GET",
+    "/ch/{slug}/courses/{course_id}",
+    auth="none",
+    content_type="text/html",
+    response=HTML,
+    summary="Public page of a published course",
+    errors={404: "No such channel or published course"},
+)
 def course_page(ctx: Ctx):
-    return _answer(pages.course_page(slug=ctx.params["slug"], course_id=ctx.params["course_id"],
-                                     if_none_match=ctx.request.headers.get("If-None-Match")))
+    return _answer(
+        pages.course_page(
+            slug=ctx.params["slug"],
+            course_id=ctx.params["course_id"],
+            if_none_match=ctx.request.headers.get("If-None-Match"),
+        )
+    )
 
 
 handle_pages = functions_framework.http(api)

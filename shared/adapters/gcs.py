@@ -30,8 +30,7 @@ _client: storage.Client | None = None
 _signer: Any = None
 
 # Errors worth retrying (the caller raises, the event is redelivered).
-TRANSIENT = (gexc.ServerError, gexc.TooManyRequests, gexc.RetryError, ConnectionError,
-             TimeoutError)
+TRANSIENT = (gexc.ServerError, gexc.TooManyRequests, gexc.RetryError, ConnectionError, TimeoutError)
 
 
 class ObjectMissing(Exception):
@@ -79,7 +78,8 @@ def _signing_kwargs() -> dict[str, Any]:
     with _lock:
         if _signer is None:
             _signer, _ = google.auth.default(
-                scopes=["https://www.googleapis.com/auth/cloud-platform"])
+                scopes=["https://www.googleapis.com/auth/cloud-platform"]
+            )
         if not _signer.valid:
             _signer.refresh(Request())
         email = s.signing_service_account or getattr(_signer, "service_account_email", None)
@@ -92,9 +92,15 @@ def _expiry(expires_seconds: int) -> tuple[timedelta, datetime]:
     return timedelta(seconds=seconds), now + timedelta(seconds=seconds)
 
 
-def signed_put_url(bucket_key: str, object_name: str, *, content_type: str, size_bytes: int,
-                   expires_seconds: int = MAX_SIGNED_SECONDS, create_only: bool = True
-                   ) -> tuple[str, dict[str, str], datetime]:
+def signed_put_url(
+    bucket_key: str,
+    object_name: str,
+    *,
+    content_type: str,
+    size_bytes: int,
+    expires_seconds: int = MAX_SIGNED_SECONDS,
+    create_only: bool = True,
+) -> tuple[str, dict[str, str], datetime]:
     """A V4 PUT URL pinning the content type and the exact size; the client must send
     exactly the returned headers. Returns (url, headers, expires_at).
 
@@ -106,14 +112,19 @@ def signed_put_url(bucket_key: str, object_name: str, *, content_type: str, size
         headers["x-goog-if-generation-match"] = "0"
     ttl, expires_at = _expiry(expires_seconds)
     url = _blob(bucket_key, object_name).generate_signed_url(
-        version="v4", method="PUT", expiration=ttl, content_type=content_type,
-        headers=dict(headers), **_signing_kwargs(),  # the library adds `Host` to the dict
+        version="v4",
+        method="PUT",
+        expiration=ttl,
+        content_type=content_type,
+        headers=dict(headers),
+        **_signing_kwargs(),  # the library adds `Host` to the dict
     )
     return url, {"Content-Type": content_type, **headers}, expires_at
 
 
-def signed_get_url(bucket_key: str, object_name: str, *, expires_seconds: int,
-                   filename: str | None = None) -> tuple[str, datetime]:
+def signed_get_url(
+    bucket_key: str, object_name: str, *, expires_seconds: int, filename: str | None = None
+) -> tuple[str, datetime]:
     """A V4 GET URL; with `filename` the browser downloads it as an attachment of that name."""
     ttl, expires_at = _expiry(expires_seconds)
     disposition = None
@@ -121,21 +132,24 @@ def signed_get_url(bucket_key: str, object_name: str, *, expires_seconds: int,
         safe = filename.replace('"', "").replace("\\", "")
         disposition = f'attachment; filename="{safe}"'
     url = _blob(bucket_key, object_name).generate_signed_url(
-        version="v4", method="GET", expiration=ttl, response_disposition=disposition,
+        version="v4",
+        method="GET",
+        expiration=ttl,
+        response_disposition=disposition,
         **_signing_kwargs(),
     )
     return url, expires_at
 
 
-def stat(bucket_key: str, name: str, *, generation: int | None = None
-         ) -> tuple[int, str | None] | None:
+def stat(
+    bucket_key: str, name: str, *, generation: int | None = None
+) -> tuple[int, str | None] | None:
     """(size, content_type) of the live object (or of `generation`), None if it is gone."""
     info = describe(bucket_key, name, generation=generation)
     return None if info is None else (info["size"], info["content_type"])
 
 
-def describe(bucket_key: str, name: str, *, generation: int | None = None
-             ) -> dict[str, Any] | None:
+def describe(bucket_key: str, name: str, *, generation: int | None = None) -> dict[str, Any] | None:
     """size, content_type and generation of the object, None if it (or that generation) is
     gone."""
     blob = _blob(bucket_key, name, generation)
@@ -143,16 +157,21 @@ def describe(bucket_key: str, name: str, *, generation: int | None = None
         blob.reload()
     except gexc.NotFound:
         return None
-    return {"size": int(blob.size or 0), "content_type": blob.content_type,
-            "generation": int(blob.generation) if blob.generation else None}
+    return {
+        "size": int(blob.size or 0),
+        "content_type": blob.content_type,
+        "generation": int(blob.generation) if blob.generation else None,
+    }
 
 
-def read_range(bucket_key: str, name: str, start: int, end: int, *,
-               generation: int | None = None) -> bytes:
+def read_range(
+    bucket_key: str, name: str, start: int, end: int, *, generation: int | None = None
+) -> bytes:
     """Bytes start..end (inclusive) of the object; raises ObjectMissing if it is gone."""
     try:
         return _blob(bucket_key, name, generation).download_as_bytes(
-            start=start, end=end, checksum=None)
+            start=start, end=end, checksum=None
+        )
     except gexc.NotFound as e:
         raise ObjectMissing(name) from e
 

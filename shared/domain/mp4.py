@@ -20,9 +20,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 Read = Callable[[int, int], bytes]
 
-BLOCK = 64 * 1024          # ranged reads are rounded to aligned blocks and cached
-MAX_FETCHES = 48           # at most 48 blocks (3 MiB) read per file, whatever its size
-MAX_BOXES = 4096           # boxes visited, all levels together
+BLOCK = 64 * 1024  # ranged reads are rounded to aligned blocks and cached
+MAX_FETCHES = 48  # at most 48 blocks (3 MiB) read per file, whatever its size
+MAX_BOXES = 4096  # boxes visited, all levels together
 MAX_DURATION_SECONDS = 24 * 3600
 
 
@@ -49,9 +49,9 @@ class Mp4Info:
 @dataclass(frozen=True)
 class Box:
     type: bytes
-    start: int       # offset of the box header
-    header: int      # header length (8, 16, or +16 for `uuid`)
-    size: int        # whole box, header included
+    start: int  # offset of the box header
+    header: int  # header length (8, 16, or +16 for `uuid`)
+    size: int  # whole box, header included
 
     @property
     def body(self) -> int:
@@ -91,7 +91,7 @@ class _BlockReader:
                 self._blocks[index] = block
             offset = pos - index * BLOCK
             take = min(len(block) - offset, start + length - pos)
-            out += block[offset:offset + take]
+            out += block[offset : offset + take]
             pos += take
         return bytes(out)
 
@@ -208,8 +208,11 @@ def probe(read: Read, size: int) -> Mp4Info:
         if mehd is not None:
             duration = _mehd(r, mehd)
     if duration <= 0:
-        raise NotPlayableMp4("fragmented MP4 without a declared duration" if fragmented
-                             else "the MP4 has no duration")
+        raise NotPlayableMp4(
+            "fragmented MP4 without a declared duration"
+            if fragmented
+            else "the MP4 has no duration"
+        )
     if duration / timescale > MAX_DURATION_SECONDS:
         raise NotPlayableMp4("the video is longer than 24 hours")
 
@@ -228,4 +231,4 @@ def probe(read: Read, size: int) -> Mp4Info:
 
 def probe_bytes(data: bytes) -> Mp4Info:
     """`probe` over bytes already in memory (tests, small files)."""
-    return probe(lambda start, end: data[start:end + 1], len(data))
+    return probe(lambda start, end: data[start : end + 1], len(data))

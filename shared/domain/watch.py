@@ -44,8 +44,9 @@ def clamp_position(position: float, duration: float) -> float:
     return min(float(position), float(duration))
 
 
-def credited_interval(prev: Beat | None, *, position: float, at: float,
-                      duration: float) -> Interval | None:
+def credited_interval(
+    prev: Beat | None, *, position: float, at: float, duration: float
+) -> Interval | None:
     """The interval of the video the heartbeat at `at` proves was watched, if any.
 
     Nothing is credited for the first heartbeat of a session, after a pause (the previous

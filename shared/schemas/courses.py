@@ -72,8 +72,9 @@ class LessonPatch(_NoNulls):
 
 
 class LessonOrder(Model):
-    lesson_ids: list[UUID] = Field(max_length=1000,
-                                   description="Every lesson of the course, in the new order")
+    lesson_ids: list[UUID] = Field(
+        max_length=1000, description="Every lesson of the course, in the new order"
+    )
 
 
 class LessonOut(BaseModel):
@@ -83,7 +84,8 @@ class LessonOut(BaseModel):
     title: str
     kind: LessonKind
     status: Literal["pending_media", "ready"] = Field(
-        description="A video lesson is pending_media until its uploaded video is ready")
+        description="A video lesson is pending_media until its uploaded video is ready"
+    )
     duration_seconds: float | None
     has_video: bool
     body: str | None = Field(description="Only for staff and enrolled students")

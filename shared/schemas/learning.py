@@ -11,8 +11,9 @@ from shared.http import ListQuery, Model
 
 
 class EnrollIn(Model):
-    batch_id: str | None = Field(default=None, max_length=64,
-                                 description="The batch (cohort) to take a seat in")
+    batch_id: str | None = Field(
+        default=None, max_length=64, description="The batch (cohort) to take a seat in"
+    )
 
 
 class EnrollmentOut(BaseModel):
@@ -59,8 +60,9 @@ class SignedUrlOut(BaseModel):
 
 
 class HeartbeatIn(Model):
-    session_id: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$",
-                            description="Chosen by the player, one per viewing")
+    session_id: str = Field(
+        pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="Chosen by the player, one per viewing"
+    )
     position_seconds: float = Field(ge=0, le=1_000_000, allow_inf_nan=False, strict=True)
     playing: StrictBool
 

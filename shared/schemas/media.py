@@ -19,14 +19,25 @@ MiB = 1024 * 1024
 LIMITS: dict[str, dict] = {
     "lesson_video": {"types": frozenset({"video/mp4"}), "max_bytes": 5 * 1024 * MiB},
     "resource": {
-        "types": frozenset({
-            "application/pdf", "application/zip", "application/epub+zip", "text/plain",
-            "text/csv", "text/markdown", "image/png", "image/jpeg", "audio/mpeg",
-        }),
+        "types": frozenset(
+            {
+                "application/pdf",
+                "application/zip",
+                "application/epub+zip",
+                "text/plain",
+                "text/csv",
+                "text/markdown",
+                "image/png",
+                "image/jpeg",
+                "audio/mpeg",
+            }
+        ),
         "max_bytes": 200 * MiB,
     },
-    "thumbnail": {"types": frozenset({"image/jpeg", "image/png", "image/webp"}),
-                  "max_bytes": 5 * MiB},
+    "thumbnail": {
+        "types": frozenset({"image/jpeg", "image/png", "image/webp"}),
+        "max_bytes": 5 * MiB,
+    },
 }
 
 
@@ -51,8 +62,11 @@ class UploadIn(Model):
     course_id: UUID | None = None
     filename: str = Field(min_length=1, max_length=255)
     content_type: str = Field(min_length=3, max_length=100, examples=["video/mp4"])
-    size_bytes: int = Field(ge=1, le=LIMITS["lesson_video"]["max_bytes"],
-                            description="Exact size in bytes; storage refuses any other")
+    size_bytes: int = Field(
+        ge=1,
+        le=LIMITS["lesson_video"]["max_bytes"],
+        description="Exact size in bytes; storage refuses any other",
+    )
 
     @field_validator("content_type")
     @classmethod
@@ -71,16 +85,28 @@ class UploadIn(Model):
         rule = LIMITS[self.purpose]
         errors = []
         if self.content_type not in rule["types"]:
-            errors.append({"loc": ["body", "content_type"],
-                           "msg": f"{self.purpose} accepts {', '.join(sorted(rule['types']))}"})
+            errors.append(
+                {
+                    "loc": ["body", "content_type"],
+                    "msg": f"{self.purpose} accepts {', '.join(sorted(rule['types']))}",
+                }
+            )
         if self.size_bytes > rule["max_bytes"]:
-            errors.append({"loc": ["body", "size_bytes"],
-                           "msg": f"{self.purpose} files are at most {rule['max_bytes']} bytes"})
+            errors.append(
+                {
+                    "loc": ["body", "size_bytes"],
+                    "msg": f"{self.purpose} files are at most {rule['max_bytes']} bytes",
+                }
+            )
         if self.purpose == "lesson_video" and self.lesson_id is None:
             errors.append({"loc": ["body", "lesson_id"], "msg": "lesson_video needs lesson_id"})
         if self.purpose != "lesson_video" and self.lesson_id is None and self.course_id is None:
-            errors.append({"loc": ["body", "course_id"],
-                           "msg": f"{self.purpose} needs course_id or lesson_id"})
+            errors.append(
+                {
+                    "loc": ["body", "course_id"],
+                    "msg": f"{self.purpose} needs course_id or lesson_id",
+                }
+            )
         return errors
 
 

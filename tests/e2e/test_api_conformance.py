@@ -21,12 +21,32 @@ def test_schemathesis_finds_no_failure(gateway_url, tmp_path):
     user = signup(gateway_url)
     make_channel(gateway_url, user)
     result = subprocess.run(
-        [str(CLI), "run", f"{gateway_url}/v1/openapi.json", "--url", gateway_url,
-         "-H", f"Authorization: Bearer {user.token}",
-         "--checks", "all", "--exclude-checks", "positive_data_acceptance",
-         "--max-examples", "10", "--seed", "20261125", "--workers", "2",
-         "--report-dir", str(tmp_path), "--no-color"],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        [
+            str(CLI),
+            "run",
+            f"{gateway_url}/v1/openapi.json",
+            "--url",
+            gateway_url,
+            "-H",
+            f"Authorization: Bearer {user.token}",
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "positive_data_acceptance",
+            "--max-examples",
+            "10",
+            "--seed",
+            "20261125",
+            "--workers",
+            "2",
+            "--report-dir",
+            str(tmp_path),
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
         env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
     )
     tail = result.stdout[-6000:]

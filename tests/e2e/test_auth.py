@@ -13,23 +13,30 @@ def post(gw, path, body, **kw):
 
 def test_signup_answers_tokens_and_never_the_hash(gateway_url):
     email = f"{unique('s')}@example.com"
-    r = post(gateway_url, "/v1/auth/signup",
-             {"email": email, "password": PASSWORD, "display_name": "Sam"})
+    r = post(
+        gateway_url,
+        "/v1/auth/signup",
+        {"email": email, "password": PASSWORD, "display_name": "Sam"},
+    )
     assert r.status_code == 201
     body = r.json()
     assert body["user"]["email"] == email and body["user"]["display_name"] == "Sam"
     assert body["expires_in"] > 0 and body["access_token"].count(".") == 2
     assert body["refresh_token"] and "hash" not in r.text and "argon2" not in r.text
-    again = post(gateway_url, "/v1/auth/signup",
-                 {"email": email.upper(), "password": PASSWORD, "display_name": "Sam"})
+    again = post(
+        gateway_url,
+        "/v1/auth/signup",
+        {"email": email.upper(), "password": PASSWORD, "display_name": "Sam"},
+    )
     assert_problem(again, 409)
 
 
 def test_weak_password_and_bad_email_are_422(gateway_url):
-    for body in ({"email": "nope", "password": PASSWORD, "display_name": "x"},
-                 {"email": f"{unique()}@example.com", "password": "short", "display_name": "x"},
-                 {"email": f"{unique()}@example.com", "password": "1234567890",
-                  "display_name": "x"}):
+    for body in (
+        {"email": "nope", "password": PASSWORD, "display_name": "x"},
+        {"email": f"{unique()}@example.com", "password": "short", "display_name": "x"},
+        {"email": f"{unique()}@example.com", "password": "1234567890", "display_name": "x"},
+    ):
         assert_problem(post(gateway_url, "/v1/auth/signup", body), 422)
 
 
@@ -37,14 +44,22 @@ def test_login_me_and_same_answer_for_unknown_email_and_wrong_password(gateway_u
     user = signup(gateway_url, name="Lou")
     ok = post(gateway_url, "/v1/auth/login", {"email": user.email, "password": PASSWORD})
     assert ok.status_code == 200
-    me = requests.get(f"{gateway_url}/v1/me", timeout=10,
-                      headers={"Authorization": f"Bearer {ok.json()['access_token']}"})
+    me = requests.get(
+        f"{gateway_url}/v1/me",
+        timeout=10,
+        headers={"Authorization": f"Bearer {ok.json()['access_token']}"},
+    )
     assert me.status_code == 200
-    assert me.json() == {"id": user.id, "email": user.email, "display_name": "Lou",
-                         "memberships": []}
+    assert me.json() == {
+        "id": user.id,
+        "email": user.email,
+        "display_name": "Lou",
+        "memberships": [],
+    }
     wrong = post(gateway_url, "/v1/auth/login", {"email": user.email, "password": "x" * 12})
-    unknown = post(gateway_url, "/v1/auth/login",
-                   {"email": f"{unique()}@example.com", "password": "x" * 12})
+    unknown = post(
+        gateway_url, "/v1/auth/login", {"email": f"{unique()}@example.com", "password": "x" * 12}
+    )
     a, b = assert_problem(wrong, 401), assert_problem(unknown, 401)
     assert (a["title"], a["detail"]) == (b["title"], b["detail"])
 
@@ -63,8 +78,9 @@ def test_refresh_rotates_and_reuse_revokes_the_family(gateway_url):
     new_rt = first.json()["refresh_token"]
     assert new_rt != user.refresh_token
     # The old token is spent: presenting it again is reuse -> 401, and the family dies.
-    assert_problem(post(gateway_url, "/v1/auth/refresh",
-                        {"refresh_token": user.refresh_token}), 401)
+    assert_problem(
+        post(gateway_url, "/v1/auth/refresh", {"refresh_token": user.refresh_token}), 401
+    )
     assert_problem(post(gateway_url, "/v1/auth/refresh", {"refresh_token": new_rt}), 401)
 
 
@@ -73,8 +89,9 @@ def test_logout_ends_every_session(gateway_url):
     other = post(gateway_url, "/v1/auth/login", {"email": user.email, "password": PASSWORD})
     r = post(gateway_url, "/v1/auth/logout", {"refresh_token": user.refresh_token})
     assert r.status_code == 204
-    assert_problem(post(gateway_url, "/v1/auth/refresh",
-                        {"refresh_token": other.json()["refresh_token"]}), 401)
+    assert_problem(
+        post(gateway_url, "/v1/auth/refresh", {"refresh_token": other.json()["refresh_token"]}), 401
+    )
 
 
 def test_password_reset_by_mailed_single_use_token(gateway_url, wait_for_mail):
@@ -86,18 +103,29 @@ def test_password_reset_by_mailed_single_use_token(gateway_url, wait_for_mail):
     mail = wait_for_mail(user.email, subject="Reset your password")
     token = re.search(r"token=(pr_[A-Za-z0-9_\-]+)", mail.get_body().get_content()).group(1)
     new_pw = "a brand new passphrase"
-    ok = post(gateway_url, "/v1/auth/password-reset/confirm",
-              {"token": token, "new_password": new_pw})
+    ok = post(
+        gateway_url, "/v1/auth/password-reset/confirm", {"token": token, "new_password": new_pw}
+    )
     assert ok.status_code == 204
-    assert_problem(post(gateway_url, "/v1/auth/password-reset/confirm",
-                        {"token": token, "new_password": "another new passphrase"}), 400)
+    assert_problem(
+        post(
+            gateway_url,
+            "/v1/auth/password-reset/confirm",
+            {"token": token, "new_password": "another new passphrase"},
+        ),
+        400,
+    )
     # every session revoked; old password refused; new password works
-    assert_problem(post(gateway_url, "/v1/auth/refresh",
-                        {"refresh_token": user.refresh_token}), 401)
-    assert_problem(post(gateway_url, "/v1/auth/login",
-                        {"email": user.email, "password": PASSWORD}), 401)
-    assert post(gateway_url, "/v1/auth/login",
-                {"email": user.email, "password": new_pw}).status_code == 200
+    assert_problem(
+        post(gateway_url, "/v1/auth/refresh", {"refresh_token": user.refresh_token}), 401
+    )
+    assert_problem(
+        post(gateway_url, "/v1/auth/login", {"email": user.email, "password": PASSWORD}), 401
+    )
+    assert (
+        post(gateway_url, "/v1/auth/login", {"email": user.email, "password": new_pw}).status_code
+        == 200
+    )
 
 
 def test_brute_force_on_one_account_meets_429_with_retry_after(gateway_url):
@@ -112,8 +140,12 @@ def test_brute_force_on_one_account_meets_429_with_retry_after(gateway_url):
     assert int(r.headers["Retry-After"]) >= 1
     # the limit is per account: another account from the same client still signs in
     other = signup(gateway_url)
-    assert post(gateway_url, "/v1/auth/login",
-                {"email": other.email, "password": PASSWORD}).status_code == 200
+    assert (
+        post(
+            gateway_url, "/v1/auth/login", {"email": other.email, "password": PASSWORD}
+        ).status_code
+        == 200
+    )
 
 
 def test_request_id_is_echoed(gateway_url):

@@ -13,9 +13,11 @@ def test_outbox_sweeper_republishes_stranded_events(gateway_url):
     ch = make_channel(gateway_url, owner)
     stranded = uuid7()
     with transaction(channel_id=ch["id"]) as tx:
-        tx.exec("INSERT INTO outbox (id, channel_id, event_type, payload, occurred_at)"
-                " VALUES (:id, app_channel_id(), 'test.cron', '{}', now() - interval '2 minutes')",
-                id=stranded)
+        tx.exec(
+            "INSERT INTO outbox (id, channel_id, event_type, payload, occurred_at)"
+            " VALUES (:id, app_channel_id(), 'test.cron', '{}', now() - interval '2 minutes')",
+            id=stranded,
+        )
     r = requests.post(f"{gateway_url}/_internal/outbox_sweeper", timeout=30)
     assert r.status_code == 200 and r.json()["republished"] >= 1
     with transaction(channel_id=ch["id"]) as tx:
@@ -31,8 +33,10 @@ def test_analytics_maintenance_rolls_up_todays_events(gateway_url):
     r = requests.post(f"{gateway_url}/_internal/analytics_maintenance", timeout=60)
     assert r.status_code == 200 and r.json()["rollup_rows"] >= 1
     with transaction(channel_id=ch["id"]) as tx:
-        row = tx.one("SELECT events, users FROM analytics_daily WHERE channel_id = app_channel_id()"
-                     " AND event_type = 'resource.downloaded'")
+        row = tx.one(
+            "SELECT events, users FROM analytics_daily WHERE channel_id = app_channel_id()"
+            " AND event_type = 'resource.downloaded'"
+        )
     assert (row["events"], row["users"]) == (3, 1)
 
 

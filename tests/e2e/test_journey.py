@@ -23,21 +23,37 @@ def test_creator_to_completed_course(gateway_url, admin_db):
     c = f"{gw}/v1/channels/{ch['id']}"
 
     # 1. the creator builds a course with one video lesson
-    r = requests.post(f"{c}/courses", json={"title": "Filming 101", "description": "Light"},
-                      headers=creator.headers, timeout=10)
+    r = requests.post(
+        f"{c}/courses",
+        json={"title": "Filming 101", "description": "Light"},
+        headers=creator.headers,
+        timeout=10,
+    )
     assert r.status_code == 201, r.text
     course = r.json()
-    r = requests.post(f"{c}/courses/{course['id']}/lessons",
-                      json={"title": "Three seconds", "kind": "video"},
-                      headers=creator.headers, timeout=10)
+    r = requests.post(
+        f"{c}/courses/{course['id']}/lessons",
+        json={"title": "Three seconds", "kind": "video"},
+        headers=creator.headers,
+        timeout=10,
+    )
     assert r.status_code == 201, r.text
     lesson = r.json()
     assert lesson["status"] == "pending_media"
 
     # 2. uploads the MP4 straight to storage with the signed URL and its exact headers
-    r = requests.post(f"{c}/uploads", headers=creator.headers, timeout=10, json={
-        "purpose": "lesson_video", "lesson_id": lesson["id"], "filename": "intro.mp4",
-        "content_type": "video/mp4", "size_bytes": len(MP4)})
+    r = requests.post(
+        f"{c}/uploads",
+        headers=creator.headers,
+        timeout=10,
+        json={
+            "purpose": "lesson_video",
+            "lesson_id": lesson["id"],
+            "filename": "intro.mp4",
+            "content_type": "video/mp4",
+            "size_bytes": len(MP4),
+        },
+    )
     assert r.status_code == 201, r.text
     ticket = r.json()
     put = requests.put(ticket["url"], data=MP4, headers=ticket["headers"], timeout=30)
@@ -46,14 +62,14 @@ def test_creator_to_completed_course(gateway_url, admin_db):
     # 3. the finalize event (GCS -> Pub/Sub -> media_finalized) makes the lesson ready
     deadline, detail = time.monotonic() + 5, None
     while time.monotonic() < deadline:
-        detail = requests.get(f"{c}/courses/{course['id']}", headers=creator.headers,
-                              timeout=10).json()
+        detail = requests.get(
+            f"{c}/courses/{course['id']}", headers=creator.headers, timeout=10
+        ).json()
         if detail["lessons"][0]["status"] == "ready":
             break
         time.sleep(0.2)
     assert detail["lessons"][0]["status"] == "ready", detail
-    r = requests.post(f"{c}/courses/{course['id']}/publish", headers=creator.headers,
-                      timeout=10)
+    r = requests.post(f"{c}/courses/{course['id']}/publish", headers=creator.headers, timeout=10)
     assert r.status_code == 200 and r.json()["status"] == "published", r.text
 
     # 4. a student enrolls and gets a playable URL
@@ -69,8 +85,12 @@ def test_creator_to_completed_course(gateway_url, admin_db):
     progress_url = f"{c}/courses/{course['id']}/progress"
     position, progress = 0.0, None
     for _ in range(12):
-        r = requests.post(hb, json={"session_id": "player-1", "position_seconds": position,
-                                    "playing": True}, headers=student.headers, timeout=10)
+        r = requests.post(
+            hb,
+            json={"session_id": "player-1", "position_seconds": position, "playing": True},
+            headers=student.headers,
+            timeout=10,
+        )
         assert r.status_code == 204, r.text
         progress = requests.get(progress_url, headers=student.headers, timeout=10).json()
         if progress["completed_lessons"] == 1:
@@ -86,8 +106,10 @@ def test_creator_to_completed_course(gateway_url, admin_db):
     assert mine["items"][0]["completed_at"] is not None
     conn = admin_db()
     try:
-        events = conn.run("SELECT count(*) FROM outbox WHERE channel_id = :c"
-                          " AND event_type = 'course.completed'", c=ch["id"])
+        events = conn.run(
+            "SELECT count(*) FROM outbox WHERE channel_id = :c AND event_type = 'course.completed'",
+            c=ch["id"],
+        )
     finally:
         conn.close()
     assert events == [[1]]

@@ -33,13 +33,23 @@ def school(gateway_url, admin):
     video = course["lessons"][0]
     obj = admin.run("SELECT video_object FROM lessons WHERE id = :l", l=video)[0][0]
     gcs.write("media", obj, MP4, content_type="video/mp4")
-    return {"owner": owner, "ch": ch, "course": course["id"], "video": video,
-            "text": course["lessons"][1], "c": f"{gateway_url}/v1/channels/{ch['id']}"}
+    return {
+        "owner": owner,
+        "ch": ch,
+        "course": course["id"],
+        "video": video,
+        "text": course["lessons"][1],
+        "c": f"{gateway_url}/v1/channels/{ch['id']}",
+    }
 
 
 def enroll(s, user, **body):
-    return requests.post(f"{s['c']}/courses/{s['course']}/enroll", json=body or None,
-                         headers=user.headers, timeout=10)
+    return requests.post(
+        f"{s['c']}/courses/{s['course']}/enroll",
+        json=body or None,
+        headers=user.headers,
+        timeout=10,
+    )
 
 
 def test_free_enrollment_then_409_and_paid_course_402(gateway_url, school, admin):
@@ -52,8 +62,7 @@ def test_free_enrollment_then_409_and_paid_course_402(gateway_url, school, admin
     assert body["status"] == "active" and body["source"] == "free"
     assert_problem(enroll(s, student), 409)
     paid = make_course(admin, s["ch"]["id"], s["owner"].id, price=4900)
-    r = requests.post(f"{s['c']}/courses/{paid['id']}/enroll", headers=student.headers,
-                      timeout=10)
+    r = requests.post(f"{s['c']}/courses/{paid['id']}/enroll", headers=student.headers, timeout=10)
     assert assert_problem(r, 402)["checkout_required"] is True
 
 
@@ -62,10 +71,16 @@ def test_enroll_input_and_auth_errors_write_nothing(gateway_url, school, admin):
     student = signup(gateway_url)
     assert_problem(enroll(s, student, seat=3), 422)
     assert_problem(requests.post(f"{s['c']}/courses/{s['course']}/enroll", timeout=10), 401)
-    assert_problem(requests.post(f"{s['c']}/courses/{uuid7()}/enroll", headers=student.headers,
-                                 timeout=10), 404)
-    assert_problem(requests.post(f"{gateway_url}/v1/channels/nope/courses/x/enroll",
-                                 headers=student.headers, timeout=10), 404)
+    assert_problem(
+        requests.post(f"{s['c']}/courses/{uuid7()}/enroll", headers=student.headers, timeout=10),
+        404,
+    )
+    assert_problem(
+        requests.post(
+            f"{gateway_url}/v1/channels/nope/courses/x/enroll", headers=student.headers, timeout=10
+        ),
+        404,
+    )
     assert admin.run("SELECT count(*) FROM enrollments WHERE user_id = :u", u=student.id) == [[0]]
 
 
@@ -74,10 +89,18 @@ def test_full_batch_is_409_and_idempotency_key_replays(gateway_url, school, admi
     batch = make_batch(admin, s["ch"]["id"], s["course"], capacity=1)
     first = signup(gateway_url)
     key = {"Idempotency-Key": uuid7()}
-    r1 = requests.post(f"{s['c']}/courses/{s['course']}/enroll", json={"batch_id": batch},
-                       headers={**first.headers, **key}, timeout=10)
-    r2 = requests.post(f"{s['c']}/courses/{s['course']}/enroll", json={"batch_id": batch},
-                       headers={**first.headers, **key}, timeout=10)
+    r1 = requests.post(
+        f"{s['c']}/courses/{s['course']}/enroll",
+        json={"batch_id": batch},
+        headers={**first.headers, **key},
+        timeout=10,
+    )
+    r2 = requests.post(
+        f"{s['c']}/courses/{s['course']}/enroll",
+        json={"batch_id": batch},
+        headers={**first.headers, **key},
+        timeout=10,
+    )
     assert r1.status_code == r2.status_code == 201 and r1.json() == r2.json()
     r = enroll(s, signup(gateway_url), batch_id=batch)
     assert assert_problem(r, 409)["detail"] == "batch full"
@@ -90,19 +113,27 @@ def test_my_enrollments_list_across_channels(gateway_url, school, admin):
     other = make_channel(gateway_url, other_owner)
     other_course = make_course(admin, other["id"], other_owner.id, lessons=(("text", None),))
     assert enroll(s, student).status_code == 201
-    r = requests.post(f"{gateway_url}/v1/channels/{other['id']}/courses/{other_course['id']}"
-                      "/enroll", headers=student.headers, timeout=10)
+    r = requests.post(
+        f"{gateway_url}/v1/channels/{other['id']}/courses/{other_course['id']}/enroll",
+        headers=student.headers,
+        timeout=10,
+    )
     assert r.status_code == 201
     r = requests.get(f"{gateway_url}/v1/me/enrollments", headers=student.headers, timeout=10)
     assert r.status_code == 200
     items = r.json()["items"]
     assert {i["channel"]["id"] for i in items} == {s["ch"]["id"], other["id"]}
     assert r.json()["next_cursor"] is None
-    page = requests.get(f"{gateway_url}/v1/me/enrollments?limit=1", headers=student.headers,
-                        timeout=10).json()
+    page = requests.get(
+        f"{gateway_url}/v1/me/enrollments?limit=1", headers=student.headers, timeout=10
+    ).json()
     assert len(page["items"]) == 1 and page["next_cursor"]
-    assert_problem(requests.get(f"{gateway_url}/v1/me/enrollments?limit=101",
-                                headers=student.headers, timeout=10), 422)
+    assert_problem(
+        requests.get(
+            f"{gateway_url}/v1/me/enrollments?limit=101", headers=student.headers, timeout=10
+        ),
+        422,
+    )
     assert_problem(requests.get(f"{gateway_url}/v1/me/enrollments", timeout=10), 401)
 
 
@@ -136,17 +167,26 @@ def test_heartbeats_progress_and_explicit_completion(gateway_url, school, admin)
     student = signup(gateway_url)
     enroll(s, student)
     hb = f"{s['c']}/lessons/{s['video']}/heartbeats"
-    r = requests.post(hb, json={"session_id": "p1", "position_seconds": 0, "playing": True},
-                      headers=student.headers, timeout=10)
+    r = requests.post(
+        hb,
+        json={"session_id": "p1", "position_seconds": 0, "playing": True},
+        headers=student.headers,
+        timeout=10,
+    )
     assert r.status_code == 204 and r.content == b""
-    for bad in ({"session_id": "p1", "position_seconds": -1, "playing": True},
-                {"session_id": "p1", "position_seconds": 1, "playing": "yes"},
-                {"session_id": "p 1", "position_seconds": 1, "playing": True},
-                {"session_id": "p1", "position_seconds": 1},
-                {"session_id": "p1", "position_seconds": 1, "playing": True, "extra": 1}):
+    for bad in (
+        {"session_id": "p1", "position_seconds": -1, "playing": True},
+        {"session_id": "p1", "position_seconds": 1, "playing": "yes"},
+        {"session_id": "p 1", "position_seconds": 1, "playing": True},
+        {"session_id": "p1", "position_seconds": 1},
+        {"session_id": "p1", "position_seconds": 1, "playing": True, "extra": 1},
+    ):
         assert_problem(requests.post(hb, json=bad, headers=student.headers, timeout=10), 422)
-    assert admin.run("SELECT count(*) FROM analytics_events WHERE user_id = :u"
-                     " AND event_type = 'lesson.heartbeat'", u=student.id) == [[1]]
+    assert admin.run(
+        "SELECT count(*) FROM analytics_events WHERE user_id = :u"
+        " AND event_type = 'lesson.heartbeat'",
+        u=student.id,
+    ) == [[1]]
     progress_url = f"{s['c']}/courses/{s['course']}/progress"
     p = requests.get(progress_url, headers=student.headers, timeout=10).json()
     assert (p["completed_lessons"], p["total_lessons"], p["percent"]) == (0, 2, 0)
@@ -154,15 +194,25 @@ def test_heartbeats_progress_and_explicit_completion(gateway_url, school, admin)
     r = requests.post(done, headers=student.headers, timeout=10)
     assert r.status_code == 200 and r.json()["completed"] is True
     assert r.json()["course_completed"] is False
-    assert_problem(requests.post(f"{s['c']}/lessons/{s['video']}/complete",
-                                 headers=student.headers, timeout=10), 409)
+    assert_problem(
+        requests.post(
+            f"{s['c']}/lessons/{s['video']}/complete", headers=student.headers, timeout=10
+        ),
+        409,
+    )
     p = requests.get(progress_url, headers=student.headers, timeout=10).json()
     assert (p["completed_lessons"], p["percent"]) == (1, 50)
     outsider = signup(gateway_url)
     assert_problem(requests.get(progress_url, headers=outsider.headers, timeout=10), 404)
-    assert_problem(requests.post(hb, json={"session_id": "x", "position_seconds": 0,
-                                           "playing": True}, headers=outsider.headers,
-                                 timeout=10), 404)
+    assert_problem(
+        requests.post(
+            hb,
+            json={"session_id": "x", "position_seconds": 0, "playing": True},
+            headers=outsider.headers,
+            timeout=10,
+        ),
+        404,
+    )
 
 
 def test_resource_download_is_signed_and_logged(gateway_url, school, admin):
@@ -172,9 +222,15 @@ def test_resource_download_is_signed_and_logged(gateway_url, school, admin):
     rid = uuid7()
     obj = f"channels/{s['ch']['id']}/resources/{rid}.pdf"
     gcs.write("media", obj, b"%PDF-1.4 notes", content_type="application/pdf")
-    admin.run("INSERT INTO resources (id, channel_id, course_id, title, object_name,"
-              " content_type, size_bytes) VALUES (:i, :c, :co, 'Notes', :o,"
-              " 'application/pdf', 14)", i=rid, c=s["ch"]["id"], co=s["course"], o=obj)
+    admin.run(
+        "INSERT INTO resources (id, channel_id, course_id, title, object_name,"
+        " content_type, size_bytes) VALUES (:i, :c, :co, 'Notes', :o,"
+        " 'application/pdf', 14)",
+        i=rid,
+        c=s["ch"]["id"],
+        co=s["course"],
+        o=obj,
+    )
     url = f"{s['c']}/resources/{rid}/download"
     student = signup(gateway_url)
     assert_problem(requests.get(url, headers=student.headers, timeout=10), 404)
@@ -183,9 +239,15 @@ def test_resource_download_is_signed_and_logged(gateway_url, school, admin):
         r = requests.get(url, headers=student.headers, timeout=10)
         assert r.status_code == 200, r.text
         assert requests.get(r.json()["url"], timeout=10).content == b"%PDF-1.4 notes"
-    logged = admin.run("SELECT count(*) FROM analytics_events WHERE user_id = :u"
-                       " AND event_type = 'resource.downloaded'"
-                       " AND metadata->>'resource_id' = :r", u=student.id, r=rid)
+    logged = admin.run(
+        "SELECT count(*) FROM analytics_events WHERE user_id = :u"
+        " AND event_type = 'resource.downloaded'"
+        " AND metadata->>'resource_id' = :r",
+        u=student.id,
+        r=rid,
+    )
     assert logged == [[2]]
-    assert_problem(requests.get(f"{s['c']}/resources/{uuid7()}/download",
-                                headers=student.headers, timeout=10), 404)
+    assert_problem(
+        requests.get(f"{s['c']}/resources/{uuid7()}/download", headers=student.headers, timeout=10),
+        404,
+    )

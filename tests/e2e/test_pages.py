@@ -11,8 +11,12 @@ from tests.helpers import make_channel, signup
 from tests.integration.test_enrollments import make_course
 
 pytestmark = pytest.mark.e2e
-THEME = {"primary": "#be123c", "accent": "#fde047", "font": "Georgia",
-         "logo_url": "https://cdn.example.com/logo.png"}
+THEME = {
+    "primary": "#be123c",
+    "accent": "#fde047",
+    "font": "Georgia",
+    "logo_url": "https://cdn.example.com/logo.png",
+}
 
 
 @pytest.fixture
@@ -26,12 +30,23 @@ def admin(admin_db):
 def site(gateway_url, admin):
     owner = signup(gateway_url)
     ch = make_channel(gateway_url, owner, theme=THEME, name="Studio <b>Bold</b>")
-    shown = make_course(admin, ch["id"], owner.id, title="Lighting <script>alert(1)</script>",
-                        description='Learn "light" & <img src=x onerror=alert(1)>',
-                        lessons=(("video", 125.0), ("text", None)), price=2500)
+    shown = make_course(
+        admin,
+        ch["id"],
+        owner.id,
+        title="Lighting <script>alert(1)</script>",
+        description='Learn "light" & <img src=x onerror=alert(1)>',
+        lessons=(("video", 125.0), ("text", None)),
+        price=2500,
+    )
     hidden = make_course(admin, ch["id"], owner.id, title="Secret draft", status="draft")
-    return {"ch": ch, "shown": shown, "hidden": hidden, "owner": owner,
-            "landing": f"{gateway_url}/ch/{ch['slug']}"}
+    return {
+        "ch": ch,
+        "shown": shown,
+        "hidden": hidden,
+        "owner": owner,
+        "landing": f"{gateway_url}/ch/{ch['slug']}",
+    }
 
 
 def test_landing_page_is_themed_lists_published_courses_and_escapes(site):
@@ -78,14 +93,17 @@ def test_course_page_shows_outline_and_hides_drafts(site, gateway_url):
     assert "Lesson 1" in r.text and "2:05" in r.text and "Lesson 2" in r.text
     assert '<meta property="og:type" content="product">' in r.text
     assert "&#34;light&#34; &amp; &lt;img" in r.text
-    for path in (f"{base}/courses/{site['hidden']['id']}", f"{base}/courses/not-a-uuid",
-                 f"{gateway_url}/ch/no-such-channel-here", f"{gateway_url}/ch/BAD_SLUG"):
+    for path in (
+        f"{base}/courses/{site['hidden']['id']}",
+        f"{base}/courses/not-a-uuid",
+        f"{gateway_url}/ch/no-such-channel-here",
+        f"{gateway_url}/ch/BAD_SLUG",
+    ):
         assert requests.get(path, timeout=10).status_code == 404, path
     other_owner = signup(gateway_url)
     other = make_channel(gateway_url, other_owner)
     # a course id of channel A under channel B's slug is not found
-    r = requests.get(f"{gateway_url}/ch/{other['slug']}/courses/{site['shown']['id']}",
-                     timeout=10)
+    r = requests.get(f"{gateway_url}/ch/{other['slug']}/courses/{site['shown']['id']}", timeout=10)
     assert r.status_code == 404
 
 

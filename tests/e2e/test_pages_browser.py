@@ -12,8 +12,15 @@ from tests.integration.test_enrollments import make_course
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 THEME = {"primary": "#0f766e", "accent": "#facc15", "background": "#f8fafc", "font": "Georgia"}
 
 
@@ -47,11 +54,17 @@ def themed_channel(gateway_url, admin_db):
     ch = make_channel(gateway_url, owner, theme=THEME, name="Teal Studio")
     conn = admin_db()
     try:
-        course = make_course(conn, ch["id"], owner.id, title="Colour grading <script>alert(1)"
-                             "</script>", description="<img src=x onerror=alert(2)> Grade it.",
-                             lessons=(("video", 300.0), ("text", None)))
-        make_course(conn, ch["id"], owner.id, title="Second course", lessons=(("text", None),),
-                    price=1500)
+        course = make_course(
+            conn,
+            ch["id"],
+            owner.id,
+            title="Colour grading <script>alert(1)</script>",
+            description="<img src=x onerror=alert(2)> Grade it.",
+            lessons=(("video", 300.0), ("text", None)),
+        )
+        make_course(
+            conn, ch["id"], owner.id, title="Second course", lessons=(("text", None),), price=1500
+        )
     finally:
         conn.close()
     return {"ch": ch, "course": course}
@@ -59,7 +72,7 @@ def themed_channel(gateway_url, admin_db):
 
 def _rgb(hex_colour: str) -> str:
     h = hex_colour.lstrip("#")
-    return "rgb({}, {}, {})".format(*(int(h[i:i + 2], 16) for i in (0, 2, 4)))
+    return "rgb({}, {}, {})".format(*(int(h[i : i + 2], 16) for i in (0, 2, 4)))
 
 
 def test_landing_page_styles_come_from_the_theme(gateway_url, page, themed_channel, tmp_path):
@@ -81,7 +94,7 @@ def test_landing_page_styles_come_from_the_theme(gateway_url, page, themed_chann
     assert styles["cardBorder"] == _rgb(THEME["primary"])
     assert styles["price"] == _rgb(THEME["accent"])
     assert styles["body"] == _rgb(THEME["background"])
-    assert styles["font"].startswith('Georgia') or styles["font"].startswith('"Georgia"')
+    assert styles["font"].startswith("Georgia") or styles["font"].startswith('"Georgia"')
     assert styles["primaryVar"] == THEME["primary"]
     # creator text is shown as text, nothing ran
     titles = page.locator(".card h3 a").all_inner_texts()
@@ -101,8 +114,9 @@ def test_course_page_renders_in_the_browser(gateway_url, page, themed_channel, t
     ch, course = themed_channel["ch"], themed_channel["course"]
     resp = page.goto(f"{gateway_url}/ch/{ch['slug']}/courses/{course['id']}")
     assert resp.status == 200
-    assert page.locator("article.course h2").inner_text() == \
-        "Colour grading <script>alert(1)</script>"
+    assert (
+        page.locator("article.course h2").inner_text() == "Colour grading <script>alert(1)</script>"
+    )
     assert page.locator(".lessons li").count() == 2
     cta = page.evaluate("() => getComputedStyle(document.querySelector('.cta')).backgroundColor")
     assert cta == _rgb(THEME["primary"])
@@ -120,7 +134,7 @@ def _assert_real_screenshot(path, primary: str) -> None:
     with Image.open(path) as img:
         assert img.width >= 1000 and img.height >= 300
         rgb = img.convert("RGB")
-        want = tuple(int(primary.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4))
+        want = tuple(int(primary.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
         assert rgb.getpixel((img.width - 10, 10)) == want  # header band, right edge
         colours = rgb.getcolors(maxcolors=1 << 20) or []
         assert len(colours) > 20  # text, cards, badges: not a flat image

@@ -46,8 +46,11 @@ def example(schema: dict, spec: dict):
         return schema["default"]
     kind = schema.get("type")
     if kind == "object":
-        return {k: example(v, spec) for k, v in schema.get("properties", {}).items()
-                if k in schema.get("required", [])}
+        return {
+            k: example(v, spec)
+            for k, v in schema.get("properties", {}).items()
+            if k in schema.get("required", [])
+        }
     if kind == "array":
         return []
     if kind == "integer":
@@ -81,7 +84,7 @@ def channel_routes(spec):
 def fill(path: str, channel_id: str, others: dict[str, str]) -> str:
     out = path.replace("{channel_id}", channel_id)
     while "{" in out:
-        name = out[out.index("{") + 1:out.index("}")]
+        name = out[out.index("{") + 1 : out.index("}")]
         out = out.replace("{" + name + "}", others.get(name, str(uuid.uuid4())))
     return out
 
@@ -102,8 +105,13 @@ def test_no_role_of_channel_a_reaches_anything_of_channel_b(gateway_url, spec, w
         if not op.get("security") or {} in op["security"]:
             continue  # routes open to anonymous callers (the published catalogue) are public
         target = fill(path, world["b"]["id"], others)
-        r = requests.request(method, f"{gateway_url}{target}", headers=user.headers,
-                             json=body_for(op, spec), timeout=10)
+        r = requests.request(
+            method,
+            f"{gateway_url}{target}",
+            headers=user.headers,
+            json=body_for(op, spec),
+            timeout=10,
+        )
         assert r.status_code == 404, (method, path, r.status_code, r.text[:300])
         assert r.headers["Content-Type"].startswith("application/problem+json")
         checked.append((method, path))
@@ -116,8 +124,13 @@ def test_unknown_channel_ids_are_404_not_500(gateway_url, spec, world):
         for method, path, op in channel_routes(spec):
             if not op.get("security") or {} in op["security"]:
                 continue
-            r = requests.request(method, f"{gateway_url}{fill(path, channel_id, {})}",
-                                 headers=user.headers, json=body_for(op, spec), timeout=10)
+            r = requests.request(
+                method,
+                f"{gateway_url}{fill(path, channel_id, {})}",
+                headers=user.headers,
+                json=body_for(op, spec),
+                timeout=10,
+            )
             assert r.status_code == 404, (method, path, r.status_code)
 
 
@@ -133,8 +146,13 @@ OWN_CHANNEL = [  # (method, suffix, body, roles allowed)
 def test_roles_in_their_own_channel(gateway_url, world, role):
     user = world["users"][role]
     for method, suffix, body, allowed in OWN_CHANNEL:
-        r = requests.request(method, f"{gateway_url}/v1/channels/{world['a']['id']}{suffix}",
-                             headers=user.headers, json=body, timeout=10)
+        r = requests.request(
+            method,
+            f"{gateway_url}/v1/channels/{world['a']['id']}{suffix}",
+            headers=user.headers,
+            json=body,
+            timeout=10,
+        )
         if role in allowed:
             assert r.status_code == 200, (role, method, suffix, r.text)
         else:
@@ -143,16 +161,21 @@ def test_roles_in_their_own_channel(gateway_url, world, role):
 
 def _row_counts(admin_db) -> dict[str, int]:
     conn = admin_db(role="superuser")
-    tables = [r[0] for r in conn.run(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-        " AND tablename NOT IN ('rate_limit_counters', 'schema_migrations')")]
+    tables = [
+        r[0]
+        for r in conn.run(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            " AND tablename NOT IN ('rate_limit_counters', 'schema_migrations')"
+        )
+    ]
     counts = {t: conn.run(f'SELECT count(*) FROM "{t}"')[0][0] for t in tables}
     conn.close()
     return counts
 
 
-def test_bad_input_on_every_route_is_4xx_problem_and_writes_nothing(gateway_url, spec, world,
-                                                                    admin_db):
+def test_bad_input_on_every_route_is_4xx_problem_and_writes_nothing(
+    gateway_url, spec, world, admin_db
+):
     owner = world["users"]["owner"]
     before = _row_counts(admin_db)
     tried = 0
@@ -173,9 +196,13 @@ def test_bad_input_on_every_route_is_4xx_problem_and_writes_nothing(gateway_url,
                 first = next(iter(props))
                 cases.append((json.dumps({**valid, first: {"nested": ["wrong", "type"]}}), 422))
             for raw, status in cases:
-                r = requests.request(method, f"{gateway_url}{target}", data=raw, timeout=10,
-                                     headers={**owner.headers,
-                                              "Content-Type": "application/json"})
+                r = requests.request(
+                    method,
+                    f"{gateway_url}{target}",
+                    data=raw,
+                    timeout=10,
+                    headers={**owner.headers, "Content-Type": "application/json"},
+                )
                 assert r.status_code == status, (method, path, raw[:60], r.status_code, r.text)
                 assert r.headers["Content-Type"].startswith("application/problem+json")
                 tried += 1

@@ -14,17 +14,24 @@ pytestmark = pytest.mark.usefixtures("stack")
 
 @pytest.fixture
 def channel():
-    user = identity.signup(email=f"{unique('au')}@example.com", password=PASSWORD,
-                           display_name="A", client_ip=unique("ip"))["user"]["id"]
+    user = identity.signup(
+        email=f"{unique('au')}@example.com",
+        password=PASSWORD,
+        display_name="A",
+        client_ip=unique("ip"),
+    )["user"]["id"]
     ch = channels.create_channel(user_id=user, slug=unique("au"), name="Audit", theme={})
     return ch["id"], user
 
 
-@pytest.mark.parametrize("sql", [
-    "UPDATE audit_log SET action = 'nothing'",
-    "DELETE FROM audit_log",
-    "TRUNCATE audit_log",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE audit_log SET action = 'nothing'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ],
+)
 def test_app_role_cannot_rewrite_history(channel, sql):
     with pytest.raises(DatabaseError) as err, transaction(channel_id=channel[0]) as tx:
         tx.exec(sql)
@@ -69,8 +76,10 @@ def test_tampering_is_detected_at_the_first_broken_row(channel, admin_db):
     conn = admin_db(role="superuser")
     conn.run("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update")
     try:
-        conn.run("UPDATE audit_log SET details = '{\"forged\": true}'"
-                 " WHERE channel_id = :c AND seq = 3", c=channel_id)
+        conn.run(
+            "UPDATE audit_log SET details = '{\"forged\": true}' WHERE channel_id = :c AND seq = 3",
+            c=channel_id,
+        )
     finally:
         conn.run("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update")
         conn.close()

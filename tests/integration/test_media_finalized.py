@@ -46,26 +46,44 @@ def on_scratch(monkeypatch):
 @pytest.fixture(scope="module")
 def lesson():
     """A channel, its owner and a video lesson of a draft course."""
-    out = identity.signup(email=f"{unique('mf')}@example.com", password=PASSWORD,
-                          display_name="M", client_ip=unique("ip"))
+    out = identity.signup(
+        email=f"{unique('mf')}@example.com",
+        password=PASSWORD,
+        display_name="M",
+        client_ip=unique("ip"),
+    )
     owner = out["user"]["id"]
     ch = channels.create_channel(user_id=owner, slug=unique("mf"), name="M", theme={})
     from shared import courses
     from shared.schemas.courses import CourseIn, LessonIn
 
-    course = courses.create_course(channel_id=ch["id"], user_id=owner,
-                                   data=CourseIn(title="C"))
-    les = courses.create_lesson(channel_id=ch["id"], user_id=owner, course_id=course["id"],
-                                data=LessonIn(title="V", kind="video"))
-    return {"channel_id": ch["id"], "owner": owner, "lesson_id": les["id"],
-            "course_id": course["id"]}
+    course = courses.create_course(channel_id=ch["id"], user_id=owner, data=CourseIn(title="C"))
+    les = courses.create_lesson(
+        channel_id=ch["id"],
+        user_id=owner,
+        course_id=course["id"],
+        data=LessonIn(title="V", kind="video"),
+    )
+    return {
+        "channel_id": ch["id"],
+        "owner": owner,
+        "lesson_id": les["id"],
+        "course_id": course["id"],
+    }
 
 
 def new_upload(lesson, size=len(MP4)) -> tuple[str, str]:
     ticket = media.create_upload(
-        channel_id=lesson["channel_id"], user_id=lesson["owner"],
-        data=UploadIn(purpose="lesson_video", lesson_id=lesson["lesson_id"], filename="v.mp4",
-                      content_type="video/mp4", size_bytes=size))
+        channel_id=lesson["channel_id"],
+        user_id=lesson["owner"],
+        data=UploadIn(
+            purpose="lesson_video",
+            lesson_id=lesson["lesson_id"],
+            filename="v.mp4",
+            content_type="video/mp4",
+            size_bytes=size,
+        ),
+    )
     with transaction(channel_id=lesson["channel_id"]) as tx:
         name = tx.scalar("SELECT object_name FROM uploads WHERE id = :u", u=ticket["upload_id"])
     return ticket["upload_id"], name
@@ -80,34 +98,53 @@ def push_body(bucket, name, generation, message_id, event_type="OBJECT_FINALIZE"
     obj = {"bucket": bucket, "name": name, "generation": str(generation), "size": "1"}
     return {
         "subscription": "projects/p/subscriptions/media-finalized",
-        "message": {"data": base64.b64encode(json.dumps(obj).encode()).decode(),
-                    "attributes": {"eventType": event_type, "bucketId": bucket,
-                                   "objectId": name, "objectGeneration": str(generation)},
-                    "messageId": message_id, "publishTime": "2026-11-25T00:00:00Z"},
+        "message": {
+            "data": base64.b64encode(json.dumps(obj).encode()).decode(),
+            "attributes": {
+                "eventType": event_type,
+                "bucketId": bucket,
+                "objectId": name,
+                "objectGeneration": str(generation),
+            },
+            "messageId": message_id,
+            "publishTime": "2026-11-25T00:00:00Z",
+        },
     }
 
 
 def deliver(bucket, name, generation, message_id):
     """The use case as the function calls it, with the CloudEvent data of a Pub/Sub push."""
     body = push_body(bucket, name, generation, message_id)
-    return media.on_storage_event(event_id=message_id,
-                                  event_type="google.cloud.pubsub.topic.v1.messagePublished",
-                                  data={"message": body["message"]})
+    return media.on_storage_event(
+        event_id=message_id,
+        event_type="google.cloud.pubsub.topic.v1.messagePublished",
+        data={"message": body["message"]},
+    )
 
 
 def effects(channel_id, upload_id, lesson_id) -> dict:
     with transaction(channel_id=channel_id) as tx:
         return {
-            "upload": tx.one("SELECT status, reason, generation, duration_seconds FROM uploads"
-                             " WHERE id = :u", u=upload_id),
-            "lesson": tx.one("SELECT status, video_object, duration_seconds, updated_at"
-                             " FROM lessons WHERE id = :l", l=lesson_id),
-            "audit": tx.scalar("SELECT count(*) FROM audit_log WHERE target_id = :u"
-                               " AND action IN ('upload.ready', 'upload.rejected')",
-                               u=upload_id),
-            "events": tx.scalar("SELECT count(*) FROM outbox WHERE payload->>'upload_id' = :u"
-                                " AND event_type IN ('upload.ready', 'lesson.ready',"
-                                " 'upload.rejected')", u=upload_id),
+            "upload": tx.one(
+                "SELECT status, reason, generation, duration_seconds FROM uploads WHERE id = :u",
+                u=upload_id,
+            ),
+            "lesson": tx.one(
+                "SELECT status, video_object, duration_seconds, updated_at"
+                " FROM lessons WHERE id = :l",
+                l=lesson_id,
+            ),
+            "audit": tx.scalar(
+                "SELECT count(*) FROM audit_log WHERE target_id = :u"
+                " AND action IN ('upload.ready', 'upload.rejected')",
+                u=upload_id,
+            ),
+            "events": tx.scalar(
+                "SELECT count(*) FROM outbox WHERE payload->>'upload_id' = :u"
+                " AND event_type IN ('upload.ready', 'lesson.ready',"
+                " 'upload.rejected')",
+                u=upload_id,
+            ),
         }
 
 
@@ -143,13 +180,15 @@ def test_duplicate_and_concurrent_deliveries_have_one_effect(lesson, on_scratch)
 
 def test_a_late_event_for_a_replaced_object_is_ignored(lesson, on_scratch):
     upload_id, name = new_upload(lesson)
-    old = store(name, b"x" * len(MP4))   # a first PUT of garbage...
-    new = store(name, MP4)               # ...replaced by the real file before its event arrived
+    old = store(name, b"x" * len(MP4))  # a first PUT of garbage...
+    new = store(name, MP4)  # ...replaced by the real file before its event arrived
     assert old != new
 
     assert deliver(on_scratch, name, old, uuid.uuid4().hex) == "ignored: object gone or replaced"
-    assert effects(lesson["channel_id"], upload_id, lesson["lesson_id"])["upload"]["status"] \
+    assert (
+        effects(lesson["channel_id"], upload_id, lesson["lesson_id"])["upload"]["status"]
         == "pending"
+    )
     assert deliver(on_scratch, name, new, uuid.uuid4().hex) == "ready"
     assert gcs.describe(SCRATCH, name)["generation"] == new  # the good object was kept
 
@@ -177,8 +216,10 @@ def test_a_rejected_upload_stays_rejected_and_its_objects_are_removed(lesson, on
     again = store(name, MP4)
     assert deliver(on_scratch, name, again, uuid.uuid4().hex) == "ignored: upload already rejected"
     assert gcs.stat(SCRATCH, name) is None
-    assert effects(lesson["channel_id"], upload_id, lesson["lesson_id"])["upload"]["status"] \
+    assert (
+        effects(lesson["channel_id"], upload_id, lesson["lesson_id"])["upload"]["status"]
         == "rejected"
+    )
 
 
 def test_events_for_other_objects_are_acked_and_ignored(lesson, on_scratch):
@@ -197,9 +238,9 @@ def test_events_for_other_objects_are_acked_and_ignored(lesson, on_scratch):
 def test_a_transient_storage_error_raises_so_pubsub_redelivers(lesson, on_scratch, monkeypatch):
     upload_id, name = new_upload(lesson)
     gen = store(name, MP4)
-    app = create_app("on_media_finalized",
-                     str(ROOT / "functions" / "media_finalized" / "main.py"),
-                     "cloudevent").test_client()
+    app = create_app(
+        "on_media_finalized", str(ROOT / "functions" / "media_finalized" / "main.py"), "cloudevent"
+    ).test_client()
     body = push_body(on_scratch, name, gen, uuid.uuid4().hex)
 
     def unavailable(*args, **kwargs):
@@ -208,17 +249,24 @@ def test_a_transient_storage_error_raises_so_pubsub_redelivers(lesson, on_scratc
     with monkeypatch.context() as m:
         m.setattr(gcs, "describe", unavailable)
         assert app.post("/", json=body).status_code == 500
-    assert effects(lesson["channel_id"], upload_id, lesson["lesson_id"])["upload"]["status"] \
+    assert (
+        effects(lesson["channel_id"], upload_id, lesson["lesson_id"])["upload"]["status"]
         == "pending"
+    )
     assert app.post("/", json=body).status_code == 200  # the redelivery succeeds
-    assert effects(lesson["channel_id"], upload_id, lesson["lesson_id"])["upload"]["status"] \
-        == "ready"
+    assert (
+        effects(lesson["channel_id"], upload_id, lesson["lesson_id"])["upload"]["status"] == "ready"
+    )
 
 
 def test_malformed_pushes_through_the_gateway_are_answered_not_crashed(gateway_url):
     url = f"{gateway_url}/_events/media_finalized"
-    good = push_body(settings().bucket("media"), f"channels/{uuid.uuid4()}/uploads/"
-                     f"{uuid.uuid4()}/v.mp4", 1, uuid.uuid4().hex)
+    good = push_body(
+        settings().bucket("media"),
+        f"channels/{uuid.uuid4()}/uploads/{uuid.uuid4()}/v.mp4",
+        1,
+        uuid.uuid4().hex,
+    )
     assert requests.post(url, json=good, timeout=10).status_code in (200, 204)
     bad_data = json.loads(json.dumps(good))
     bad_data["message"]["data"] = "!!!not base64!!!"

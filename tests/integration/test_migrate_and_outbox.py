@@ -40,7 +40,7 @@ def test_concurrent_migration_runners_apply_each_file_once(admin_db):
         files = sorted(p.name for p in migrate.MIGRATIONS.glob("[0-9]*.sql"))
         # every file applied by exactly one runner
         assert sorted(name for batch in results for name in batch) == files
-        assert migrate.migrate(target) == []      # and a later start applies nothing
+        assert migrate.migrate(target) == []  # and a later start applies nothing
     finally:
         admin.run(f'DROP DATABASE "{name}" WITH (FORCE)')
         admin.close()
@@ -72,8 +72,9 @@ def domain_events():
                 body = json.loads(m.message.data)
                 got[body["id"]] = {"body": body, "attributes": dict(m.message.attributes)}
             if resp.received_messages:
-                sub_client.acknowledge(subscription=sub,
-                                       ack_ids=[m.ack_id for m in resp.received_messages])
+                sub_client.acknowledge(
+                    subscription=sub, ack_ids=[m.ack_id for m in resp.received_messages]
+                )
         return got
 
     yield pull
@@ -81,8 +82,12 @@ def domain_events():
 
 
 def _owner() -> str:
-    return identity.signup(email=f"{unique('ob')}@example.com", password=PASSWORD,
-                           display_name="O", client_ip=unique("ip"))["user"]["id"]
+    return identity.signup(
+        email=f"{unique('ob')}@example.com",
+        password=PASSWORD,
+        display_name="O",
+        client_ip=unique("ip"),
+    )["user"]["id"]
 
 
 def test_request_events_are_published_after_commit(domain_events):
@@ -105,15 +110,17 @@ def test_sweeper_republishes_what_was_left_behind_once(domain_events):
     ch = channels.create_channel(user_id=user, slug=unique("sw"), name="Sweep", theme={})
     stranded = uuid7()
     with transaction(channel_id=ch["id"]) as tx:  # as if the process died before publishing
-        tx.exec("INSERT INTO outbox (id, channel_id, event_type, payload, occurred_at)"
-                " VALUES (:id, app_channel_id(), 'test.stranded', '{\"n\": 1}',"
-                " now() - interval '5 minutes')", id=stranded)
+        tx.exec(
+            "INSERT INTO outbox (id, channel_id, event_type, payload, occurred_at)"
+            " VALUES (:id, app_channel_id(), 'test.stranded', '{\"n\": 1}',"
+            " now() - interval '5 minutes')",
+            id=stranded,
+        )
     assert outbox.sweep(min_age_seconds=60) >= 1
     got = domain_events({stranded})
     assert got[stranded]["body"]["data"] == {"n": 1}
     with transaction(channel_id=ch["id"]) as tx:
-        assert tx.scalar("SELECT published_at IS NOT NULL FROM outbox WHERE id = :i",
-                         i=stranded)
+        assert tx.scalar("SELECT published_at IS NOT NULL FROM outbox WHERE id = :i", i=stranded)
     assert stranded not in {str(e) for e in _unpublished(ch["id"])}
 
 

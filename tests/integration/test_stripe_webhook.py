@@ -657,8 +657,11 @@ def _counts(admin) -> dict[str, int]:
 
 
 def _rejections(admin) -> list[dict]:
-    return q(admin, "SELECT details FROM audit_log WHERE channel_id IS NULL"
-                    " AND action = 'webhook.rejected' ORDER BY seq")
+    return q(
+        admin,
+        "SELECT details FROM audit_log WHERE channel_id IS NULL"
+        " AND action = 'webhook.rejected' ORDER BY seq",
+    )
 
 
 def test_bad_signature_or_stale_timestamp_is_400_and_writes_nothing(admin):

@@ -13,8 +13,12 @@ pytestmark = pytest.mark.usefixtures("stack")
 
 
 def _user() -> str:
-    out = identity.signup(email=f"{unique('rls')}@example.com", password=PASSWORD,
-                          display_name="R", client_ip=unique("ip"))
+    out = identity.signup(
+        email=f"{unique('rls')}@example.com",
+        password=PASSWORD,
+        display_name="R",
+        client_ip=unique("ip"),
+    )
     return out["user"]["id"]
 
 
@@ -69,22 +73,27 @@ def test_no_context_means_no_tenant_rows(two_channels):
 
 def test_write_with_another_channels_id_fails_the_policy(two_channels):
     with pytest.raises(DatabaseError) as err, transaction(channel_id=two_channels["a"]) as tx:
-        tx.exec("INSERT INTO outbox (id, channel_id, event_type, payload)"
-                " VALUES (:id, :c, 'x', '{}')", id=uuid7(), c=two_channels["b"])
+        tx.exec(
+            "INSERT INTO outbox (id, channel_id, event_type, payload) VALUES (:id, :c, 'x', '{}')",
+            id=uuid7(),
+            c=two_channels["b"],
+        )
     assert db.sqlstate(err.value) == "42501"  # new row violates row-level security policy
 
 
 def test_update_and_delete_across_channels_touch_nothing(two_channels):
     with transaction(channel_id=two_channels["a"]) as tx:
-        changed = tx.exec("UPDATE memberships SET role = 'student' WHERE channel_id = :b",
-                          b=two_channels["b"])
+        changed = tx.exec(
+            "UPDATE memberships SET role = 'student' WHERE channel_id = :b", b=two_channels["b"]
+        )
         deleted = tx.exec("DELETE FROM memberships WHERE channel_id = :b", b=two_channels["b"])
-        renamed = tx.exec("UPDATE channels SET name = 'pwned' WHERE id = :b",
-                          b=two_channels["b"])
+        renamed = tx.exec("UPDATE channels SET name = 'pwned' WHERE id = :b", b=two_channels["b"])
     assert (changed, deleted, renamed) == (0, 0, 0)
     with transaction(channel_id=two_channels["b"]) as tx:
-        assert tx.scalar("SELECT role FROM memberships WHERE user_id = :u",
-                         u=two_channels["b_owner"]) == "owner"
+        assert (
+            tx.scalar("SELECT role FROM memberships WHERE user_id = :u", u=two_channels["b_owner"])
+            == "owner"
+        )
         assert tx.scalar("SELECT name FROM channels WHERE id = app_channel_id()") == "B"
 
 
@@ -92,7 +101,8 @@ def test_own_memberships_are_visible_across_channels_but_not_others(two_channels
     with transaction(user_id=two_channels["a_owner"]) as tx:
         mine = tx.all("SELECT channel_id, user_id FROM memberships")
     assert [(str(r["channel_id"]), str(r["user_id"])) for r in mine] == [
-        (two_channels["a"], two_channels["a_owner"])]
+        (two_channels["a"], two_channels["a_owner"])
+    ]
 
 
 def test_pooled_connection_carries_no_tenant_past_commit_or_error(two_channels):
@@ -104,8 +114,10 @@ def test_pooled_connection_carries_no_tenant_past_commit_or_error(two_channels):
     conns = [pool.acquire() for _ in range(db.settings().db_pool_size)]
     try:
         for c in conns:
-            assert c.run("SELECT coalesce(current_setting('app.channel_id', true), ''),"
-                          " coalesce(current_setting('app.user_id', true), '')") == [["", ""]]
+            assert c.run(
+                "SELECT coalesce(current_setting('app.channel_id', true), ''),"
+                " coalesce(current_setting('app.user_id', true), '')"
+            ) == [["", ""]]
     finally:
         for c in conns:
             pool.release(c)

@@ -14,16 +14,23 @@ def test_local_defaults_work_outside_prod():
 
 @pytest.mark.parametrize("missing", ["jwt_keys", "stripe_webhook_secret"])
 def test_prod_refuses_a_secret_left_at_its_local_default(missing):
-    real = {"jwt_keys": json.dumps({"k1": "y" * 40}), "jwt_active_kid": "k1",
-            "stripe_webhook_secret": "whsec_from_secret_manager"}
+    real = {
+        "jwt_keys": json.dumps({"k1": "y" * 40}),
+        "jwt_active_kid": "k1",
+        "stripe_webhook_secret": "whsec_from_secret_manager",
+    }
     real.pop(missing)
     with pytest.raises(ValidationError, match=missing.upper()):
         Settings(env="prod", **real)
 
 
 def test_prod_with_real_secrets_is_accepted_and_secrets_do_not_print():
-    s = Settings(env="prod", jwt_keys=json.dumps({"k1": "y" * 40}), jwt_active_kid="k1",
-                 stripe_webhook_secret="whsec_from_secret_manager")
+    s = Settings(
+        env="prod",
+        jwt_keys=json.dumps({"k1": "y" * 40}),
+        jwt_active_kid="k1",
+        stripe_webhook_secret="whsec_from_secret_manager",
+    )
     assert "y" * 40 not in repr(s) and "whsec_from" not in repr(s)
 
 

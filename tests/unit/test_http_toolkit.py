@@ -44,9 +44,11 @@ def client(tmp_path_factory):
     src = tmp_path_factory.mktemp("fn") / "main.py"
     # An Api made at import registers its problem+json 404/405 on the framework's app; this
     # module was imported by pytest before that app existed, so register them here.
-    src.write_text("from shared.http import _problems_for_framework_errors\n"
-                   "from tests.unit.test_http_toolkit import handle\n"
-                   "_problems_for_framework_errors()\n")
+    src.write_text(
+        "from shared.http import _problems_for_framework_errors\n"
+        "from tests.unit.test_http_toolkit import handle\n"
+        "_problems_for_framework_errors()\n"
+    )
     return create_app("handle", str(src)).test_client()
 
 
@@ -73,13 +75,16 @@ def test_request_id_is_echoed_or_made(client):
     assert r.headers["X-Request-Id"] != "<x>" and len(r.headers["X-Request-Id"]) == 32
 
 
-@pytest.mark.parametrize(("data", "status"), [
-    ('{"name": "a", "size": 3', 400),                    # malformed JSON
-    ('{"name": "a", "size": "big"}', 422),               # wrong type
-    ('{"name": "a", "size": 1, "role": "owner"}', 422),  # unknown field (mass assignment)
-    ("[1, 2]", 422),
-    ("{}", 422),
-])
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        ('{"name": "a", "size": 3', 400),  # malformed JSON
+        ('{"name": "a", "size": "big"}', 422),  # wrong type
+        ('{"name": "a", "size": 1, "role": "owner"}', 422),  # unknown field (mass assignment)
+        ("[1, 2]", 422),
+        ("{}", 422),
+    ],
+)
 def test_bad_bodies_are_problems(client, data, status):
     body = problem(client.post("/v1/things", data=data, content_type="application/json"), status)
     if status == 422:
@@ -130,11 +135,14 @@ def test_static_route_wins_and_crash_is_a_clean_500(client):
     assert "secret internals" not in json.dumps(body)
 
 
-@pytest.mark.parametrize("raw", [
-    '{"name": "a\\u0000b", "size": 1}',      # NUL: Postgres text cannot hold it
-    '{"name": "\\ud800", "size": 1}',         # an unpaired surrogate is not UTF-8
-    '{"name": "ok", "size": 1, "\\u0000": 1}',
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"name": "a\\u0000b", "size": 1}',  # NUL: Postgres text cannot hold it
+        '{"name": "\\ud800", "size": 1}',  # an unpaired surrogate is not UTF-8
+        '{"name": "ok", "size": 1, "\\u0000": 1}',
+    ],
+)
 def test_unstorable_text_is_422_not_a_database_error(client, raw):
     body = problem(client.post("/v1/things", data=raw, content_type="application/json"), 422)
     assert body["errors"][0]["loc"][0] == "body"

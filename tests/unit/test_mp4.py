@@ -59,12 +59,13 @@ class CountingReader:
         for off, data in self.segments.items():
             lo, hi = max(off, start), min(off + len(data), end + 1)
             if lo < hi:
-                out[lo - start:hi - start] = data[lo - off:hi - off]
+                out[lo - start : hi - start] = data[lo - off : hi - off]
         return bytes(out)
 
 
-@pytest.mark.parametrize(("name", "faststart"), [("tiny_faststart.mp4", True),
-                                                 ("tiny_moov_at_end.mp4", False)])
+@pytest.mark.parametrize(
+    ("name", "faststart"), [("tiny_faststart.mp4", True), ("tiny_moov_at_end.mp4", False)]
+)
 def test_real_ffmpeg_files_give_their_duration(name: str, faststart: bool) -> None:
     info = probe_bytes((FIXTURES / name).read_bytes())
 
@@ -108,15 +109,23 @@ def test_a_last_box_of_size_zero_runs_to_the_end_of_the_file() -> None:
 
 def test_fragmented_mp4_takes_its_duration_from_mehd() -> None:
     mehd = box(b"mehd", struct.pack(">B3xI", 0, 7500))
-    data = (ftyp() + moov(mvhd(1000, 0), trak(), box(b"mvex", mehd))
-            + box(b"moof", bytes(8)) + box(b"mdat", bytes(16)))
+    data = (
+        ftyp()
+        + moov(mvhd(1000, 0), trak(), box(b"mvex", mehd))
+        + box(b"moof", bytes(8))
+        + box(b"mdat", bytes(16))
+    )
 
     assert probe_bytes(data).duration_seconds == Decimal("7.500")
 
 
 def test_uuid_boxes_and_64_bit_sizes_are_walked() -> None:
-    data = ftyp() + box(b"uuid", bytes(16) + b"vendor") + box64(b"moov", mvhd(25, 50) + trak()) \
+    data = (
+        ftyp()
+        + box(b"uuid", bytes(16) + b"vendor")
+        + box64(b"moov", mvhd(25, 50) + trak())
         + box64(b"mdat", bytes(10))
+    )
 
     assert probe_bytes(data).duration_seconds == Decimal("2.000")
 
@@ -136,8 +145,9 @@ def test_uuid_boxes_and_64_bit_sizes_are_walked() -> None:
         (ftyp() + moov(mvhd(1000, 3000), trak()) + box(b"mdat", b"x") + b"\x00\x01", "trailing"),
     ],
 )
-def test_files_that_are_not_playable_mp4s_are_refused_with_a_reason(data: bytes,
-                                                                    reason: str) -> None:
+def test_files_that_are_not_playable_mp4s_are_refused_with_a_reason(
+    data: bytes, reason: str
+) -> None:
     with pytest.raises(NotPlayableMp4, match=reason):
         probe_bytes(data)
 

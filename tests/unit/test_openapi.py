@@ -33,16 +33,23 @@ def test_schema_refs_resolve():
 
 # The routes of ../shared/API.md that the functions built so far must serve, verbatim.
 CONTRACT = {
-    ("post", "/v1/auth/signup"), ("post", "/v1/auth/login"), ("post", "/v1/auth/refresh"),
-    ("post", "/v1/auth/logout"), ("post", "/v1/auth/password-reset"),
-    ("post", "/v1/auth/password-reset/confirm"), ("get", "/v1/me"),
-    ("post", "/v1/channels"), ("get", "/v1/channels/{channel_id}"),
-    ("patch", "/v1/channels/{channel_id}"), ("get", "/v1/channels/{channel_id}/members"),
+    ("post", "/v1/auth/signup"),
+    ("post", "/v1/auth/login"),
+    ("post", "/v1/auth/refresh"),
+    ("post", "/v1/auth/logout"),
+    ("post", "/v1/auth/password-reset"),
+    ("post", "/v1/auth/password-reset/confirm"),
+    ("get", "/v1/me"),
+    ("post", "/v1/channels"),
+    ("get", "/v1/channels/{channel_id}"),
+    ("patch", "/v1/channels/{channel_id}"),
+    ("get", "/v1/channels/{channel_id}/members"),
     ("post", "/v1/channels/{channel_id}/members"),
     ("patch", "/v1/channels/{channel_id}/members/{user_id}"),
     ("delete", "/v1/channels/{channel_id}/members/{user_id}"),
     ("get", "/v1/channels/{channel_id}/audit-log"),
-    ("get", "/v1/openapi.json"), ("get", "/v1/docs"),
+    ("get", "/v1/openapi.json"),
+    ("get", "/v1/docs"),
 }
 
 

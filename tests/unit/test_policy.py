@@ -9,8 +9,14 @@ def test_every_action_is_granted_to_the_owner():
 
 
 def test_students_cannot_write_or_manage():
-    for action in ("channel.update", "members.manage", "members.read", "audit.read",
-                   "course.write", "upload.create"):
+    for action in (
+        "channel.update",
+        "members.manage",
+        "members.read",
+        "audit.read",
+        "course.write",
+        "upload.create",
+    ):
         assert not allows("student", action), action
 
 
@@ -18,16 +24,19 @@ def test_no_role_allows_nothing():
     assert not any(allows(None, a) for a in POLICY)
 
 
-@pytest.mark.parametrize(("actor", "current", "new", "ok"), [
-    ("owner", "student", "owner", True),
-    ("owner", "owner", "student", True),
-    ("admin", "student", "instructor", True),
-    ("admin", None, "moderator", True),
-    ("admin", "student", "admin", False),   # admins cannot mint admins
-    ("admin", "owner", "student", False),   # nor demote owners
-    ("admin", "admin", None, False),
-    ("instructor", "student", "moderator", False),
-])
+@pytest.mark.parametrize(
+    ("actor", "current", "new", "ok"),
+    [
+        ("owner", "student", "owner", True),
+        ("owner", "owner", "student", True),
+        ("admin", "student", "instructor", True),
+        ("admin", None, "moderator", True),
+        ("admin", "student", "admin", False),  # admins cannot mint admins
+        ("admin", "owner", "student", False),  # nor demote owners
+        ("admin", "admin", None, False),
+        ("instructor", "student", "moderator", False),
+    ],
+)
 def test_role_assignment_rules(actor, current, new, ok):
     assert can_assign(actor, current, new) is ok
 
@@ -36,14 +45,17 @@ def test_roles_are_ranked_in_order():
     assert ROLES[0] == "owner" and ROLES[-1] == "student"
 
 
-@pytest.mark.parametrize(("pw", "bad"), [
-    ("short", True),
-    ("password123", True),          # common
-    ("aaaaaaaaaaaa", True),         # too few distinct characters
-    ("x" * 1025, True),             # over the byte cap, refused before hashing
-    ("é" * 600, True),              # 600 chars but 1200 bytes
-    ("correct horse battery", False),
-    ("Z" + "y" * 62 + "1", False),  # 64 characters accepted
-])
+@pytest.mark.parametrize(
+    ("pw", "bad"),
+    [
+        ("short", True),
+        ("password123", True),  # common
+        ("aaaaaaaaaaaa", True),  # too few distinct characters
+        ("x" * 1025, True),  # over the byte cap, refused before hashing
+        ("é" * 600, True),  # 600 chars but 1200 bytes
+        ("correct horse battery", False),
+        ("Z" + "y" * 62 + "1", False),  # 64 characters accepted
+    ],
+)
 def test_password_rules(pw, bad):
     assert bool(passwords.problems(pw)) is bad

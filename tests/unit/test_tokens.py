@@ -36,12 +36,15 @@ def test_tampered_payload_is_refused():
         tokens.verify_access_token(f"{h}.{_b64(claims)}.{s}")
 
 
-@pytest.mark.parametrize("header", [
-    {"alg": "none", "typ": "at+jwt", "kid": "local-1"},
-    {"alg": "HS512", "typ": "at+jwt", "kid": "local-1"},
-    {"alg": "HS256", "typ": "JWT", "kid": "local-1"},  # not an access token
-    {"alg": "HS256", "typ": "at+jwt", "kid": "someone-elses-key"},
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"alg": "none", "typ": "at+jwt", "kid": "local-1"},
+        {"alg": "HS512", "typ": "at+jwt", "kid": "local-1"},
+        {"alg": "HS256", "typ": "JWT", "kid": "local-1"},  # not an access token
+        {"alg": "HS256", "typ": "at+jwt", "kid": "someone-elses-key"},
+    ],
+)
 def test_algorithm_type_and_kid_come_from_configuration(header):
     token, _ = tokens.issue_access_token("u")
     _, p, s = token.split(".")
