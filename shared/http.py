@@ -43,9 +43,19 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class Model(BaseModel):
-    """Base for request bodies: unknown fields are an error (no mass assignment)."""
+    """Base for request bodies: unknown fields are an error (no mass assignment).
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    Validators are built on first use, not at import: a cold start then pays only for the
+    models of the route it serves."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
+
+
+class Out(BaseModel):
+    """Base for response shapes. Handlers answer plain dicts, so these exist for the OpenAPI
+    document; deferring their build keeps them off every cold start."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 class ListQuery(Model):

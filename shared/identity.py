@@ -8,8 +8,6 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from pg8000.native import DatabaseError
 
 from shared import audit, ratelimit
@@ -21,15 +19,30 @@ from shared.tokens import issue_access_token
 
 log = logging.getLogger("identity")
 
-# OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
-_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+
+@cache
+def _hasher() -> Any:
+    """OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1. Imported on first
+    use so that /v1/me and token refreshes do not pay for it on a cold start."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 
 
 @cache
 def _dummy_hash() -> str:
     """Verified against when the email is unknown, so both failures cost the same time.
     Made on first use: hashing at import would add ~35 ms to every cold start."""
-    return _hasher.hash("not-a-real-password-0")
+    return _hasher().hash("not-a-real-password-0")
+
+
+def _password_matches(password_hash: str, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    try:
+        return _hasher().verify(password_hash, password)
+    except (VerificationError, InvalidHashError):  # VerifyMismatchError is a VerificationError
+        return False
 
 
 _BAD_LOGIN = "The email or password is incorrect."
@@ -65,7 +78,7 @@ def _issue_pair(tx: Tx, user_id: str, family_id: str | None = None) -> dict[str,
 
 def signup(*, email: str, password: str, display_name: str, client_ip: str) -> dict[str, Any]:
     ratelimit.hit(f"signup:ip:{client_ip}", settings().rate_limit_signup_ip)
-    password_hash = _hasher.hash(password)
+    password_hash = _hasher().hash(password)
     user_id = uuid7()
     try:
         with transaction(user_id=user_id) as tx:
@@ -103,13 +116,9 @@ def login(*, email: str, password: str, client_ip: str) -> dict[str, Any]:
             " WHERE lower(email) = lower(:e) AND erased_at IS NULL",
             e=email.strip(),
         )
-    try:
-        _hasher.verify(
-            row["password_hash"] if row and row["password_hash"] else _dummy_hash(), password
-        )
-        ok = row is not None and row["password_hash"] is not None
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        ok = False
+    known = row is not None and row["password_hash"] is not None
+    matches = _password_matches(row["password_hash"] if known else _dummy_hash(), password)
+    ok = known and matches
     with transaction(user_id=str(row["id"]) if row else None) as tx:
         if not ok:
             audit.record(
@@ -122,10 +131,10 @@ def login(*, email: str, password: str, client_ip: str) -> dict[str, Any]:
             result = None
         else:
             user_id = str(row["id"])
-            if _hasher.check_needs_rehash(row["password_hash"]):
+            if _hasher().check_needs_rehash(row["password_hash"]):
                 tx.exec(
                     "UPDATE users SET password_hash = :h WHERE id = :u",
-                    h=_hasher.hash(password),
+                    h=_hasher().hash(password),
                     u=user_id,
                 )
             audit.record(
@@ -244,7 +253,7 @@ def request_password_reset(*, email: str, client_ip: str) -> None:
 
 
 def confirm_password_reset(*, token: str, new_password: str) -> None:
-    new_hash = _hasher.hash(new_password)
+    new_hash = _hasher().hash(new_password)
     with transaction() as tx:
         row = tx.one(
             "SELECT user_id FROM password_reset_tokens WHERE token_hash = :h"

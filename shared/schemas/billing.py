@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, HttpUrl, StrictInt
+from pydantic import AfterValidator, Field, HttpUrl, StrictInt
 
-from shared.http import Model
+from shared.http import Model, Out
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
@@ -19,7 +19,7 @@ def _as_str(url: HttpUrl) -> str:
 RedirectUrl = Annotated[HttpUrl, Field(max_length=2048), AfterValidator(_as_str)]
 
 
-class Money(BaseModel):
+class Money(Out):
     amount: StrictInt = Field(description="Integer minor units (cents)")
     currency: str = Field(pattern=r"^[a-z]{3}$")
 
@@ -31,12 +31,12 @@ class OnboardingIn(Model):
     refresh_url: RedirectUrl | None = None
 
 
-class OnboardingOut(BaseModel):
+class OnboardingOut(Out):
     url: str = Field(description="Stripe Connect onboarding link (single use, short-lived)")
     expires_at: datetime | None = None
 
 
-class PayoutAccountOut(BaseModel):
+class PayoutAccountOut(Out):
     stripe_account_id: str | None
     charges_enabled: bool
     payouts_enabled: bool
@@ -50,22 +50,22 @@ class CheckoutIn(Model):
     cancel_url: RedirectUrl
 
 
-class CheckoutOut(BaseModel):
+class CheckoutOut(Out):
     checkout_url: str
     session_id: str
 
 
-class PlanLimits(BaseModel):
+class PlanLimits(Out):
     max_published_courses: int | None
     recording_retention_days: int
 
 
-class PlatformFee(BaseModel):
+class PlatformFee(Out):
     percent_bps: int = Field(description="Percentage of each sale, in basis points")
     fixed: Money
 
 
-class PlanOut(BaseModel):
+class PlanOut(Out):
     key: Literal["free", "pro", "business"]
     name: str
     price: Money
@@ -74,12 +74,12 @@ class PlanOut(BaseModel):
     platform_fee: PlatformFee
 
 
-class PlanList(BaseModel):
+class PlanList(Out):
     items: list[PlanOut]
     next_cursor: str | None = None
 
 
-class ChannelPlanOut(BaseModel):
+class ChannelPlanOut(Out):
     channel_id: str
     plan: PlanOut
     status: Literal["active", "grace", "canceled"]
@@ -96,14 +96,14 @@ class PlanChangeIn(Model):
     cancel_url: RedirectUrl | None = None
 
 
-class PlanChangeOut(BaseModel):
+class PlanChangeOut(Out):
     action: Literal["checkout", "updating", "canceling", "unchanged"]
     checkout_url: str | None = None
     session_id: str | None = None
     current: ChannelPlanOut
 
 
-class DisputeOut(BaseModel):
+class DisputeOut(Out):
     id: str
     stripe_dispute_id: str
     status: str
@@ -118,7 +118,7 @@ class DisputeOut(BaseModel):
     closed_at: datetime | None
 
 
-class DisputeList(BaseModel):
+class DisputeList(Out):
     items: list[DisputeOut]
     next_cursor: str | None
 
@@ -129,7 +129,7 @@ class DisputeQuery(Model):
     status: Literal["open", "closed"] | None = None
 
 
-class WebhookAck(BaseModel):
+class WebhookAck(Out):
     received: bool
     duplicate: bool
     status: str | None = None

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field, HttpUrl
+from pydantic import AfterValidator, Field, HttpUrl
 
 from shared.domain.policy import Role
-from shared.http import Model
+from shared.http import Model, Out
 
 HexColour = Annotated[str, Field(pattern=r"^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")]
 
@@ -48,7 +48,7 @@ class ChannelPatch(Model):
     theme: Theme | None = None
 
 
-class ChannelOut(BaseModel):
+class ChannelOut(Out):
     id: str
     slug: str
     name: str
@@ -65,19 +65,19 @@ class MemberPatch(Model):
     role: Role
 
 
-class MemberOut(BaseModel):
+class MemberOut(Out):
     user_id: str
     email: str
     display_name: str
     role: Role
 
 
-class MemberList(BaseModel):
+class MemberList(Out):
     items: list[MemberOut]
     next_cursor: str | None
 
 
-class AuditEntry(BaseModel):
+class AuditEntry(Out):
     seq: int
     action: str
     actor_user_id: str | None
@@ -89,6 +89,6 @@ class AuditEntry(BaseModel):
     hash: str
 
 
-class AuditList(BaseModel):
+class AuditList(Out):
     items: list[AuditEntry]
     next_cursor: str | None

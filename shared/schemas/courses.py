@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
+from pydantic import AwareDatetime, Field, field_validator, model_validator
 
-from shared.http import ListQuery, Model
+from shared.http import ListQuery, Model, Out
 
 CourseStatus = Literal["draft", "published", "archived"]
 LessonKind = Literal["video", "text", "live"]
@@ -77,7 +77,7 @@ class LessonOrder(Model):
     )
 
 
-class LessonOut(BaseModel):
+class LessonOut(Out):
     id: str
     course_id: str
     position: int
@@ -93,12 +93,12 @@ class LessonOut(BaseModel):
     updated_at: datetime
 
 
-class LessonList(BaseModel):
+class LessonList(Out):
     items: list[LessonOut]
     next_cursor: str | None = None
 
 
-class CourseOut(BaseModel):
+class CourseOut(Out):
     id: str
     channel_id: str
     title: str
@@ -114,7 +114,7 @@ class CourseDetail(CourseOut):
     lessons: list[LessonOut] = Field(description="In order of position")
 
 
-class CourseList(BaseModel):
+class CourseList(Out):
     items: list[CourseOut]
     next_cursor: str | None
 
@@ -141,7 +141,7 @@ class BatchPatch(_NoNulls):
     capacity: int | None = Field(default=None, ge=1, le=100_000)
 
 
-class BatchOut(BaseModel):
+class BatchOut(Out):
     id: str
     course_id: str
     name: str
@@ -152,7 +152,7 @@ class BatchOut(BaseModel):
     created_at: datetime
 
 
-class BatchList(BaseModel):
+class BatchList(Out):
     items: list[BatchOut]
     next_cursor: str | None
 
@@ -167,7 +167,7 @@ class ResourceIn(Model):
     lesson_id: UUID | None = None
 
 
-class ResourceOut(BaseModel):
+class ResourceOut(Out):
     id: str
     course_id: str
     lesson_id: str | None
@@ -179,6 +179,6 @@ class ResourceOut(BaseModel):
     created_at: datetime
 
 
-class ResourceList(BaseModel):
+class ResourceList(Out):
     items: list[ResourceOut]
     next_cursor: str | None

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import Field, StrictBool
 
-from shared.http import ListQuery, Model
+from shared.http import ListQuery, Model, Out
 
 
 class EnrollIn(Model):
@@ -16,7 +16,7 @@ class EnrollIn(Model):
     )
 
 
-class EnrollmentOut(BaseModel):
+class EnrollmentOut(Out):
     id: str
     channel_id: str
     course_id: str
@@ -29,12 +29,12 @@ class EnrollmentOut(BaseModel):
     completed_at: datetime | None = None
 
 
-class CourseRef(BaseModel):
+class CourseRef(Out):
     id: str
     title: str
 
 
-class ChannelRef(BaseModel):
+class ChannelRef(Out):
     id: str
     slug: str
     name: str
@@ -45,7 +45,7 @@ class MyEnrollment(EnrollmentOut):
     channel: ChannelRef
 
 
-class MyEnrollmentList(BaseModel):
+class MyEnrollmentList(Out):
     items: list[MyEnrollment]
     next_cursor: str | None
 
@@ -54,7 +54,7 @@ class MyEnrollmentsQuery(ListQuery):
     status: Literal["active", "ended"] | None = None
 
 
-class SignedUrlOut(BaseModel):
+class SignedUrlOut(Out):
     url: str = Field(description="Short-lived signed GET URL")
     expires_at: datetime
 
@@ -67,20 +67,20 @@ class HeartbeatIn(Model):
     playing: StrictBool
 
 
-class LessonCompletionOut(BaseModel):
+class LessonCompletionOut(Out):
     lesson_id: str
     completed: bool
     completed_at: datetime
     course_completed: bool
 
 
-class LessonProgress(BaseModel):
+class LessonProgress(Out):
     lesson_id: str
     completed: bool
     watched_seconds: float
 
 
-class CourseProgressOut(BaseModel):
+class CourseProgressOut(Out):
     course_id: str
     completed_lessons: int
     total_lessons: int

@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
-from shared.http import Model
+from shared.http import Model, Out
 
 Purpose = Literal["lesson_video", "resource", "thumbnail"]
 MiB = 1024 * 1024
@@ -110,7 +110,7 @@ class UploadIn(Model):
         return errors
 
 
-class UploadTicket(BaseModel):
+class UploadTicket(Out):
     upload_id: str
     status: Literal["pending"]
     url: str = Field(description="V4 signed URL; PUT the bytes here")
@@ -119,7 +119,7 @@ class UploadTicket(BaseModel):
     expires_at: datetime
 
 
-class UploadOut(BaseModel):
+class UploadOut(Out):
     upload_id: str
     purpose: Purpose
     status: Literal["pending", "ready", "rejected"]
