@@ -50,6 +50,28 @@ CONTRACT = {
     ("get", "/v1/channels/{channel_id}/audit-log"),
     ("get", "/v1/openapi.json"),
     ("get", "/v1/docs"),
+    # courses, media, learning, payments, public pages
+    ("post", "/v1/channels/{channel_id}/courses"),
+    ("get", "/v1/channels/{channel_id}/courses"),
+    ("get", "/v1/channels/{channel_id}/courses/{course_id}"),
+    ("patch", "/v1/channels/{channel_id}/courses/{course_id}"),
+    ("post", "/v1/channels/{channel_id}/courses/{course_id}/publish"),
+    ("post", "/v1/channels/{channel_id}/courses/{course_id}/lessons"),
+    ("delete", "/v1/channels/{channel_id}/courses/{course_id}/lessons/{lesson_id}"),
+    ("post", "/v1/channels/{channel_id}/courses/{course_id}/batches"),
+    ("post", "/v1/channels/{channel_id}/uploads"),
+    ("get", "/v1/channels/{channel_id}/uploads/{upload_id}"),
+    ("post", "/v1/channels/{channel_id}/courses/{course_id}/enroll"),
+    ("get", "/v1/me/enrollments"),
+    ("get", "/v1/channels/{channel_id}/lessons/{lesson_id}/playback"),
+    ("post", "/v1/channels/{channel_id}/lessons/{lesson_id}/heartbeats"),
+    ("post", "/v1/channels/{channel_id}/lessons/{lesson_id}/complete"),
+    ("get", "/v1/channels/{channel_id}/courses/{course_id}/progress"),
+    ("post", "/v1/channels/{channel_id}/payouts/onboarding"),
+    ("post", "/v1/channels/{channel_id}/courses/{course_id}/checkout"),
+    ("post", "/v1/webhooks/stripe"),
+    ("get", "/ch/{slug}"),
+    ("get", "/ch/{slug}/courses/{course_id}"),
 }
 
 
