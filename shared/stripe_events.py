@@ -431,6 +431,27 @@ def _checkout_completed(tx: Tx, event: dict[str, Any], s: dict[str, Any]) -> Res
     return "processed", _fulfil(tx, pay, event)
 
 
+def _refuse(
+    tx: Tx, pay: dict[str, Any], outcome: str, detail: str, details: dict[str, Any]
+) -> None:
+    """Record why a paid checkout gets no enrollment (`withheld` or `failed`), and audit it."""
+    tx.exec(
+        "UPDATE payments SET fulfillment = :o, fulfillment_detail = :d WHERE id = :id",
+        o=outcome,
+        d=detail,
+        id=pay["id"],
+    )
+    audit.record(
+        tx,
+        action=f"payment.fulfillment_{outcome}",
+        channel_id=str(pay["channel_id"]),
+        actor_user_id=None,
+        target_type="payment",
+        target_id=str(pay["id"]),
+        details=details,
+    )
+
+
 def _fulfil(tx: Tx, pay: dict[str, Any], event: dict[str, Any]) -> str:
     """Create the paid enrollment once per payment (unless refunded/lost first)."""
     if pay["fulfillment"] != "pending":
@@ -438,19 +459,12 @@ def _fulfil(tx: Tx, pay: dict[str, Any], event: dict[str, Any]) -> str:
     channel_id = str(pay["channel_id"])
     if pay["refunded"] or pay["dispute_lost"]:
         why = "refunded" if pay["refunded"] else "dispute lost"
-        tx.exec(
-            "UPDATE payments SET fulfillment = 'withheld', fulfillment_detail = :d WHERE id = :id",
-            d=f"{why} before the checkout completed",
-            id=pay["id"],
-        )
-        audit.record(
+        _refuse(
             tx,
-            action="payment.fulfillment_withheld",
-            channel_id=channel_id,
-            actor_user_id=None,
-            target_type="payment",
-            target_id=str(pay["id"]),
-            details={"reason": why, "event_id": event["id"]},
+            pay,
+            "withheld",
+            f"{why} before the checkout completed",
+            {"reason": why, "event_id": event["id"]},
         )
         return f"withheld: {why}"
     enrollment, err = _savepoint(
@@ -465,20 +479,7 @@ def _fulfil(tx: Tx, pay: dict[str, Any], event: dict[str, Any]) -> str:
         ),
     )
     if err is not None:
-        tx.exec(
-            "UPDATE payments SET fulfillment = 'failed', fulfillment_detail = :d WHERE id = :id",
-            d=err.detail[:500],
-            id=pay["id"],
-        )
-        audit.record(
-            tx,
-            action="payment.fulfillment_failed",
-            channel_id=channel_id,
-            actor_user_id=None,
-            target_type="payment",
-            target_id=str(pay["id"]),
-            details={"reason": err.detail, "status": err.status},
-        )
+        _refuse(tx, pay, "failed", err.detail[:500], {"reason": err.detail, "status": err.status})
         return f"not fulfilled: {err.detail}"
     tx.exec(
         "UPDATE payments SET fulfillment = 'enrolled', enrollment_id = :e WHERE id = :id",
