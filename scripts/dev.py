@@ -82,6 +82,7 @@ Local platform is up (state in {rel}/, logs in {rel}/logs/)
   tasks      127.0.0.1:{p["tasks"]}   (CLOUD_TASKS_EMULATOR_HOST, gRPC)
   smtp       127.0.0.1:{p["smtp"]}   mail lands in {rel}/mail/ as .eml files
   stripe     {stripe}
+  zoom       http://127.0.0.1:{p["zoom"]}  (local Zoom stand-in, ZOOM_API_BASE)
   crons      resources.yaml crons POST to {stack.gateway_url}/_internal/<function>
   env        source {rel}/stack.env
 {seeded}

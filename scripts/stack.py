@@ -13,6 +13,7 @@ log in <state>/logs/:
   tasks      gcloud-tasks-emulator (from .venv-tasks, bound to 127.0.0.1)
   smtp       scripts/mailsink.py: every mail becomes <state>/mail/*.eml
   stripe     scripts/local_stripe.py (WSGI `app`), when that file exists
+  zoom       scripts/local_zoom.py (WSGI `app`): Zoom's OAuth token and meeting API
   gateway    scripts/gateway.py: every function of resources.yaml behind one URL map
 then provisions resources.yaml (topics, subscriptions, queues, buckets), writes a V4 signing key
 (<state>/sa-key.json) and <state>/stack.env (`export KEY=VALUE`, the env every child gets).
@@ -67,11 +68,12 @@ DEV_PORTS = {
     "tasks": 8123,
     "smtp": 2525,
     "stripe": 12111,
+    "zoom": 12112,
 }
 PROJECT = "local-project"
 TASKS_LOCATION = "europe-west1"
 # Stop order: what holds connections to the others goes first.
-STOP_PHASES = (("reaper", "gateway", "stripe"), None)  # None: everything else
+STOP_PHASES = (("reaper", "gateway", "stripe", "zoom"), None)  # None: everything else
 
 # Launch gcloud-tasks-emulator bound to 127.0.0.1 (it hard-codes [::]) and quiet.
 _TASKS_LAUNCHER = r"""
@@ -533,6 +535,7 @@ class Stack:
             "tasks": f"127.0.0.1:{p['tasks']} (gRPC)",
             "smtp": f"127.0.0.1:{p['smtp']}",
             "stripe": f"http://127.0.0.1:{p['stripe']}",
+            "zoom": f"http://127.0.0.1:{p['zoom']}",
         }
 
     @property
@@ -566,6 +569,7 @@ class Stack:
             "STRIPE_WEBHOOK_SECRET": "whsec_local",
             "STRIPE_WEBHOOK_URL": f"{self.gateway_url}/v1/webhooks/stripe",
             "ZOOM_WEBHOOK_SECRET": "zoom_local",
+            "ZOOM_API_BASE": f"http://127.0.0.1:{p['zoom']}",
             "LOCAL_STACK_STATE_DIR": str(self.state_dir),
             "LOCAL_STACK_ENV_FILE": str(self.env_file),
         }
@@ -685,25 +689,8 @@ class Stack:
             ),
         )
         if (SCRIPTS / "local_stripe.py").exists():
-            self._spawn(
-                "stripe",
-                [
-                    _python(),
-                    "-m",
-                    "gunicorn",
-                    "--bind",
-                    f"127.0.0.1:{p['stripe']}",
-                    "--workers",
-                    "1",
-                    "--threads",
-                    "8",
-                    "--graceful-timeout",
-                    "2",
-                    "--pythonpath",
-                    str(SCRIPTS),
-                    "local_stripe:app",
-                ],
-            )
+            self._spawn_wsgi_standin("stripe", "local_stripe:app")
+        self._spawn_wsgi_standin("zoom", "local_zoom:app")
         self._wait("gcs", lambda: http_ok(f"http://127.0.0.1:{p['gcs']}/storage/v1/b"), 30)
         self._provision_buckets(res)
         self._wait("firestore", lambda: http_ok(f"http://127.0.0.1:{p['firestore']}/"), 60)
@@ -711,6 +698,7 @@ class Stack:
         self._wait("smtp", lambda: self._smtp_ready(), 20)
         if "stripe" in self._procs:
             self._wait("stripe", lambda: port_open(p["stripe"]), 30)
+        self._wait("zoom", lambda: port_open(p["zoom"]), 30)
         self._wait("gateway", lambda: http_ok(self.gateway_url + "/_gateway/health"), 60)
         self._write_env_file()
         if self.profile == "dev":
@@ -1052,6 +1040,29 @@ class Stack:
         self._say("  migrations applied")
 
     # -- emulators -------------------------------------------------------------------------
+
+    def _spawn_wsgi_standin(self, name: str, app: str) -> None:
+        """A provider stand-in (scripts/local_<name>.py): one process, since its state lives in
+        memory, with threads so a webhook it sends can call back into the gateway."""
+        self._spawn(
+            name,
+            [
+                _python(),
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"127.0.0.1:{self.ports[name]}",
+                "--workers",
+                "1",
+                "--threads",
+                "8",
+                "--graceful-timeout",
+                "2",
+                "--pythonpath",
+                str(SCRIPTS),
+                app,
+            ],
+        )
 
     def _spawn_tasks(self, res: dict) -> None:
         if not TASKS_PY.exists():

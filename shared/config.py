@@ -64,6 +64,13 @@ class Settings(BaseModel):
     stripe_webhook_secret: SecretStr = SecretStr("whsec_local")
     stripe_api_base: str = "http://127.0.0.1:12111"
 
+    # Zoom (live classes), Server-to-Server OAuth app credentials. All three unset -> the
+    # local stand-in (scripts/local_zoom.py) at zoom_api_base; set -> real Zoom.
+    zoom_account_id: SecretStr | None = None
+    zoom_client_id: SecretStr | None = None
+    zoom_client_secret: SecretStr | None = None
+    zoom_api_base: str = "http://127.0.0.1:12112"
+
     # Messaging
     domain_events_topic: str = "domain-events"
     media_events_topic: str = "media-object-events"
@@ -88,6 +95,16 @@ class Settings(BaseModel):
         if any(len(str(s)) < 32 for s in keys.values()):
             raise ValueError("every JWT key must be at least 32 characters")
         return v
+
+    @model_validator(mode="after")
+    def _zoom_credentials_all_or_none(self) -> Settings:
+        """Half a set of credentials would quietly fall back to the local stand-in."""
+        creds = (self.zoom_account_id, self.zoom_client_id, self.zoom_client_secret)
+        if any(c is not None for c in creds) and any(c is None for c in creds):
+            raise ValueError(
+                "set all of ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET, or none"
+            )
+        return self
 
     @model_validator(mode="after")
     def _no_local_secrets_in_prod(self) -> Settings:

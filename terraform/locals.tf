@@ -151,7 +151,8 @@ locals {
       topics  = ["domain-events"]
     }
     courses = {
-      secrets = ["JWT_KEYS"]
+      # Zoom: live classes of a batch are scheduled at the provider.
+      secrets = ["JWT_KEYS", "ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET"]
       topics  = ["domain-events"]
     }
     media = {

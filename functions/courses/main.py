@@ -1,8 +1,9 @@
-"""HTTP route family: courses, their ordered lessons, batches (cohorts) and resources."""
+"""HTTP route family: courses, their ordered lessons, batches (cohorts) with their live
+classes, and resources."""
 
 import functions_framework
 
-from shared import courses
+from shared import courses, live_sessions
 from shared.http import Api, Ctx, ListQuery
 from shared.schemas import courses as s
 
@@ -192,6 +193,66 @@ def get_batch(ctx: Ctx):
 )
 def update_batch(ctx: Ctx):
     return courses.update_batch(**_ids(ctx), changes=ctx.body.model_dump(exclude_unset=True))
+
+
+SESSIONS = C + "/batches/{batch_id}/sessions"
+PROVIDER_DOWN = {
+    502: "The live provider (Zoom) refused or failed; nothing was stored",
+    503: "The live provider is rate limiting or unreachable; retry after Retry-After",
+}
+SEES = {
+    403: "Only staff and students of this batch see its live classes",
+    404: "No such channel, batch or session (or not visible to the caller)",
+}
+
+
+@api.route(
+    "POST",
+    SESSIONS,
+    body=s.LiveSessionIn,
+    status=201,
+    response=s.LiveSessionOut,
+    idempotent=True,
+    errors={**WRITE, **PROVIDER_DOWN},
+    summary="Schedule a live class of the batch at the live provider (Zoom)",
+)
+def schedule_live_session(ctx: Ctx):
+    return live_sessions.schedule_session(**_ids(ctx), data=ctx.body)
+
+
+@api.route(
+    "GET",
+    SESSIONS,
+    query=ListQuery,
+    response=s.LiveSessionList,
+    errors=SEES,
+    summary="The batch's live classes in schedule order (join links: staff and its students)",
+)
+def list_live_sessions(ctx: Ctx):
+    q = ctx.query
+    return live_sessions.list_sessions(**_ids(ctx), limit=q.limit, cursor=q.cursor)
+
+
+@api.route(
+    "GET",
+    SESSIONS + "/{session_id}",
+    response=s.LiveSessionOut,
+    errors=SEES,
+    summary="A live class of the batch",
+)
+def get_live_session(ctx: Ctx):
+    return live_sessions.get_session(**_ids(ctx))
+
+
+@api.route(
+    "DELETE",
+    SESSIONS + "/{session_id}",
+    status=204,
+    errors={**WRITE, **PROVIDER_DOWN},
+    summary="Cancel a live class: its meeting is deleted at the provider",
+)
+def cancel_live_session(ctx: Ctx):
+    live_sessions.cancel_session(**_ids(ctx))
 
 
 @api.route(

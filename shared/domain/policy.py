@@ -24,6 +24,8 @@ POLICY: dict[str, frozenset[str]] = {
     "course.write": AUTHORS,
     "course.publish": AUTHORS,
     "batch.write": AUTHORS,
+    "live.view_any": STAFF,  # every live class of the channel, with its join link
+    "live.host": AUTHORS,  # the host's start link; schedule and cancel go with batch.write
     "upload.create": AUTHORS,
     "upload.read": AUTHORS,
     "lesson.watch": ALL,

@@ -182,3 +182,35 @@ class ResourceOut(Out):
 class ResourceList(Out):
     items: list[ResourceOut]
     next_cursor: str | None
+
+
+class LiveSessionIn(Model):
+    """A live class of the batch, scheduled at the live provider (Zoom)."""
+
+    title: str = Field(min_length=1, max_length=200, description="Zoom's topic limit is 200")
+    starts_at: AwareDatetime = Field(description="With a time zone offset, e.g. ...T18:00:00Z")
+    # strict: "60" or 60.5 is a client bug, not something to round or coerce into a meeting
+    duration_minutes: int = Field(strict=True, ge=1, le=1440)
+
+
+class LiveSessionOut(Out):
+    id: str
+    batch_id: str
+    title: str
+    starts_at: datetime
+    duration_minutes: int
+    provider: Literal["zoom"]
+    status: Literal["scheduled", "cancelled"]
+    join_url: str | None = Field(
+        description="Staff and students enrolled in this batch; null for everyone else and "
+        "once the session is cancelled"
+    )
+    start_url: str | None = Field(
+        description="The host's link: instructors and above only; null otherwise"
+    )
+    created_at: datetime
+
+
+class LiveSessionList(Out):
+    items: list[LiveSessionOut]
+    next_cursor: str | None

@@ -59,6 +59,7 @@ CONTRACT = {
     ("post", "/v1/channels/{channel_id}/courses/{course_id}/lessons"),
     ("delete", "/v1/channels/{channel_id}/courses/{course_id}/lessons/{lesson_id}"),
     ("post", "/v1/channels/{channel_id}/courses/{course_id}/batches"),
+    ("post", "/v1/channels/{channel_id}/batches/{batch_id}/sessions"),
     ("post", "/v1/channels/{channel_id}/uploads"),
     ("get", "/v1/channels/{channel_id}/uploads/{upload_id}"),
     ("post", "/v1/channels/{channel_id}/courses/{course_id}/enroll"),
