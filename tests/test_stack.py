@@ -240,6 +240,7 @@ def test_stack_env_file_describes_the_running_stack(stack):
         "STRIPE_API_BASE",
         "STRIPE_WEBHOOK_SECRET",
         "ZOOM_WEBHOOK_SECRET",
+        "ZOOM_API_BASE",
         "PUBLIC_BASE_URL",
         "GATEWAY_URL",
         "ENV",
@@ -429,3 +430,26 @@ def test_the_watchdog_stops_the_stack_when_its_owner_dies(tmp_path):
             if p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+@stack_test
+def test_zoom_standin_issues_server_to_server_tokens(stack):
+    import base64
+
+    base = stack.env["ZOOM_API_BASE"]
+    basic = base64.b64encode(b"local_client:local_secret").decode()
+    r = requests.post(
+        f"{base}/oauth/token",
+        params={"grant_type": "account_credentials", "account_id": "local_account"},
+        headers={"Authorization": f"Basic {basic}"},
+        timeout=5,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["token_type"] == "bearer" and r.json()["expires_in"] > 0
+    wrong = requests.post(
+        f"{base}/oauth/token",
+        params={"grant_type": "account_credentials", "account_id": "local_account"},
+        headers={"Authorization": "Basic " + base64.b64encode(b"x:y").decode()},
+        timeout=5,
+    )
+    assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_client"

@@ -37,3 +37,30 @@ def test_prod_with_real_secrets_is_accepted_and_secrets_do_not_print():
 def test_short_jwt_keys_are_refused():
     with pytest.raises(ValidationError):
         Settings(jwt_keys=json.dumps({"k": "short"}))
+
+
+def test_zoom_credentials_are_all_or_none():
+    with pytest.raises(ValidationError, match="ZOOM_CLIENT_SECRET"):
+        Settings(zoom_account_id="acc", zoom_client_id="cid")  # the secret is missing
+    s = Settings(zoom_account_id="acc", zoom_client_id="cid", zoom_client_secret="zoom-secret-1")
+    assert "zoom-secret-1" not in repr(s)
+    assert Settings().zoom_client_id is None  # none: the local stand-in
+
+
+def test_prod_without_zoom_credentials_refuses_to_guess_a_local_zoom(monkeypatch):
+    from shared.adapters import zoom
+
+    prod = Settings(
+        env="prod",
+        jwt_keys=json.dumps({"k1": "y" * 40}),
+        jwt_active_kid="k1",
+        stripe_webhook_secret="whsec_from_secret_manager",
+    )
+    monkeypatch.setattr(zoom, "settings", lambda: prod)
+    zoom.reset_client()
+    try:
+        with pytest.raises(zoom.LiveProviderUnavailable) as caught:
+            zoom.client()
+        assert caught.value.status == 503
+    finally:
+        zoom.reset_client()

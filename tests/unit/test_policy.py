@@ -16,6 +16,9 @@ def test_students_cannot_write_or_manage():
         "audit.read",
         "course.write",
         "upload.create",
+        "batch.write",
+        "live.view_any",
+        "live.host",
     ):
         assert not allows("student", action), action
 
@@ -59,3 +62,9 @@ def test_roles_are_ranked_in_order():
 )
 def test_password_rules(pw, bad):
     assert bool(passwords.problems(pw)) is bad
+
+
+def test_moderators_see_live_classes_but_do_not_host_or_schedule_them():
+    assert allows("moderator", "live.view_any")
+    assert not allows("moderator", "live.host") and not allows("moderator", "batch.write")
+    assert allows("instructor", "live.host") and allows("instructor", "batch.write")
