@@ -64,3 +64,10 @@ class RateLimited(DomainError):
 
     def __init__(self, detail: str = "", *, retry_after: int = 1) -> None:
         super().__init__(detail, retry_after=max(1, int(retry_after)))
+
+
+class Unavailable(DomainError):
+    status, slug, title = 503, "unavailable", "Service unavailable"
+
+    def __init__(self, detail: str = "", *, retry_after: int = 1) -> None:
+        super().__init__(detail, retry_after=max(1, int(retry_after)))

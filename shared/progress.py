@@ -1,14 +1,19 @@
 """Watch progress: heartbeats, explicit completion of text lessons, course progress.
 
-The heartbeat is the hottest write of the platform, so it is ONE round trip: a single call of
-the SQL function record_heartbeat() (shared/migrations/0018_heartbeat_fn.sql) in autocommit
-mode (shared.db.call). Inside its own implicit transaction the function sets the tenant
-context (transaction-local), checks access with the rule of shared.learning.authorize_viewer,
-swaps the session's last heartbeat (row lock, server clock), computes the credited interval
-with the rule of shared.domain.watch.credited_interval, records the analytics event, merges
-the interval into the student's nummultirange under the row lock (no read-modify-write from
-Python) and flips completion at shared.domain.watch.completion_threshold. The numbers of those
-rules (MAX_PLAYBACK_RATE, COMPLETION_RATIO) and the staff roles are passed in from Python, their
+Heartbeats are the hottest write of the platform. The route (`accept_heartbeat`) checks who
+may watch (a database read only the first time a student beats a lesson in this process, then
+remembered for VIEWER_TTL seconds; a revoked enrollment is caught again at the write), stamps
+the beat with the time it arrived and hands it to this process's group writer
+(shared/heartbeat_writer.py), which writes all pending beats with ONE call of the SQL function
+record_heartbeats() (shared/migrations/0021_heartbeat_batches.sql): one round trip and one
+commit for the whole batch. For each beat, in arrival order and with its arrival time as the
+server clock, the SQL sets the tenant context (transaction-local, so row-level security holds
+per beat), checks access again with the rule of shared.learning.authorize_viewer, swaps the
+session's last heartbeat (row lock), computes the credited interval with the rule of
+shared.domain.watch.credited_interval, records the analytics event, merges the interval into
+the student's nummultirange under the row lock (no read-modify-write from Python) and flips
+completion at shared.domain.watch.completion_threshold. The numbers of those rules
+(MAX_PLAYBACK_RATE, COMPLETION_RATIO) and the staff roles are passed in from Python, their
 single source; tests/integration/test_heartbeat_sql.py holds the SQL to the Python model.
 
 Completion events are the slow, rare path and stay here (`_lesson_completed`, a normal
@@ -25,30 +30,134 @@ again; meanwhile the course check of any other lesson already counts the lesson 
 
 from __future__ import annotations
 
-from datetime import UTC
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from shared import analytics_events, db, outbox
 from shared.access import check_channel_id
-from shared.db import Tx, transaction
+from shared.db import Row, Tx, transaction
 from shared.domain.watch import COMPLETION_RATIO, MAX_PLAYBACK_RATE, course_percent
 from shared.errors import Conflict, Forbidden, NotFound
+from shared.heartbeat_writer import GroupWriter
 from shared.ids import is_uuid
 from shared.learning import STAFF_ROLES, authorize_viewer, lesson_access
 
-HEARTBEAT_SQL = (
-    "SELECT * FROM record_heartbeat(:c, :u, :l, :s, :pos, :pl, :rate, :ratio,"
-    " CAST(:staff AS text[]), :now)"
+logger = logging.getLogger("progress")
+
+HEARTBEATS_SQL = (
+    "SELECT * FROM record_heartbeats(CAST(:beats AS jsonb), :rate, :ratio, CAST(:staff AS text[]))"
 )
 STAFF_ROLES_LITERAL = "{" + ",".join(STAFF_ROLES) + "}"  # a text[] literal, built once
 
-# The function's refusals, as the same errors authorize_viewer and the old path raised.
+# The function's refusals, as the same errors authorize_viewer raises.
 HEARTBEAT_REFUSALS = {
     "no_channel": lambda: NotFound("No such channel."),
     "no_lesson": lambda: NotFound("No such lesson."),
     "not_enrolled": lambda: Forbidden("Enroll in this course first."),
     "no_video": lambda: Conflict("This lesson has no playable video."),
 }
+
+# How long a process trusts an allowed (channel, student, lesson) before asking again. The
+# write re-checks every beat, so a revoked enrollment stops crediting at once; this only
+# delays the 403 answer by at most this long.
+VIEWER_TTL = 30.0
+_VIEWERS_MAX = 100_000
+_viewers: dict[tuple[str, str, str], float] = {}  # (channel, user, lesson) -> expiry
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    channel_id: str
+    user_id: str
+    lesson_id: str | None  # None: the path segment was not a uuid
+    session_id: str
+    position: float
+    playing: bool
+    at: datetime  # when it arrived: the server clock of the watch rule
+
+
+def write_heartbeats(beats: Sequence[Heartbeat]) -> list[Row]:
+    """Write beats with one call of record_heartbeats(); one result row per beat, in order.
+
+    Emits the completion events of every lesson the beats completed (see the module doc);
+    each row's `lesson_completed_now` says whether that beat's lesson events were emitted here.
+    """
+    payload = json.dumps(
+        [
+            {
+                "c": b.channel_id,
+                "u": b.user_id,
+                "l": b.lesson_id,
+                "s": b.session_id,
+                "pos": b.position,
+                "pl": b.playing,
+                "at": b.at.isoformat(),
+            }
+            for b in beats
+        ]
+    )
+    rows = db.call(
+        HEARTBEATS_SQL,
+        beats=payload,
+        rate=MAX_PLAYBACK_RATE,
+        ratio=COMPLETION_RATIO,
+        staff=STAFF_ROLES_LITERAL,
+    )
+    rows.sort(key=lambda r: r["i"])
+    emitted: set[tuple[str, str | None]] = set()
+    for beat, row in zip(beats, rows, strict=True):
+        row["lesson_completed_now"] = False
+        if row["status"].startswith("error"):
+            logger.error("heartbeat not written: %s", row["status"])
+        key = (beat.user_id, beat.lesson_id)
+        if row["completion_pending"] and key not in emitted:
+            emitted.add(key)
+            with transaction(channel_id=beat.channel_id, user_id=beat.user_id) as tx:
+                row["lesson_completed_now"] = (
+                    _lesson_completed(
+                        tx,
+                        channel_id=beat.channel_id,
+                        user_id=beat.user_id,
+                        lesson_id=str(beat.lesson_id),
+                        course_id=str(row["course_id"]),
+                    )
+                    is not None
+                )
+    return rows
+
+
+heartbeat_writer: GroupWriter[Heartbeat] = GroupWriter(write_heartbeats, name="heartbeats")
+
+
+def accept_heartbeat(
+    *,
+    channel_id: str,
+    lesson_id: str,
+    user_id: str,
+    session_id: str,
+    position: float,
+    playing: bool,
+) -> None:
+    """The route: refuse who may not watch (404/403/409), else queue the beat for writing."""
+    check_channel_id(channel_id)
+    key = (channel_id, user_id, lesson_id)
+    now = time.monotonic()
+    if _viewers.get(key, 0.0) < now:
+        with transaction(channel_id=channel_id, user_id=user_id) as tx:
+            row = lesson_access(tx, lesson_id=lesson_id, user_id=user_id)
+        if row["status"] != "ready" or not row["video_object"] or not row["duration_seconds"]:
+            raise HEARTBEAT_REFUSALS["no_video"]()
+        if len(_viewers) >= _VIEWERS_MAX:
+            _viewers.clear()
+        _viewers[key] = now + VIEWER_TTL
+    heartbeat_writer.submit(
+        Heartbeat(channel_id, user_id, lesson_id, session_id, position, playing, datetime.now(UTC))
+    )
 
 
 def record_heartbeat(
@@ -59,46 +168,30 @@ def record_heartbeat(
     session_id: str,
     position: float,
     playing: bool,
-    now: Any = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Apply one player heartbeat; returns what it credited (the route answers 204).
+    """Write one heartbeat now (no queue); returns what it credited.
 
-    `now` simulates the server clock (tests only); production leaves it None.
+    `now` is the beat's arrival time, the server clock of the watch rule (tests simulate it).
     """
     check_channel_id(channel_id)
-    row = db.call(
-        HEARTBEAT_SQL,
-        c=channel_id,
-        u=user_id,
-        l=lesson_id if is_uuid(lesson_id) else None,
-        s=session_id,
-        pos=position,
-        pl=playing,
-        rate=MAX_PLAYBACK_RATE,
-        ratio=COMPLETION_RATIO,
-        staff=STAFF_ROLES_LITERAL,
-        now=now,
-    )[0]
+    beat = Heartbeat(
+        channel_id,
+        user_id,
+        lesson_id if is_uuid(lesson_id) else None,
+        session_id,
+        position,
+        playing,
+        now or datetime.now(UTC),
+    )
+    row = write_heartbeats([beat])[0]
     refused = HEARTBEAT_REFUSALS.get(row["status"])
     if refused is not None:
         raise refused()
-    completed_now = False
-    if row["completion_pending"]:
-        with transaction(channel_id=channel_id, user_id=user_id) as tx:
-            completed_now = (
-                _lesson_completed(
-                    tx,
-                    channel_id=channel_id,
-                    user_id=user_id,
-                    lesson_id=lesson_id,
-                    course_id=str(row["course_id"]),
-                )
-                is not None
-            )
     watched = row["watched_seconds"]
     return {
         "credited_seconds": float(row["credited"]),
-        "lesson_completed_now": completed_now,
+        "lesson_completed_now": row["lesson_completed_now"],
         "watched_seconds": float(watched) if watched is not None else None,
     }
 

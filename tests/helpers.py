@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,3 +75,15 @@ def assert_problem(resp: requests.Response, status: int) -> dict[str, Any]:
     body = resp.json()
     assert body["status"] == status and body["title"] and "detail" in body and "type" in body
     return body
+
+
+def eventually(read: Callable[[], Any], expected: Any, *, timeout: float = 5.0) -> Any:
+    """Poll `read()` until it answers `expected` (for writes that land moments later, e.g.
+    heartbeats, written in batches); assert on the last answer."""
+    deadline = time.monotonic() + timeout
+    got = read()
+    while got != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+        got = read()
+    assert got == expected
+    return got

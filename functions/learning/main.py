@@ -87,12 +87,12 @@ def download(ctx: Ctx):
     C + "/lessons/{lesson_id}/heartbeats",
     body=HeartbeatIn,
     status=204,
-    errors={409: "No playable video", **VIEW},
-    summary="Player heartbeat (watch time)",
+    errors={409: "No playable video", 503: "Too many heartbeats waiting to be written", **VIEW},
+    summary="Player heartbeat (watch time), written moments later in a batch",
 )
 def heartbeat(ctx: Ctx):
     b = ctx.body
-    progress.record_heartbeat(
+    progress.accept_heartbeat(
         channel_id=ctx.params["channel_id"],
         user_id=ctx.user_id,
         lesson_id=ctx.params["lesson_id"],

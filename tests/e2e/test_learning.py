@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from shared.ids import uuid7
-from tests.helpers import assert_problem, make_channel, member_of, signup
+from tests.helpers import assert_problem, eventually, make_channel, member_of, signup
 from tests.integration.test_enrollments import make_batch, make_course
 
 pytestmark = pytest.mark.e2e
@@ -182,11 +182,14 @@ def test_heartbeats_progress_and_explicit_completion(gateway_url, school, admin)
         {"session_id": "p1", "position_seconds": 1, "playing": True, "extra": 1},
     ):
         assert_problem(requests.post(hb, json=bad, headers=student.headers, timeout=10), 422)
-    assert admin.run(
-        "SELECT count(*) FROM analytics_events WHERE user_id = :u"
-        " AND event_type = 'lesson.heartbeat'",
-        u=student.id,
-    ) == [[1]]
+    eventually(
+        lambda: admin.run(
+            "SELECT count(*) FROM analytics_events WHERE user_id = :u"
+            " AND event_type = 'lesson.heartbeat'",
+            u=student.id,
+        ),
+        [[1]],
+    )
     progress_url = f"{s['c']}/courses/{s['course']}/progress"
     p = requests.get(progress_url, headers=student.headers, timeout=10).json()
     assert (p["completed_lessons"], p["total_lessons"], p["percent"]) == (0, 2, 0)

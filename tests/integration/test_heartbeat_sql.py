@@ -1,4 +1,5 @@
-"""The record_heartbeat() SQL function (migration 0018) against the reference model.
+"""The heartbeat SQL (record_heartbeat/record_heartbeats, migrations 0018, 0021) against the
+reference model, and the batch writer's promises.
 
 shared.domain.watch is the reference: the same random sequences of beats (pauses, seeks both
 ways, dead time, claims faster than real time, positions past the end) go through the SQL
@@ -16,6 +17,7 @@ rule, so the generator does not produce exact ties.
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -166,18 +168,13 @@ def test_completion_events_survive_a_crash_between_the_two_steps(school):
     base = datetime.now(UTC).replace(microsecond=0)
 
     def call(pos, at):  # the SQL function alone, as if the process died right after it
+        beat = {"c": s["channel"], "u": student, "l": lesson, "s": "x", "pos": pos, "pl": True}
         return db.call(
-            progress.HEARTBEAT_SQL,
-            c=s["channel"],
-            u=student,
-            l=lesson,
-            s="x",
-            pos=pos,
-            pl=True,
+            progress.HEARTBEATS_SQL,
+            beats=json.dumps([{**beat, "at": (base + timedelta(seconds=at)).isoformat()}]),
             rate=2.0,
             ratio=0.9,
             staff=progress.STAFF_ROLES_LITERAL,
-            now=base + timedelta(seconds=at),
         )[0]
 
     call(0, 0)
