@@ -111,7 +111,8 @@ def test_a_late_beat_credits_nothing_and_does_not_rewind_the_session(school):
     assert float(nxt["credited"]) == 10.0
     assert watched(s, student, s["lessons"][0]) == 20.0
     events = s["admin"].run(
-        "SELECT count(*) FROM analytics_events WHERE user_id = :u AND event_type = 'lesson.heartbeat'",
+        "SELECT count(*) FROM analytics_events WHERE user_id = :u"
+        " AND event_type = 'lesson.heartbeat'",
         u=student,
     )
     assert events == [[4]]  # the late beat is still an analytics fact
