@@ -494,13 +494,16 @@ def reorder_lessons(
                     }
                 ],
             )
-        tx.exec(
-            "UPDATE lessons l SET position = o.pos, updated_at = now()"
-            " FROM unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS o(id, pos)"
-            " WHERE l.id = o.id AND l.course_id = :c AND l.position <> o.pos",
-            ids=lesson_ids,
-            c=course_id,
-        )
+        # An empty list (a course without lessons) is already in order; pg8000 cannot type an
+        # empty array parameter, so it must not reach the statement.
+        if lesson_ids:
+            tx.exec(
+                "UPDATE lessons l SET position = o.pos, updated_at = now()"
+                " FROM unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS o(id, pos)"
+                " WHERE l.id = o.id AND l.course_id = :c AND l.position <> o.pos",
+                ids=lesson_ids,
+                c=course_id,
+            )
         rows = tx.all(
             f"SELECT {_LESSON} FROM lessons WHERE course_id = :c ORDER BY position", c=course_id
         )

@@ -426,3 +426,17 @@ def test_writes_are_audited(gateway_url, world):
     ).json()["items"]
     mine = [e["action"] for e in log if e.get("target_id") == course["id"]]
     assert {"course.created", "course.updated"} <= set(mine)
+
+
+def test_reordering_a_course_without_lessons_is_a_no_op_not_a_500(gateway_url, world):
+    # found by schemathesis: an empty lesson_ids list reached the database as an untyped array
+    cid, user = world["ch"]["id"], world["users"]["instructor"]
+    course = new_course(gateway_url, cid, user)
+    r = requests.post(
+        api(gateway_url, cid, f"/courses/{course['id']}/lessons/order"),
+        json={"lesson_ids": []},
+        headers=user.headers,
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json() == {"items": [], "next_cursor": None}
