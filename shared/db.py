@@ -8,6 +8,7 @@ the Cloud SQL Python Connector with IAM database auth (imported only there).
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 import uuid
 from collections import OrderedDict
@@ -38,18 +39,29 @@ def connect(url: str | None = None) -> pg8000.native.Connection:
             enable_iam_auth=True,
             ip_type=IPTypes.PRIVATE,
         )
+        _no_delay(getattr(dbapi, "_usock", None))  # the connector's TLS socket
         # The connector hands back a DB-API connection; reuse its socket for the native API.
         return _NativeFromDbapi(dbapi)  # type: ignore[return-value]
     u = urlparse(url or s.database_url)
+    sock = socket.create_connection((u.hostname or "127.0.0.1", u.port or 5432), timeout=30)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)  # as pg8000 does for its own
+    _no_delay(sock)
     return pg8000.native.Connection(
         user=unquote(u.username or ""),
         password=unquote(u.password or "") or None,
-        host=u.hostname or "127.0.0.1",
-        port=u.port or 5432,
         database=(u.path or "/")[1:],
         application_name="creator-platform",
+        sock=sock,
         timeout=30,
     )
+
+
+def _no_delay(sock: socket.socket | None) -> None:
+    """Send each message at once. pg8000 writes a message larger than its 8 KiB buffer in two
+    segments; with Nagle's algorithm the second waits for the server's (delayed, ~40 ms) ACK
+    of the first: a batch of heartbeats took 48 ms instead of 5."""
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 _connector = None

@@ -131,7 +131,9 @@ def write_heartbeats(beats: Sequence[Heartbeat]) -> list[Row]:
     return rows
 
 
-heartbeat_writer: GroupWriter[Heartbeat] = GroupWriter(write_heartbeats, name="heartbeats")
+heartbeat_writer: GroupWriter[Heartbeat] = GroupWriter(
+    write_heartbeats, name="heartbeats", linger=0.05
+)
 
 
 def accept_heartbeat(

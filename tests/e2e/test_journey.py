@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.helpers import make_channel, signup
+from tests.helpers import eventually, make_channel, signup
 
 pytestmark = pytest.mark.e2e
 MP4 = (Path(__file__).resolve().parent.parent / "fixtures" / "tiny_faststart.mp4").read_bytes()
@@ -98,7 +98,14 @@ def test_creator_to_completed_course(gateway_url, admin_db):
         time.sleep(0.5)
         position = min(3.0, position + 0.5)
     assert progress["completed_lessons"] == 1 and progress["percent"] == 100, progress
-    assert progress["completed_at"] is not None
+    # the course completion is written right after the lesson's, by the heartbeat writer
+    eventually(
+        lambda: (
+            requests.get(progress_url, headers=student.headers, timeout=10).json()["completed_at"]
+            is not None
+        ),
+        True,
+    )
     assert progress["lessons"][0]["watched_seconds"] >= 2.7
 
     # 6. the course is complete, exactly once

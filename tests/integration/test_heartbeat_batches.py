@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared import progress
-from shared.domain.watch import Beat, credited_interval
+from shared.domain.watch import Beat, credited_interval, distinct_seconds, is_complete
 from shared.progress import Heartbeat, write_heartbeats
 from tests.integration.test_enrollments import make_course, new_channel, new_user
-from tests.integration.test_heartbeat_sql import enrolled_student
+from tests.integration.test_heartbeat_sql import enrolled_student, random_beats
 
 pytestmark = pytest.mark.usefixtures("stack")
 
@@ -125,7 +125,9 @@ def test_one_bad_beat_does_not_cost_the_others(school):
     rows = write_heartbeats(
         [
             beat(s, student, "p", 0, base),
-            beat(s, student, "p", 1e12, base + timedelta(seconds=1)),  # overflows numeric(10,3)
+            # a session whose last position overflows numeric(10,3): the channel's set-based
+            # statement fails, and the beats are written one by one instead
+            beat(s, student, "z", 1e12, base + timedelta(seconds=1)),
             beat(s, stranger, "p", 0, base + timedelta(seconds=1)),  # not a member
             beat(s, student, "q", 0, base + timedelta(seconds=1), lesson=s["other_lesson"]),
             beat(s, student, "p", 4, base + timedelta(seconds=4)),
@@ -135,7 +137,7 @@ def test_one_bad_beat_does_not_cost_the_others(school):
     assert statuses[0] == "ok" and statuses[4] == "ok"
     assert statuses[1].startswith("error:") and "overflow" in statuses[1]
     assert statuses[2:4] == ["no_channel", "no_lesson"]
-    assert float(rows[4]["credited"]) == 4.0  # credited from beat 0: beat 1 left no trace
+    assert float(rows[4]["credited"]) == 4.0
     assert watched(s, student, s["lessons"][0]) == 4.0
 
 
@@ -223,3 +225,54 @@ def test_record_heartbeat_raises_the_refusals(school):
             position=0,
             playing=True,
         )
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_batches_of_any_size_agree_with_the_reference_model(school, seed):
+    """The random sequences of test_heartbeat_sql, written in shuffled batches of 1-15 beats.
+
+    Odd seeds add a poisoned beat to every batch (a position that overflows the session's
+    column), so those batches take the one-by-one fallback: it is held to the model too."""
+    s = school
+    rng = random.Random(1000 + seed)
+    lesson, student = s["lessons"][0], enrolled_student(s)
+    base = datetime.now(UTC).replace(microsecond=0)
+    sessions = ["a", "b"]
+    prev: dict[str, Beat | None] = dict.fromkeys(sessions)
+    beats, expected, credited = [], [], []
+    for k, (pos, playing, at_ms) in enumerate(random_beats(rng, 600.0, rng.randint(1, 60))):
+        session = sessions[0] if k % 5 else rng.choice(sessions)
+        beats.append(
+            beat(s, student, session, pos, base + timedelta(milliseconds=at_ms), playing=playing)
+        )
+        interval = credited_interval(prev[session], position=pos, at=at_ms / 1000, duration=600)
+        prev[session] = Beat(pos, playing, at_ms / 1000)
+        expected.append(round(interval[1] - interval[0], 3) if interval else 0.0)
+        if interval:
+            credited.append(interval)
+    got: list[float] = []
+    while len(got) < len(beats):
+        chunk = list(range(len(got), min(len(beats), len(got) + rng.randint(1, 15))))
+        order = rng.sample(chunk, len(chunk))
+        # beats that arrived in the same instant are taken in array order: keep theirs
+        slots: dict[datetime, list[int]] = {}
+        for j, i in enumerate(order):
+            slots.setdefault(beats[i].at, []).append(j)
+        for same in slots.values():
+            for j, i in zip(same, sorted(order[j] for j in same), strict=True):
+                order[j] = i
+        batch = [beats[i] for i in order]
+        if seed % 2:
+            batch.append(beat(s, student, f"z{len(got)}", 1e12, batch[-1].at))
+        rows = write_heartbeats(batch)
+        if seed % 2:
+            assert rows.pop()["status"].startswith("error:")
+        by_index = {order[j]: float(r["credited"]) for j, r in enumerate(rows)}
+        got += [by_index[i] for i in chunk]
+    assert got == expected, f"seed {seed}"
+    want = round(distinct_seconds(credited), 3)
+    assert watched(s, student, lesson) == (want if credited else None)
+    done = s["admin"].run(
+        "SELECT completed_at IS NOT NULL FROM lesson_progress WHERE user_id = :u", u=student
+    )
+    assert (done[0][0] if done else False) == is_complete(want, 600.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -79,3 +80,16 @@ def test_too_much_pending_is_refused_with_503():
     assert w.flush(5)
     w.submit(4)  # room again
     assert w.flush(5)
+
+
+def test_the_writer_lingers_for_a_fuller_batch_unless_someone_flushes():
+    batches: list[list[int]] = []
+    w: GroupWriter[int] = GroupWriter(lambda b: batches.append(list(b)), name="t", linger=0.3)
+    for i in range(5):  # arrive one by one, well within the linger
+        w.submit(i)
+    assert w.flush(5)  # a flush does not wait for the linger to end...
+    assert batches == [[0, 1, 2, 3, 4]]  # ...yet the lingering writer took them as one batch
+    started = time.monotonic()
+    w.submit(5)
+    assert w.flush(5)
+    assert time.monotonic() - started < 0.25
