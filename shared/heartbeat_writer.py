@@ -6,11 +6,11 @@ the request hands the beat to this process's writer and answers at once. A write
 cost (for heartbeats ~0.4 ms of Postgres time, then ~30 us per beat), so a batch is written
 once it is `linger` old (50 ms for heartbeats) or `max_batch` long, whichever comes first.
 
-Who writes: the request that finds a batch due writes it before it returns (its caller is
-unaffected: the response is decided; the write only delays that worker thread's next
-request). Cloud Run functions give an instance CPU only while it handles requests, so writes
-must ride on requests; the background thread writes what is due when requests stop coming and
-retries failed writes with backoff. One batch is written at a time, oldest items first.
+Who writes: the request that finds a batch due writes it before it answers (that one answer
+waits a few milliseconds; the others of the batch did not wait at all). Cloud Run functions
+give an instance CPU only while it handles requests, so writes must ride on requests; the
+background thread writes what falls due when requests stop coming and retries failed writes
+with backoff. One batch is written at a time, oldest items first.
 
 What a beat in flight risks, and why that is acceptable: the process dying before the write
 loses at most the last moments' beats; watch time is not lost with them, because the next
