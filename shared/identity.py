@@ -10,7 +10,7 @@ from typing import Any
 
 from pg8000.native import DatabaseError
 
-from shared import audit, ratelimit
+from shared import audit, db, ratelimit
 from shared.config import settings
 from shared.db import UNIQUE_VIOLATION, Tx, sqlstate, transaction
 from shared.errors import BadRequest, Conflict, Unauthorized
@@ -279,13 +279,8 @@ def confirm_password_reset(*, token: str, new_password: str) -> None:
 
 
 def me(*, user_id: str) -> dict[str, Any]:
-    with transaction(user_id=user_id) as tx:
-        rows = tx.all(
-            "SELECT u.id, u.email, u.display_name, m.channel_id, m.role FROM users u"
-            " LEFT JOIN memberships m ON m.user_id = u.id"
-            " WHERE u.id = :u AND u.erased_at IS NULL ORDER BY m.created_at",
-            u=user_id,
-        )
+    # One round trip: me_read() sets the caller's context itself (migration 0024).
+    rows = db.call("SELECT * FROM me_read(:u)", u=user_id)
     if not rows:
         raise Unauthorized("This account no longer exists.")
     return {

@@ -27,6 +27,13 @@ def test_expired_token_is_refused():
     assert tokens.verify_access_token(token, now=1_000_000 + ttl)["sub"] == "u"
 
 
+def test_a_token_verified_before_still_expires():
+    token, ttl = tokens.issue_access_token("u", now=2_000_000)
+    assert tokens.verify_access_token(token, now=2_000_000)["sub"] == "u"  # checked, kept
+    with pytest.raises(Unauthorized):
+        tokens.verify_access_token(token, now=2_000_000 + ttl + tokens.LEEWAY_SECONDS + 1)
+
+
 def test_tampered_payload_is_refused():
     token, _ = tokens.issue_access_token("alice")
     h, p, s = token.split(".")
