@@ -97,6 +97,18 @@ resource "google_storage_bucket_iam_member" "function" {
   bucket = google_storage_bucket.data[each.value.bucket].name
   role   = each.value.role
   member = google_service_account.function[each.value.function].member
+
+  depends_on = [google_project_iam_custom_role.object_deleter]
+}
+
+# Bucket access mode "delete" (media_cleanup): storage.objects.delete and nothing else, granted
+# per bucket like the predefined roles above, never project-wide.
+resource "google_project_iam_custom_role" "object_deleter" {
+  project     = var.project
+  role_id     = local.object_deleter_role_id
+  title       = "Storage object deleter"
+  description = "Delete objects, without reading, listing or writing them."
+  permissions = ["storage.objects.delete"]
 }
 
 resource "google_pubsub_topic_iam_member" "function" {

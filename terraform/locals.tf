@@ -122,6 +122,7 @@ locals {
   # (scripts/package.py's walk) and fails on a difference: a secret the code reads but the
   # function does not mount would silently fall back to its local default.
   #   buckets: key => "read" | "write" (write = create/overwrite/delete objects)
+  #            | "delete" (delete objects only: local.object_deleter_role)
   #   sign_urls: the function signs V4 URLs with IAM signBlob as itself
   access_defaults = {
     secrets   = []
@@ -180,6 +181,9 @@ locals {
       queues    = ["media-thumbnails"]
       sign_urls = true
     }
+    media_cleanup = {
+      buckets = { media = "delete" } # released objects are deleted, never read or written
+    }
     media_thumbnail = {
       buckets   = { media = "write" }
       topics    = ["domain-events"]
@@ -214,11 +218,18 @@ locals {
         for b, mode in a.buckets : {
           function = f
           bucket   = b
-          role     = mode == "write" ? "roles/storage.objectUser" : "roles/storage.objectViewer"
+          role = {
+            read   = "roles/storage.objectViewer"
+            write  = "roles/storage.objectUser"
+            delete = local.object_deleter_role
+          }[mode]
         }
       ]
     ]) : "${p.function}/${p.bucket}" => p
   }
+  # No predefined role deletes objects without also reading and creating them: a custom one.
+  object_deleter_role_id = "platformObjectDeleter"
+  object_deleter_role    = "projects/${var.project}/roles/${local.object_deleter_role_id}"
   function_topic_grants = {
     for p in flatten([
       for f, a in local.function_access : [for t in a.topics : { function = f, topic = t }]

@@ -224,7 +224,7 @@ def test_access_map_names_declared_resources(resources, access):
         assert set(a["topics"]) <= declared["topics"], fn
         assert set(a["queues"]) <= declared["queues"], fn
         assert set(a["buckets"]) <= declared["buckets"], fn
-        assert set(a["buckets"].values()) <= {"read", "write"}, fn
+        assert set(a["buckets"].values()) <= {"read", "write", "delete"}, fn
 
 
 @pytest.mark.parametrize("name", function_dirs())
