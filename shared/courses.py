@@ -19,6 +19,7 @@ from shared.domain.policy import allows
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.http import decode_cursor, page
 from shared.ids import is_uuid, uuid7
+from shared.media_release import release
 
 CHECK_VIOLATION = "23514"
 _COURSE = (
@@ -451,11 +452,32 @@ def update_lesson(
 
 
 def delete_lesson(*, channel_id: str, user_id: str, course_id: str, lesson_id: str) -> None:
+    """Delete a lesson with its resources; its media objects are released for media_cleanup."""
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         require(tx, user_id, "course.write")
         _writable_course(tx, course_id)
+        lesson_id = _uuid_or_404(lesson_id, "lesson")
+        # Uploads before the lesson, the order media_finalized locks them in (no deadlock).
+        # A pending upload can never attach to the lesson now, and the resource uploads must
+        # not be attached again once their objects are gone: both end rejected.
+        uploads = tx.all(
+            "UPDATE uploads SET status = 'rejected', reason = 'the lesson was deleted',"
+            " finalized_at = coalesce(finalized_at, now())"
+            " WHERE channel_id = app_channel_id() AND status <> 'rejected' AND ("
+            " (lesson_id = :l AND status = 'pending')"
+            " OR id IN (SELECT r.upload_id FROM resources r JOIN lessons l ON l.id = r.lesson_id"
+            " WHERE r.lesson_id = :l AND l.course_id = :c))"
+            " RETURNING object_name",
+            l=lesson_id,
+            c=course_id,
+        )
         lesson = _lesson_for_update(tx, course_id, lesson_id)
-        tx.exec("DELETE FROM lessons WHERE id = :id", id=lesson_id)
+        thumbnail = tx.scalar("SELECT thumbnail_object FROM lessons WHERE id = :id", id=lesson_id)
+        resources = tx.all(
+            "SELECT object_name FROM resources WHERE lesson_id = :l AND object_name IS NOT NULL",
+            l=lesson_id,
+        )
+        tx.exec("DELETE FROM lessons WHERE id = :id", id=lesson_id)  # resources cascade
         # Close the gap; the (course_id, position) key is checked at commit.
         tx.exec(
             "UPDATE lessons SET position = position - 1 WHERE course_id = :c AND position > :p",
@@ -472,6 +494,17 @@ def delete_lesson(*, channel_id: str, user_id: str, course_id: str, lesson_id: s
             target_id=lesson_id,
             payload={"course_id": course_id, "lesson_id": lesson_id},
             details={"title": lesson["title"], "video_object": lesson["video_object"]},
+        )
+        release(
+            tx,
+            channel_id=channel_id,
+            objects=[
+                lesson["video_object"],
+                thumbnail,
+                *(r["object_name"] for r in resources),
+                *(u["object_name"] for u in uploads),
+            ],
+            reason="lesson.deleted",
         )
 
 
@@ -714,12 +747,23 @@ def list_resources(
 
 
 def delete_resource(*, channel_id: str, user_id: str, resource_id: str) -> None:
+    """Delete a resource; its file is released for media_cleanup."""
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         require(tx, user_id, "course.write")
+        resource_id = _uuid_or_404(resource_id, "resource")
+        # The upload first (media_finalized's lock order), and rejected: attaching it again
+        # would point a new resource at an object that is about to be deleted.
+        upload = tx.one(
+            "UPDATE uploads SET status = 'rejected', reason = 'the resource was deleted',"
+            " finalized_at = coalesce(finalized_at, now())"
+            " WHERE id = (SELECT upload_id FROM resources WHERE id = :id"
+            " AND channel_id = app_channel_id()) RETURNING object_name",
+            id=resource_id,
+        )
         row = tx.one(
             "DELETE FROM resources WHERE id = :id AND channel_id = app_channel_id()"
             " RETURNING course_id, title, object_name",
-            id=_uuid_or_404(resource_id, "resource"),
+            id=resource_id,
         )
         if row is None:
             raise NotFound("No such resource.")
@@ -732,4 +776,10 @@ def delete_resource(*, channel_id: str, user_id: str, resource_id: str) -> None:
             target_id=resource_id,
             payload={"course_id": str(row["course_id"]), "resource_id": resource_id},
             details={"title": row["title"]},
+        )
+        release(
+            tx,
+            channel_id=channel_id,
+            objects=[row["object_name"], upload["object_name"] if upload else None],
+            reason="resource.deleted",
         )

@@ -32,9 +32,11 @@ from shared.access import check_channel_id, require
 from shared.config import settings
 from shared.consumers import first_delivery
 from shared.db import Tx, transaction
+from shared.domain.media_objects import generated_thumbnail_name, generated_thumbnail_prefix
 from shared.domain.mp4 import NotPlayableMp4, probe
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.ids import is_uuid, uuid7
+from shared.media_release import release
 
 log = logging.getLogger("media")
 BUCKET = "media"
@@ -314,12 +316,17 @@ def on_object_finalized(*, event_id: str, bucket: str, name: str, generation: in
         if not first_delivery(tx, consumer=CONSUMER, event_id=event_id):
             return "ignored: duplicate delivery"
         upload = tx.one(f"SELECT {_UPLOAD} FROM uploads WHERE id = :id FOR UPDATE", id=upload_id)
-        if upload is None or upload["status"] != "pending":
-            return "ignored: upload no longer pending"
-        if verdict.ok:
+        status = upload["status"] if upload else None
+        if status == "pending" and verdict.ok:
             _accept(tx, channel_id, upload, generation, verdict.duration)
-        else:
+        elif status == "pending":
             _reject(tx, channel_id, upload, generation, verdict.reason or "rejected")
+    if status == "rejected":
+        # Rejected while we checked it (its lesson or resource was deleted): never kept.
+        _discard(name, generation)
+        return "ignored: upload withdrawn"
+    if status != "pending":
+        return "ignored: upload no longer pending"
     if not verdict.ok:
         _discard(name, generation)
         return f"rejected: {verdict.reason}"
@@ -414,17 +421,40 @@ def _accept(
         "lesson_id": lesson_id,
     }
     if upload["purpose"] == "lesson_video" and lesson_id:
+        before = tx.one(
+            "SELECT video_object, thumbnail_object FROM lessons WHERE id = :l FOR UPDATE",
+            l=lesson_id,
+        )
+        # The frame media_thumbnail grabbed from the old video goes with it; the task queued
+        # for this upload then makes a new one. A thumbnail the creator uploaded stays.
+        generated = generated_thumbnail_prefix(channel_id, lesson_id)
         # Out-of-order events for two uploads of one lesson: the newer upload wins.
         attached = tx.exec(
             "UPDATE lessons SET status = 'ready', video_object = :o, duration_seconds = :d,"
+            " thumbnail_object = CASE WHEN starts_with(thumbnail_object, :gen) THEN NULL"
+            " ELSE thumbnail_object END,"
             " updated_at = now() WHERE id = :l AND NOT EXISTS (SELECT 1 FROM uploads u"
             " WHERE u.lesson_id = :l AND u.purpose = 'lesson_video' AND u.status = 'ready'"
             " AND u.id > CAST(:u AS uuid))",
             o=name,
             d=duration,
+            gen=generated,
             l=lesson_id,
             u=upload_id,
         )
+        if not attached:
+            release(tx, channel_id=channel_id, objects=[name], reason="upload.superseded")
+        elif before and before["video_object"] not in (None, name):
+            thumb = before["thumbnail_object"]
+            release(
+                tx,
+                channel_id=channel_id,
+                objects=[
+                    before["video_object"],
+                    thumb if thumb and thumb.startswith(generated) else None,
+                ],
+                reason="video.replaced",
+            )
         if attached:
             outbox.add(
                 tx,
@@ -446,19 +476,31 @@ def _accept(
             s=upload["size_bytes"],
             u=upload_id,
         )
+    elif upload["purpose"] == "lesson_video":
+        # Its lesson is gone (deleting a lesson withdraws its pending uploads; this is the
+        # fallback): nothing will ever play this object.
+        release(tx, channel_id=channel_id, objects=[name], reason="upload.orphaned")
     elif upload["purpose"] == "thumbnail":
         if lesson_id:
+            old = tx.scalar(
+                "SELECT thumbnail_object FROM lessons WHERE id = :l FOR UPDATE", l=lesson_id
+            )
             tx.exec(
                 "UPDATE lessons SET thumbnail_object = :o, updated_at = now() WHERE id = :l",
                 o=name,
                 l=lesson_id,
             )
         elif course_id:
+            old = tx.scalar(
+                "SELECT thumbnail_object FROM courses WHERE id = :c FOR UPDATE", c=course_id
+            )
             tx.exec(
                 "UPDATE courses SET thumbnail_object = :o, updated_at = now() WHERE id = :c",
                 o=name,
                 c=course_id,
             )
+        if (lesson_id or course_id) and old != name:
+            release(tx, channel_id=channel_id, objects=[old], reason="thumbnail.replaced")
     audit.record(
         tx,
         action="upload.ready",
@@ -566,8 +608,18 @@ def make_video_thumbnail(*, channel_id: Any, upload_id: Any) -> str:
     )
     if proc.returncode != 0 or not proc.stdout.startswith(b"\xff\xd8"):
         raise RuntimeError(f"ffmpeg failed: {proc.stderr.decode(errors='replace')[-300:]}")
-    name = f"channels/{channel_id}/thumbnails/{row['lesson_id']}/{upload_id}.jpg"
+    name = generated_thumbnail_name(channel_id, str(row["lesson_id"]), upload_id)
     gcs.write(BUCKET, name, proc.stdout, content_type="image/jpeg")
+    outbox.begin_request()  # publish the release below right after commit
+    try:
+        done = _attach_thumbnail(channel_id, row, name)
+        outbox.flush_request()
+    finally:
+        outbox.end_request()
+    return "thumbnail ready" if done else "ignored: the lesson changed meanwhile"
+
+
+def _attach_thumbnail(channel_id: str, row: dict[str, Any], name: str) -> bool:
     with transaction(channel_id=channel_id) as tx:
         done = tx.exec(
             "UPDATE lessons SET thumbnail_object = :t, updated_at = now()"
@@ -586,4 +638,8 @@ def make_video_thumbnail(*, channel_id: Any, upload_id: Any) -> str:
                 target_id=str(row["lesson_id"]),
                 details={"object": name},
             )
-    return "thumbnail ready" if done else "ignored: the lesson changed meanwhile"
+        else:
+            # The video was replaced or the lesson deleted while ffmpeg ran: the frame is
+            # unused (media_cleanup still keeps it if a concurrent run attached it).
+            release(tx, channel_id=channel_id, objects=[name], reason="thumbnail.unused")
+    return bool(done)

@@ -38,7 +38,7 @@ def owned_by(name: Any, channel_id: str) -> bool:
     `channels/<channel_id>/uploads/` or `.../thumbnails/`, with no `.`/`..` segment."""
     if not isinstance(name, str) or len(name.encode()) > MAX_OBJECT_NAME:
         return False
-    m = _NAME.match(name)
+    m = _NAME.fullmatch(name)
     if m is None or m["channel"] != channel_id.lower():
         return False
     return not any(seg in (".", "..") for seg in name.split("/"))
@@ -81,4 +81,4 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 
 
 def _is_uuid(value: str) -> bool:
-    return _UUID.match(value) is not None
+    return _UUID.fullmatch(value) is not None
