@@ -2,8 +2,10 @@
 
 Visibility: staff (owner, admin, instructor, moderator) see drafts; everyone else, signed in
 or not, member or not, sees published courses only, and anything of a course they cannot see
-is 404. Writes need `course.write` / `batch.write` (instructor and above): a non-member gets
-404, a weaker role 403. Every write is audit-logged and emits an outbox event.
+is 404. An archived course (retired by its creator: off the catalogue, closed to new students,
+read-only) stays visible to its staff and to the students still enrolled in it; publishing it
+again reopens it. Writes need `course.write` / `batch.write` (instructor and above): a
+non-member gets 404, a weaker role 403. Every write is audit-logged and emits an outbox event.
 """
 
 from __future__ import annotations
@@ -105,15 +107,22 @@ def _is_staff(role: str | None) -> bool:
     return allows(role, "course.read_drafts")
 
 
-def _visible_course(tx: Tx, course_id: str, role: str | None) -> dict[str, Any]:
-    """A course the caller may see (staff: any; others: published), else 404."""
+def _visible_course(
+    tx: Tx, course_id: str, role: str | None, user_id: str | None
+) -> dict[str, Any]:
+    """A course the caller may see (staff: any; others: published, or archived while they
+    are enrolled), else 404."""
     row = tx.one(
         f"SELECT {_COURSE} FROM courses WHERE id = :id AND channel_id = app_channel_id()",
         id=_uuid_or_404(course_id, "course"),
     )
-    if row is None or (row["status"] != "published" and not _is_staff(role)):
+    if row is None:
         raise NotFound("No such course.")
-    return row
+    if row["status"] == "published" or _is_staff(role):
+        return row
+    if row["status"] == "archived" and _entitled(tx, course_id, user_id, role):
+        return row
+    raise NotFound("No such course.")
 
 
 def _course_for_update(tx: Tx, course_id: str) -> dict[str, Any]:
@@ -245,7 +254,7 @@ def list_courses(
 def get_course(*, channel_id: str, user_id: str | None, course_id: str) -> dict[str, Any]:
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         role = role_of(tx, user_id)
-        course = _visible_course(tx, course_id, role)
+        course = _visible_course(tx, course_id, role, user_id)
         with_body = _entitled(tx, course_id, user_id, role)
         lessons = tx.all(
             f"SELECT {_LESSON} FROM lessons WHERE course_id = :c"
@@ -308,15 +317,16 @@ def _require_payments(tx: Tx) -> None:
 
 
 def publish_course(*, channel_id: str, user_id: str, course_id: str) -> dict[str, Any]:
-    """Publish a draft; 409 with the reasons when a video lesson has no ready video, when a
-    priced course's channel cannot take payments, or when the plan's limit is reached."""
+    """Publish a draft or reopen an archived course; 409 with the reasons when a video lesson
+    has no ready video, when a priced course's channel cannot take payments, or when the
+    plan's limit is reached."""
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         require(tx, user_id, "course.publish")
         # One publish at a time per channel, so two cannot both squeeze under the plan limit.
         channel = tx.one(
             "SELECT charges_enabled FROM channels WHERE id = app_channel_id() FOR UPDATE"
         )
-        course = _writable_course(tx, course_id)
+        course = _course_for_update(tx, course_id)
         if course["status"] == "published":
             return _course_out(course)  # publishing twice changes nothing
         reasons = []
@@ -369,6 +379,31 @@ def publish_course(*, channel_id: str, user_id: str, course_id: str) -> dict[str
                 "title": row["title"],
                 "price": _course_out(row)["price"],
             },
+        )
+    return _course_out(row)
+
+
+def archive_course(*, channel_id: str, user_id: str, course_id: str) -> dict[str, Any]:
+    """Retire a course: off the catalogue and public pages, closed to new enrollments and to
+    edits; its enrolled students keep their access. Archiving twice changes nothing."""
+    with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
+        require(tx, user_id, "course.publish")
+        course = _course_for_update(tx, course_id)
+        if course["status"] == "archived":
+            return _course_out(course)
+        row = tx.one(
+            f"UPDATE courses SET status = 'archived', updated_at = now() WHERE id = :id"
+            f" RETURNING {_COURSE}",
+            id=course_id,
+        )
+        _record(
+            tx,
+            channel_id=channel_id,
+            user_id=user_id,
+            action="course.archived",
+            target_type="course",
+            target_id=course_id,
+            payload={"course_id": course_id, "was": course["status"]},
         )
     return _course_out(row)
 
@@ -590,7 +625,7 @@ def list_batches(
 ) -> dict[str, Any]:
     after = _cursor_id(cursor)
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
-        _visible_course(tx, course_id, role_of(tx, user_id))
+        _visible_course(tx, course_id, role_of(tx, user_id), user_id)
         rows = tx.all(
             f"SELECT {_BATCH} FROM batches WHERE course_id = :c AND channel_id = app_channel_id()"
             " AND (CAST(:after AS uuid) IS NULL OR id > CAST(:after AS uuid))"
@@ -617,7 +652,7 @@ def get_batch(*, channel_id: str, user_id: str | None, batch_id: str) -> dict[st
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         row = _batch_row(tx, batch_id)
         try:
-            _visible_course(tx, str(row["course_id"]), role_of(tx, user_id))
+            _visible_course(tx, str(row["course_id"]), role_of(tx, user_id), user_id)
         except NotFound as e:
             raise NotFound("No such batch.") from e
     return _batch_out(row)
@@ -733,7 +768,7 @@ def list_resources(
 ) -> dict[str, Any]:
     after = _cursor_id(cursor)
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
-        _visible_course(tx, course_id, role_of(tx, user_id))
+        _visible_course(tx, course_id, role_of(tx, user_id), user_id)
         rows = tx.all(
             f"SELECT {_RESOURCE} FROM resources WHERE course_id = :c"
             " AND channel_id = app_channel_id()"

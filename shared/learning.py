@@ -3,7 +3,7 @@
 Who may view a lesson: staff of the channel (preview without enrolling) and students with an
 active enrollment in its course. Not a member of the channel at all: 404 (existence never
 leaks across tenants); a member without an enrollment: 403; a draft course is invisible (404)
-to anyone but staff.
+to anyone but staff, an archived one to anyone but staff and its enrolled students.
 """
 
 from __future__ import annotations
@@ -46,7 +46,10 @@ def authorize_viewer(row: Row | None, *, what: str = "lesson") -> Row:
     if row.get("course_id") is None:
         raise NotFound(f"No such {what}.")
     staff = allows(row["role"], "lesson.watch_any")
-    if row["course_status"] == "draft" and not staff:
+    hidden = row["course_status"] == "draft" or (
+        row["course_status"] == "archived" and row["enrollment_id"] is None
+    )
+    if hidden and not staff:
         raise NotFound(f"No such {what}.")
     if not staff and row["enrollment_id"] is None:
         raise Forbidden("Enroll in this course first.")

@@ -82,7 +82,7 @@ def update_course(ctx: Ctx):
     "POST",
     CO + "/publish",
     response=s.CourseOut,
-    summary="Publish a course",
+    summary="Publish a course (also reopens an archived one)",
     errors={
         **WRITE,
         409: "A video lesson has no ready video, the channel cannot take payments for a "
@@ -92,6 +92,18 @@ def update_course(ctx: Ctx):
 )
 def publish_course(ctx: Ctx):
     return courses.publish_course(**_ids(ctx))
+
+
+@api.route(
+    "POST",
+    CO + "/archive",
+    response=s.CourseOut,
+    summary="Archive a course: off the catalogue, closed to new students and edits; enrolled "
+    "students keep access",
+    errors={403: "Instructor or above only", **HIDDEN},
+)
+def archive_course(ctx: Ctx):
+    return courses.archive_course(**_ids(ctx))
 
 
 @api.route(

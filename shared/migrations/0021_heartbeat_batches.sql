@@ -81,7 +81,8 @@ BEGIN
         RETURN;
     END IF;
     staff := acc.role = ANY (p_staff_roles);
-    IF acc.course_id IS NULL OR (acc.course_status = 'draft' AND NOT staff) THEN
+    IF acc.course_id IS NULL OR (NOT staff AND (acc.course_status = 'draft'
+        OR (acc.course_status = 'archived' AND acc.enrollment_id IS NULL))) THEN
         status := 'no_lesson';
         RETURN;
     END IF;
@@ -209,7 +210,9 @@ checked AS (
     SELECT b.*, l.course_id, l.duration_seconds AS dur,
            CASE WHEN m.role IS NULL THEN 'no_channel'
                 WHEN l.course_id IS NULL
-                     OR (c.status = 'draft' AND NOT m.role = ANY (p_staff_roles)) THEN 'no_lesson'
+                     OR (NOT m.role = ANY (p_staff_roles)
+                         AND (c.status = 'draft' OR (c.status = 'archived' AND e.id IS NULL)))
+                     THEN 'no_lesson'
                 WHEN NOT m.role = ANY (p_staff_roles) AND e.id IS NULL THEN 'not_enrolled'
                 WHEN l.status IS DISTINCT FROM 'ready' OR coalesce(l.video_object, '') = ''
                      OR coalesce(l.duration_seconds, 0) = 0 THEN 'no_video'

@@ -254,3 +254,93 @@ def test_resource_download_is_signed_and_logged(gateway_url, school, admin):
         requests.get(f"{s['c']}/resources/{uuid7()}/download", headers=student.headers, timeout=10),
         404,
     )
+
+
+# -- archived courses: off the catalogue, closed to newcomers, kept by enrolled students --
+def test_archived_course_keeps_its_students_and_turns_everyone_else_away(
+    gateway_url, school, admin
+):
+    s = school
+    course_url = f"{s['c']}/courses/{s['course']}"
+    student, latecomer = signup(gateway_url), signup(gateway_url)
+    assert enroll(s, student).status_code == 201
+    instructor = member_of(gateway_url, s["ch"]["id"], s["owner"], "instructor")
+    # a student of the channel may not archive
+    assert_problem(requests.post(f"{course_url}/archive", headers=student.headers, timeout=10), 403)
+
+    r = requests.post(f"{course_url}/archive", headers=instructor.headers, timeout=10)
+    assert r.status_code == 200 and r.json()["status"] == "archived", r.text
+    again = requests.post(f"{course_url}/archive", headers=instructor.headers, timeout=10)
+    assert again.status_code == 200
+    events = admin.run(
+        "SELECT count(*) FROM outbox WHERE event_type = 'course.archived'"
+        " AND payload->>'course_id' = :c",
+        c=s["course"],
+    )
+    audited = admin.run(
+        "SELECT count(*) FROM audit_log WHERE action = 'course.archived' AND target_id = :c",
+        c=s["course"],
+    )
+    assert events == [[1]] and audited == [[1]]  # archiving twice changed nothing
+
+    # the enrolled student keeps the course, its lessons, playback and heartbeats
+    assert requests.get(course_url, headers=student.headers, timeout=10).status_code == 200
+    play = f"{s['c']}/lessons/{s['video']}/playback"
+    assert requests.get(play, headers=student.headers, timeout=10).status_code == 200
+    hb = f"{s['c']}/lessons/{s['video']}/heartbeats"
+    beat = {"session_id": "a1", "position_seconds": 0, "playing": True}
+    assert requests.post(hb, json=beat, headers=student.headers, timeout=10).status_code == 204
+    progress = f"{course_url}/progress"
+    assert requests.get(progress, headers=student.headers, timeout=10).status_code == 200
+    eventually(
+        lambda: admin.run(
+            "SELECT count(*) FROM watch_sessions WHERE user_id = :u AND session_id = 'a1'",
+            u=student.id,
+        ),
+        [[1]],
+    )
+
+    # everyone else: not in the catalogue, not on the public page, no way in
+    listed = requests.get(f"{s['c']}/courses", headers=latecomer.headers, timeout=10).json()
+    assert s["course"] not in [c["id"] for c in listed["items"]]
+    assert_problem(requests.get(course_url, headers=latecomer.headers, timeout=10), 404)
+    assert_problem(requests.get(course_url, timeout=10), 404)
+    page = requests.get(f"{gateway_url}/ch/{s['ch']['slug']}/courses/{s['course']}", timeout=10)
+    assert page.status_code == 404
+    landing = requests.get(f"{gateway_url}/ch/{s['ch']['slug']}", timeout=10)
+    assert s["course"] not in landing.text
+    assert enroll(s, latecomer).status_code in (404, 409)
+    assert_problem(requests.get(play, headers=latecomer.headers, timeout=10), 404)
+    assert admin.run("SELECT count(*) FROM enrollments WHERE user_id = :u", u=latecomer.id) == [[0]]
+
+    # staff still see it, but it is read-only
+    assert requests.get(course_url, headers=instructor.headers, timeout=10).status_code == 200
+    staff_list = requests.get(
+        f"{s['c']}/courses", params={"status": "archived"}, headers=instructor.headers, timeout=10
+    ).json()
+    assert [c["id"] for c in staff_list["items"]] == [s["course"]]
+    edit = requests.patch(
+        course_url, json={"title": "New title"}, headers=instructor.headers, timeout=10
+    )
+    assert_problem(edit, 409)
+
+    # publishing reopens it
+    r = requests.post(f"{course_url}/publish", headers=instructor.headers, timeout=10)
+    assert r.status_code == 200 and r.json()["status"] == "published", r.text
+    assert requests.get(course_url, headers=latecomer.headers, timeout=10).status_code == 200
+    assert enroll(s, latecomer).status_code == 201
+
+
+def test_a_student_whose_enrollment_ended_loses_an_archived_course(gateway_url, school, admin):
+    s = school
+    student = signup(gateway_url)
+    assert enroll(s, student).status_code == 201
+    r = requests.post(
+        f"{s['c']}/courses/{s['course']}/archive", headers=s["owner"].headers, timeout=10
+    )
+    assert r.status_code == 200
+    admin.run("UPDATE enrollments SET status = 'ended' WHERE user_id = :u", u=student.id)
+    course_url = f"{s['c']}/courses/{s['course']}"
+    assert_problem(requests.get(course_url, headers=student.headers, timeout=10), 404)
+    play = f"{s['c']}/lessons/{s['video']}/playback"
+    assert_problem(requests.get(play, headers=student.headers, timeout=10), 404)
