@@ -258,7 +258,7 @@ def call(sql: str, **params: Any) -> list[Row]:
 
     Outside START TRANSACTION, Postgres runs the statement in its own implicit transaction:
     one round trip, no BEGIN/COMMIT. For a statement that sets its own transaction-local
-    context (e.g. the record_heartbeat() SQL function, which calls set_config(..., true))
+    context (e.g. the record_heartbeats() SQL function, which calls set_config(..., true))
     and must be atomic on its own. Uses the pooled connection's prepared-statement cache.
     """
     p = pool()

@@ -6,21 +6,21 @@
 -- record_heartbeats() below. Under load a call carries hundreds of beats; one round trip
 -- and one commit are shared by all of them.
 --
--- record_heartbeats() applies the same per-beat rule as record_heartbeat() (0018): each
+-- record_heartbeats() applies the rule of record_heartbeat() (0018, dropped below): each
 -- channel's beats in ONE set-based statement (record_channel_heartbeats) under that channel's
--- context, taking the beats of a session in arrival order (ties: array order) with each
--- beat's arrival time as the server clock. If that statement fails, the channel's beats are
--- written one by one with record_heartbeat(), each in a subtransaction, so that a bad beat
--- costs only itself. tests/integration/test_heartbeat_batches.py holds both paths to the
--- reference model (shared/domain/watch.py).
-
--- Locks. Beats of one student and lesson lock the session row and then the progress row. In
--- a batch, beat 1 (session A) holds the progress row while beat 2 waits for session B, which
--- another writer's batch may hold while waiting for the progress row: a deadlock. So every
--- writer first takes a transaction advisory lock per (student, lesson), in ascending key
--- order (a batch takes all of its keys before touching any row): row locks of one student's
--- lesson are only ever taken under that lock, and the advisory locks are always taken in the
--- same order. Classid 1 keeps these keys apart from other advisory locks.
+-- row-level-security context, taking the beats of a session in arrival order (ties: array
+-- order) with each beat's arrival time as the server clock. If that statement fails, the
+-- channel's beats go through the same statement one at a time, each in a subtransaction, so
+-- that a bad beat costs only itself. tests/integration/test_heartbeat_batches.py and
+-- test_heartbeat_sql.py hold both paths to the reference model (shared/domain/watch.py).
+--
+-- Locks. A batch upserts session and progress rows of many students in whatever order the
+-- executor meets them; two batches meeting the same rows in other orders would deadlock. So a
+-- batch first takes a transaction advisory lock per (student, lesson), all of them, in
+-- ascending key order: rows of one student's lesson are only ever written under that lock,
+-- and the locks are always taken in the same order. This also makes reading a session's last
+-- beat without a row lock safe: the statement's snapshot is taken after the locks. Classid 1
+-- keeps these keys apart from other advisory locks.
 --
 -- Late beats. Two instances may write beats of one session in the other order than they
 -- arrived; a beat older than the session's last one is recorded as an analytics event but
@@ -31,141 +31,10 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT hashtext(p_user::text || p_lesson::text)
 $$;
 
-CREATE OR REPLACE FUNCTION record_heartbeat(
-    p_channel uuid,
-    p_user uuid,
-    p_lesson uuid,
-    p_session text,
-    p_position numeric,
-    p_playing boolean,
-    p_max_rate numeric,
-    p_completion_ratio numeric,
-    p_staff_roles text[],
-    p_now timestamptz DEFAULT NULL,  -- when the beat arrived; NULL: now
-    OUT status text,
-    OUT course_id uuid,
-    OUT credited numeric,
-    OUT watched_seconds numeric,
-    OUT completed_now boolean,
-    OUT completion_pending boolean
-) LANGUAGE plpgsql AS $$
-DECLARE
-    now_at timestamptz := coalesce(p_now, clock_timestamp());
-    acc record;
-    prev record;
-    had_prev boolean;
-    staff boolean;
-    duration numeric;
-    a numeric;
-    b numeric;
-    elapsed numeric;
-    progress record;
-BEGIN
-    PERFORM set_config('app.channel_id', p_channel::text, true),
-            set_config('app.user_id', p_user::text, true);
-    completed_now := false;
-    completion_pending := false;
-    credited := 0;
-
-    SELECT m.role, l.course_id, l.status, l.video_object, l.duration_seconds,
-           c.status AS course_status, e.id AS enrollment_id
-      INTO acc
-      FROM (SELECT 1) AS one
-      LEFT JOIN memberships m ON m.channel_id = app_channel_id() AND m.user_id = p_user
-      LEFT JOIN lessons l ON l.id = p_lesson AND l.channel_id = app_channel_id()
-      LEFT JOIN courses c ON c.id = l.course_id AND c.channel_id = app_channel_id()
-      LEFT JOIN enrollments e ON e.channel_id = app_channel_id() AND e.course_id = l.course_id
-            AND e.user_id = p_user AND e.status = 'active';
-    IF acc.role IS NULL THEN
-        status := 'no_channel';
-        RETURN;
-    END IF;
-    staff := acc.role = ANY (p_staff_roles);
-    IF acc.course_id IS NULL OR (NOT staff AND (acc.course_status = 'draft'
-        OR (acc.course_status = 'archived' AND acc.enrollment_id IS NULL))) THEN
-        status := 'no_lesson';
-        RETURN;
-    END IF;
-    IF NOT staff AND acc.enrollment_id IS NULL THEN
-        status := 'not_enrolled';
-        RETURN;
-    END IF;
-    IF acc.status IS DISTINCT FROM 'ready' OR coalesce(acc.video_object, '') = ''
-       OR coalesce(acc.duration_seconds, 0) = 0 THEN
-        status := 'no_video';
-        RETURN;
-    END IF;
-    status := 'ok';
-    course_id := acc.course_id;
-    duration := acc.duration_seconds;
-
-    PERFORM pg_advisory_xact_lock(1, heartbeat_lock_key(p_user, p_lesson));
-
-    -- Swap the session's last heartbeat for this one, unless this one is older (late).
-    UPDATE watch_sessions w
-       SET position = p_position, playing = p_playing, last_seen_at = now_at,
-           beats = w.beats + 1
-      FROM (SELECT o.position, o.playing, o.last_seen_at
-              FROM watch_sessions o
-             WHERE o.user_id = p_user AND o.lesson_id = p_lesson AND o.session_id = p_session
-               FOR UPDATE) AS old
-     WHERE w.user_id = p_user AND w.lesson_id = p_lesson AND w.session_id = p_session
-       AND old.last_seen_at <= now_at
-    RETURNING old.position, old.playing, old.last_seen_at INTO prev;
-    had_prev := FOUND;
-    IF NOT had_prev THEN
-        -- First beat of the session, or a late one (the insert then does nothing).
-        INSERT INTO watch_sessions (channel_id, user_id, lesson_id, session_id, position,
-                                    playing, started_at, last_seen_at)
-        VALUES (p_channel, p_user, p_lesson, p_session, p_position, p_playing, now_at, now_at)
-        ON CONFLICT (user_id, lesson_id, session_id) DO NOTHING;
-    END IF;
-
-    -- shared.domain.watch.credited_interval (see 0018).
-    IF had_prev AND prev.playing THEN
-        a := watch_clamp(prev.position, duration);
-        b := watch_clamp(p_position, duration);
-        elapsed := extract(epoch FROM now_at) - extract(epoch FROM prev.last_seen_at);
-        IF b > a AND elapsed > 0 THEN
-            b := round(least(b, a + elapsed * p_max_rate), 3);
-            a := round(a, 3);
-            IF b <= a THEN
-                a := NULL;
-            END IF;
-        ELSE
-            a := NULL;
-        END IF;
-    END IF;
-    credited := coalesce(b - a, 0);
-
-    INSERT INTO analytics_events (channel_id, user_id, event_type, metadata, occurred_at)
-    VALUES (p_channel, p_user, 'lesson.heartbeat', jsonb_build_object(
-        'lesson_id', p_lesson, 'course_id', acc.course_id, 'session_id', p_session,
-        'position', p_position, 'playing', p_playing, 'watch_seconds', credited), now_at);
-
-    IF a IS NULL THEN
-        RETURN;
-    END IF;
-
-    INSERT INTO lesson_progress AS lp (channel_id, user_id, lesson_id, course_id, watched,
-                                       watched_seconds)
-    VALUES (p_channel, p_user, p_lesson, acc.course_id, nummultirange(numrange(a, b)), b - a)
-    ON CONFLICT (user_id, lesson_id) DO UPDATE SET
-        watched = lp.watched + EXCLUDED.watched,
-        watched_seconds = multirange_length(lp.watched + EXCLUDED.watched),
-        updated_at = now()
-    RETURNING lp.watched_seconds, lp.completed_at, lp.completion_emitted INTO progress;
-    watched_seconds := progress.watched_seconds;
-
-    IF progress.completed_at IS NULL
-       AND progress.watched_seconds >= round(duration * p_completion_ratio, 3) THEN
-        UPDATE lesson_progress SET completed_at = now(), completed_by = 'watch'
-         WHERE user_id = p_user AND lesson_id = p_lesson;
-        completed_now := true;
-    END IF;
-    completion_pending := (completed_now OR progress.completed_at IS NOT NULL)
-                          AND NOT progress.completion_emitted;
-END $$;
+-- The per-beat function of 0018 is replaced by the set-based one below (which the fallback
+-- also uses, one beat at a time): one implementation of the rule in SQL, not two.
+DROP FUNCTION record_heartbeat(uuid, uuid, uuid, text, numeric, boolean, numeric, numeric,
+                               text[], timestamptz);
 
 CREATE TYPE heartbeat_result AS (
     i int,                      -- the beat's index in the batch
@@ -190,7 +59,7 @@ BEGIN
      WHERE (x.e->>'c')::uuid = p_channel;
 END $$;
 
--- The beats of one channel, set-based: one statement does what record_heartbeat() does beat
+-- The beats of one channel, set-based: one statement does what record_heartbeat() did beat
 -- by beat, with the same rules and the same results. Runs under the channel's context.
 -- PL/pgSQL rather than SQL for its plan cache: a SQL function plans this statement per call.
 CREATE FUNCTION record_channel_heartbeats(
@@ -250,7 +119,9 @@ seq AS (
      WHERE NOT c.late
     WINDOW w AS (PARTITION BY c.u, c.l, c.s ORDER BY c.at, c.i)
 ),
--- shared.domain.watch.credited_interval, as in record_heartbeat().
+-- shared.domain.watch.credited_interval: nothing for the first beat, after a pause, for a
+-- backward seek or without server time passing; a forward span is capped at
+-- elapsed * MAX_PLAYBACK_RATE; positions clamped to [0, duration]; rounded to 3 decimals.
 spans AS (
     SELECT q.*, watch_clamp(q.p_pos, q.dur) AS a0, watch_clamp(q.pos, q.dur) AS b0,
            extract(epoch FROM q.at) - extract(epoch FROM q.p_at) AS elapsed
@@ -375,21 +246,15 @@ BEGIN
              WHERE (x.e->>'c')::uuid = ch
              ORDER BY (x.e->>'at')::timestamptz, x.n
         LOOP
-            one.i := beat.n;
             BEGIN
-                SELECT r.status, r.course_id, r.credited, r.watched_seconds, r.completed_now,
-                       r.completion_pending
-                  INTO one.status, one.course_id, one.credited, one.watched_seconds,
-                       one.completed_now, one.completion_pending
-                  FROM record_heartbeat(ch, (beat.e->>'u')::uuid, (beat.e->>'l')::uuid,
-                                        beat.e->>'s', (beat.e->>'pos')::numeric,
-                                        (beat.e->>'pl')::boolean, p_max_rate,
-                                        p_completion_ratio, p_staff_roles,
-                                        (beat.e->>'at')::timestamptz) AS r;
+                SELECT * INTO one FROM record_channel_heartbeats(
+                    ch, jsonb_build_array(beat.e), p_max_rate, p_completion_ratio,
+                    p_staff_roles);
             EXCEPTION WHEN OTHERS THEN
                 -- This beat alone is lost (its subtransaction rolled back); the caller logs it.
-                one := ROW(beat.n, 'error: ' || SQLERRM, NULL, 0, NULL, false, false);
+                one := ROW(NULL, 'error: ' || SQLERRM, NULL, 0, NULL, false, false);
             END;
+            one.i := beat.n;
             RETURN NEXT one;
         END LOOP;
     END LOOP;

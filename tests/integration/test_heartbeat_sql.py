@@ -1,5 +1,5 @@
-"""The heartbeat SQL (record_heartbeat/record_heartbeats, migrations 0018, 0021) against the
-reference model, and the batch writer's promises.
+"""The heartbeat SQL (record_heartbeats(), migration 0021) one beat at a time against the
+reference model.
 
 shared.domain.watch is the reference: the same random sequences of beats (pauses, seeks both
 ways, dead time, claims faster than real time, positions past the end) go through the SQL
@@ -234,5 +234,8 @@ def test_the_tenant_context_ends_with_the_call_and_rls_applies(school):
         " (SELECT count(*) FROM watch_sessions) AS visible"
     )
     assert after == [{"c": "", "u": "", "visible": 0}]
-    definer = s["admin"].run("SELECT prosecdef FROM pg_proc WHERE proname = 'record_heartbeat'")
-    assert definer == [[False]]  # SECURITY INVOKER: the caller's row-level security applies
+    definer = s["admin"].run(
+        "SELECT proname, prosecdef FROM pg_proc WHERE proname LIKE 'record%heartbeats' ORDER BY 1"
+    )
+    # SECURITY INVOKER: the caller's row-level security applies
+    assert definer == [["record_channel_heartbeats", False], ["record_heartbeats", False]]
