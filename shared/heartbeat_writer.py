@@ -3,14 +3,16 @@
 Heartbeats are the hottest write of the platform and each one is tiny; writing each in its own
 request costs a database round trip, a commit and a Postgres backend's time per beat. Instead
 the request hands the beat to this process's writer and answers at once. A write has a fixed
-cost (for heartbeats ~0.4 ms of Postgres time, then ~30 us per beat), so a batch is written
-once it is `linger` old (50 ms for heartbeats) or `max_batch` long, whichever comes first.
+cost (for heartbeats ~0.4 ms of Postgres time, then ~30 us per beat), so the writer's thread
+writes a batch once it is `linger` old (50 ms for heartbeats) or `max_batch` long, whichever
+comes first; one batch at a time, oldest items first.
 
-Who writes: the request that finds a batch due writes it before it answers (that one answer
-waits a few milliseconds; the others of the batch did not wait at all). Cloud Run functions
-give an instance CPU only while it handles requests, so writes must ride on requests; the
-background thread writes what falls due when requests stop coming and retries failed writes
-with backoff. One batch is written at a time, oldest items first.
+Cloud Run functions give an instance CPU only while it handles requests. While requests flow
+the thread has CPU; when they are sparse it may be starved between them. So a request that
+finds a batch `overdue` (older than the thread should ever have let it get; 0.5 s for
+heartbeats) or `max_batch` long writes it itself before it answers: that answer waits a few
+milliseconds, the thread is not needed. Retries of failed writes (with backoff) are the
+thread's.
 
 What a beat in flight risks, and why that is acceptable: the process dying before the write
 loses at most the last moments' beats; watch time is not lost with them, because the next
@@ -51,6 +53,7 @@ class GroupWriter(Generic[T]):
         max_pending: int = 50_000,
         max_batch: int = 1_000,
         linger: float = 0.0,
+        overdue: float | None = None,
         backoff: float = 0.1,  # seconds before the first retry; doubles, at most 5 s
     ) -> None:
         self._write = write
@@ -58,6 +61,7 @@ class GroupWriter(Generic[T]):
         self._max_pending = max_pending
         self._max_batch = max_batch
         self._linger = linger
+        self._overdue = linger if overdue is None else max(overdue, linger)
         self._backoff = backoff
         self._cond = threading.Condition()
         self._pid = 0
@@ -115,20 +119,21 @@ class GroupWriter(Generic[T]):
         threading.Thread(target=self._run, name=self._name, daemon=True).start()
         atexit.register(self._close)
 
-    def _due_in(self) -> float:
+    def _due_in(self, *, background: bool = True) -> float:
         """Seconds until the oldest batch should be written (0: now). Holds the lock."""
         now = time.monotonic()
         if self._failures:
             return max(0.0, self._retry_at - now)
         if len(self._pending) >= self._max_batch or self._waiting or self._closing:
             return 0.0
-        return max(0.0, self._oldest + self._linger - now)
+        wait = self._linger if background else self._overdue
+        return max(0.0, self._oldest + wait - now)
 
     def _due(self, *, background: bool) -> bool:
         """A batch may be claimed now. Retries are the background thread's. Holds the lock."""
         if self._writing or not self._pending or (self._failures and not background):
             return False
-        return self._due_in() == 0.0
+        return self._due_in(background=background) == 0.0
 
     def _claim(self) -> list[T]:
         self._writing = True

@@ -132,7 +132,7 @@ def write_heartbeats(beats: Sequence[Heartbeat]) -> list[Row]:
 
 
 heartbeat_writer: GroupWriter[Heartbeat] = GroupWriter(
-    write_heartbeats, name="heartbeats", linger=0.05
+    write_heartbeats, name="heartbeats", linger=0.05, overdue=0.5
 )
 
 

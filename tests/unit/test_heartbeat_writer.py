@@ -123,3 +123,29 @@ def test_too_much_pending_is_refused_with_503():
     assert w.flush(5)
     w.submit(4)  # room again
     assert w.flush(5)
+
+
+def test_requests_leave_batches_to_the_thread_unless_overdue(monkeypatch):
+    writes: list[tuple[str, list[int]]] = []
+
+    def write(batch):
+        writes.append((threading.current_thread().name, list(batch)))
+
+    me = threading.current_thread().name
+    w: GroupWriter[int] = GroupWriter(write, name="bg", linger=0.02, overdue=0.2)
+    w.submit(1)
+    deadline = time.monotonic() + 5
+    while not writes and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert writes == [("bg", [1])]  # the thread wrote it after the linger; the request did not
+
+    # A starved thread (Cloud Run between sparse requests): the next request writes.
+    starved: GroupWriter[int] = GroupWriter(write, name="bg", linger=0.02, overdue=0.2)
+    monkeypatch.setattr(starved, "_run", lambda: None)
+    starved.submit(2)
+    time.sleep(0.1)
+    starved.submit(3)  # 0.1 s old: past the linger, not yet overdue
+    assert writes[1:] == []
+    time.sleep(0.15)
+    starved.submit(4)  # overdue now: this request writes everything pending
+    assert writes[1:] == [(me, [2, 3, 4])]
