@@ -86,6 +86,10 @@ def write_heartbeats(beats: Sequence[Heartbeat]) -> list[Row]:
 
     Emits the completion events of every lesson the beats completed (see the module doc);
     each row's `lesson_completed_now` says whether that beat's lesson events were emitted here.
+    A failure there does not fail the batch (which is written): the completion stays pending
+    and the lesson's next merging beat emits it. A batch written twice (a retry after a lost
+    answer) credits nothing the second time, none of its beats being newer than its
+    sessions' last; only its analytics events would be recorded twice.
     """
     payload = json.dumps(
         [
@@ -117,17 +121,20 @@ def write_heartbeats(beats: Sequence[Heartbeat]) -> list[Row]:
         key = (beat.user_id, beat.lesson_id)
         if row["completion_pending"] and key not in emitted:
             emitted.add(key)
-            with transaction(channel_id=beat.channel_id, user_id=beat.user_id) as tx:
-                row["lesson_completed_now"] = (
-                    _lesson_completed(
-                        tx,
-                        channel_id=beat.channel_id,
-                        user_id=beat.user_id,
-                        lesson_id=str(beat.lesson_id),
-                        course_id=str(row["course_id"]),
+            try:
+                with transaction(channel_id=beat.channel_id, user_id=beat.user_id) as tx:
+                    row["lesson_completed_now"] = (
+                        _lesson_completed(
+                            tx,
+                            channel_id=beat.channel_id,
+                            user_id=beat.user_id,
+                            lesson_id=str(beat.lesson_id),
+                            course_id=str(row["course_id"]),
+                        )
+                        is not None
                     )
-                    is not None
-                )
+            except Exception:
+                logger.exception("completion of lesson %s left pending", beat.lesson_id)
     return rows
 
 

@@ -17,7 +17,7 @@ import pytest
 from shared import progress
 from shared.domain.watch import Beat, credited_interval, distinct_seconds, is_complete
 from shared.progress import Heartbeat, write_heartbeats
-from tests.integration.test_enrollments import make_course, new_channel, new_user
+from tests.integration.test_enrollments import make_course, new_channel, new_user, outbox_events
 from tests.integration.test_heartbeat_sql import enrolled_student, random_beats
 
 pytestmark = pytest.mark.usefixtures("stack")
@@ -276,3 +276,33 @@ def test_batches_of_any_size_agree_with_the_reference_model(school, seed):
         "SELECT completed_at IS NOT NULL FROM lesson_progress WHERE user_id = :u", u=student
     )
     assert (done[0][0] if done else False) == is_complete(want, 600.0)
+
+
+def test_a_failed_completion_step_leaves_the_batch_written_and_the_completion_pending(
+    school, monkeypatch
+):
+    s = school
+    student = enrolled_student(s)
+    lesson = s["lessons"][1]
+    base = datetime.now(UTC)
+    write_heartbeats([beat(s, student, "c", 0, base, lesson=lesson)])
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the outbox insert failed")
+
+    real = progress._lesson_completed
+    monkeypatch.setattr(progress, "_lesson_completed", broken)
+    # 0 -> 560 s in 280 s of real time (2x): past 90% of 600 s
+    rows = write_heartbeats(
+        [beat(s, student, "c", 560, base + timedelta(seconds=280), lesson=lesson)]
+    )
+    assert rows[0]["status"] == "ok" and rows[0]["completion_pending"] is True
+    assert rows[0]["lesson_completed_now"] is False  # not emitted, and no exception
+    assert watched(s, student, lesson) == 560.0  # the batch itself is written
+    monkeypatch.setattr(progress, "_lesson_completed", real)
+    nxt = write_heartbeats(
+        [beat(s, student, "c", 570, base + timedelta(seconds=290), lesson=lesson)]
+    )
+    assert nxt[0]["lesson_completed_now"] is True
+    events = outbox_events(s["admin"], s["channel"], "lesson.completed")
+    assert [e["lesson_id"] for e in events if e["user_id"] == student] == [lesson]
