@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.e2e.test_media import api, course_with_video_lesson
 from tests.helpers import assert_problem, make_channel, member_of, signup
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -20,10 +21,6 @@ PNG = bytes.fromhex(
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
-def api(gw, cid, suffix=""):
-    return f"{gw}/v1/channels/{cid}{suffix}"
-
-
 @pytest.fixture(scope="module")
 def world(gateway_url):
     owner = signup(gateway_url)
@@ -33,16 +30,7 @@ def world(gateway_url):
 
 @pytest.fixture
 def lesson(gateway_url, world):
-    cid, user = world["cid"], world["instructor"]
-    course = requests.post(
-        api(gateway_url, cid, "/courses"), json={"title": "C"}, headers=user.headers, timeout=10
-    ).json()
-    les = requests.post(
-        api(gateway_url, cid, f"/courses/{course['id']}/lessons"),
-        json={"title": "L", "kind": "video"},
-        headers=user.headers,
-        timeout=10,
-    ).json()
+    course, les = course_with_video_lesson(gateway_url, world["cid"], world["instructor"])
     return {"course_id": course["id"], "lesson_id": les["id"]}
 
 
