@@ -572,6 +572,8 @@ class Stack:
             "ZOOM_API_BASE": f"http://127.0.0.1:{p['zoom']}",
             "LOCAL_STACK_STATE_DIR": str(self.state_dir),
             "LOCAL_STACK_ENV_FILE": str(self.env_file),
+            # Tests assert on rollups right after writing events: no settling lag there.
+            **({"ANALYTICS_ROLLUP_LAG_SECONDS": "0"} if self.profile == "test" else {}),
         }
 
     def child_env(self, **extra: str) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from shared.config import settings
 from shared.db import Tx, transaction
 
 INSERT_SQL = (
@@ -30,14 +31,14 @@ def record(
     )
 
 
-def maintain(*, months_ahead: int = 2, rollup_days: int = 2) -> dict[str, int]:
-    """Cron body: future partitions, rollups of the last `rollup_days` days, stale sessions."""
+def maintain(*, months_ahead: int = 2, lag_seconds: int | None = None) -> dict[str, int]:
+    """Cron body: future partitions, rollups rolled forward to `lag_seconds` ago (default from
+    settings; see migration 0025), stale sessions."""
+    lag = settings().analytics_rollup_lag_seconds if lag_seconds is None else lag_seconds
     with transaction() as tx:
         tx.scalar("SELECT analytics_ensure_partitions(:m)", m=months_ahead)
     with transaction() as tx:
-        rows = tx.scalar(
-            "SELECT analytics_refresh_rollups(now() - make_interval(days => :d))", d=rollup_days
-        )
+        rows = tx.scalar("SELECT analytics_roll_forward(make_interval(secs => :s))", s=lag)
     with transaction() as tx:
         pruned = tx.scalar("SELECT learning_prune_sessions()")
     return {"rollup_rows": int(rows or 0), "sessions_pruned": int(pruned or 0)}

@@ -46,6 +46,9 @@ class Settings(BaseModel):
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
     password_reset_ttl_seconds: int = 3600
+    # Analytics: the rollup cron counts events this old and older (an event may be written a
+    # moment after it occurred; see migration 0025).
+    analytics_rollup_lag_seconds: int = Field(default=120, ge=0, le=3600)
     # "<count>/<seconds>" windows
     rate_limit_login_account: str = "10/300"
     rate_limit_login_ip: str = "300/60"
