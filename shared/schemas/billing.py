@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, HttpUrl, StrictInt
+from pydantic import AfterValidator, Field, HttpUrl, PlainSerializer, StrictInt
 
 from shared.http import Model, Out
 
@@ -16,7 +16,11 @@ def _as_str(url: HttpUrl) -> str:
     return str(url)
 
 
-RedirectUrl = Annotated[HttpUrl, Field(max_length=2048), AfterValidator(_as_str)]
+# Validated as a URL, kept as the str Stripe takes; serialized as that str (without the
+# serializer pydantic warns, on every dump, that a str sits where a HttpUrl was declared).
+RedirectUrl = Annotated[
+    HttpUrl, Field(max_length=2048), AfterValidator(_as_str), PlainSerializer(str, return_type=str)
+]
 
 
 class Money(Out):
