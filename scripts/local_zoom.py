@@ -10,6 +10,7 @@ It speaks Zoom's wire format for the calls the project makes:
        password, h323_password, pstn_password, encrypted_password, settings, pre_schedule)
        invalid fields -> 400 {"code": 300, "message": "Validation Failed.", "errors": [...]}
   GET|DELETE /v2/meetings/{meetingId} -> 200 meeting / 204; unknown -> 404 {"code": 3001, ...}
+  PATCH /v2/meetings/{meetingId}      -> 204 (only the fields sent change); invalid -> 400
   A missing, unknown or revoked bearer token -> 401 {"code": 124, "message": "Invalid access
        token."}
   GET /j/{meetingId}, /s/{meetingId}: tiny pages behind the join and start links.
@@ -303,6 +304,26 @@ def get_meeting(meeting_id: str) -> Response:
         return _invalid_token()
     found = _meeting_or_404(meeting_id)
     return found if isinstance(found, Response) else answer(found)
+
+
+@app.patch("/v2/meetings/<meeting_id>")
+def update_meeting(meeting_id: str) -> Response:
+    if not _bearer_ok():
+        return _invalid_token()
+    found = _meeting_or_404(meeting_id)
+    if isinstance(found, Response):
+        return found
+    body = request.get_json(silent=True)
+    errors = _validate({"type": found["type"], **body} if isinstance(body, dict) else body)
+    if isinstance(body, dict) and "start_time" not in body and found["type"] in (2, 8):
+        errors = [e for e in errors if e["field"] != "start_time"]
+    if errors:
+        return zoom_error(400, 300, "Validation Failed.", errors=errors)
+    with _lock:
+        for field in ("topic", "start_time", "duration", "timezone", "agenda"):
+            if field in body:
+                found[field] = body[field]
+    return Response(status=204)
 
 
 @app.delete("/v2/meetings/<meeting_id>")

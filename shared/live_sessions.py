@@ -42,6 +42,15 @@ class LiveProvider(Protocol):
         self, *, topic: str, start_time: datetime, duration_minutes: int, agenda: str = ""
     ) -> dict[str, Any]: ...
 
+    def update_meeting(
+        self,
+        meeting_id: str,
+        *,
+        topic: str | None = None,
+        start_time: datetime | None = None,
+        duration_minutes: int | None = None,
+    ) -> bool: ...
+
     def delete_meeting(self, meeting_id: str) -> bool: ...
 
 
@@ -149,11 +158,7 @@ def schedule_session(*, channel_id: str, user_id: str, batch_id: str, data: Any)
     409, a later one the stored 201), and forgets it when we fail, so the retry may create.
     """
     check_channel_id(channel_id)
-    if data.starts_at < datetime.now(UTC) - PAST_GRACE:
-        raise Unprocessable(
-            "A live class cannot start in the past.",
-            errors=[{"loc": ["body", "starts_at"], "msg": "must not be in the past"}],
-        )
+    _not_in_the_past(data.starts_at)
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
         require(tx, user_id, "batch.write")
         batch = _batch(tx, batch_id)
@@ -265,6 +270,83 @@ def get_session(*, channel_id: str, user_id: str, batch_id: str, session_id: str
         join, host = _viewer(tx, user_id, batch_id)
         row = _session(tx, batch_id, session_id)
     return _out(row, join=join, host=host)
+
+
+def _not_in_the_past(starts_at: datetime | None) -> None:
+    if starts_at is not None and starts_at < datetime.now(UTC) - PAST_GRACE:
+        raise Unprocessable(
+            "A live class cannot start in the past.",
+            errors=[{"loc": ["body", "starts_at"], "msg": "must not be in the past"}],
+        )
+
+
+def reschedule_session(
+    *, channel_id: str, user_id: str, batch_id: str, session_id: str, data: Any
+) -> dict[str, Any]:
+    """Change a scheduled class's title, start or length: at the provider, then here.
+
+    Provider first, as for cancelling: if Zoom fails nothing changed here; if storing fails
+    after Zoom changed, the client's retry sends the same change again (a PATCH is
+    idempotent) and both agree. A meeting Zoom no longer has is 409: cancel and schedule anew.
+    """
+    _not_in_the_past(data.starts_at)
+    with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
+        require(tx, user_id, "batch.write")
+        _batch(tx, batch_id)
+        row = _session(tx, batch_id, session_id)
+    if row["status"] != "scheduled":
+        raise Conflict("This live class is cancelled.")
+    changes = {
+        "title": data.title,
+        "starts_at": data.starts_at,
+        "duration_minutes": data.duration_minutes,
+    }
+    changes = {k: v for k, v in changes.items() if v is not None and v != row[k]}
+    if not changes:
+        return _out(row, join=True, host=True)
+    found = provider(row["provider"]).update_meeting(
+        row["provider_meeting_id"],
+        topic=changes.get("title"),
+        start_time=changes.get("starts_at"),
+        duration_minutes=changes.get("duration_minutes"),
+    )
+    if not found:
+        raise Conflict(
+            "The meeting no longer exists at the live provider; cancel this class and "
+            "schedule a new one."
+        )
+    with transaction(channel_id=channel_id, user_id=user_id) as tx:
+        require(tx, user_id, "batch.write")
+        updated = tx.one(
+            f"UPDATE live_sessions SET title = coalesce(:t, title),"
+            f" starts_at = coalesce(:s, starts_at),"
+            f" duration_minutes = coalesce(:d, duration_minutes)"
+            f" WHERE id = :id AND channel_id = app_channel_id() AND status = 'scheduled'"
+            f" RETURNING {_SESSION}",
+            t=changes.get("title"),
+            s=changes.get("starts_at"),
+            d=changes.get("duration_minutes"),
+            id=session_id,
+        )
+        if updated is None:
+            raise Conflict("This live class was cancelled meanwhile.")
+        _record(
+            tx,
+            channel_id=channel_id,
+            user_id=user_id,
+            action="live_session.rescheduled",
+            session_id=session_id,
+            payload={
+                "session_id": session_id,
+                "batch_id": batch_id,
+                "provider": row["provider"],
+                "provider_meeting_id": row["provider_meeting_id"],
+                "starts_at": updated["starts_at"].isoformat(),
+                "duration_minutes": updated["duration_minutes"],
+                "was": {"starts_at": row["starts_at"].isoformat(), "title": row["title"]},
+            },
+        )
+    return _out(updated, join=True, host=True)
 
 
 def cancel_session(*, channel_id: str, user_id: str, batch_id: str, session_id: str) -> None:

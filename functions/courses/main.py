@@ -257,6 +257,22 @@ def get_live_session(ctx: Ctx):
 
 
 @api.route(
+    "PATCH",
+    SESSIONS + "/{session_id}",
+    body=s.LiveSessionPatch,
+    response=s.LiveSessionOut,
+    errors={
+        **WRITE,
+        409: "The class is cancelled, or its meeting no longer exists at the provider",
+        **PROVIDER_DOWN,
+    },
+    summary="Reschedule or rename a live class (at the provider, then here)",
+)
+def reschedule_live_session(ctx: Ctx):
+    return live_sessions.reschedule_session(**_ids(ctx), data=ctx.body)
+
+
+@api.route(
     "DELETE",
     SESSIONS + "/{session_id}",
     status=204,

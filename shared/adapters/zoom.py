@@ -4,7 +4,8 @@ Server-to-Server OAuth: `POST {oauth}/oauth/token?grant_type=account_credentials
 with HTTP Basic `client_id:client_secret` answers a bearer token that lives an hour and has no
 refresh token; it is cached per process until shortly before it expires (and dropped when
 Zoom answers 401 with it). Meetings: `POST /v2/users/me/meetings` (a type 2 scheduled meeting,
-`start_time` in UTC as `yyyy-MM-ddTHH:mm:ssZ`), `GET` and `DELETE /v2/meetings/{meetingId}`.
+`start_time` in UTC as `yyyy-MM-ddTHH:mm:ssZ`), `GET`, `PATCH` and
+`DELETE /v2/meetings/{meetingId}`.
 
 With the credentials set it talks to real Zoom. Without them ("local mode") the same requests go
 to the stand-in (scripts/local_zoom.py) at `ZOOM_API_BASE`, with placeholder credentials.
@@ -230,6 +231,32 @@ class ZoomClient:
         if answer.status != 200:
             self._raise_for(answer, "read the meeting")
         return answer.json()
+
+    def update_meeting(
+        self,
+        meeting_id: str,
+        *,
+        topic: str | None = None,
+        start_time: datetime | None = None,
+        duration_minutes: int | None = None,
+    ) -> bool:
+        """Change a scheduled meeting (PATCH: only the fields given); False when Zoom no
+        longer has it."""
+        payload: dict[str, Any] = {}
+        if topic is not None:
+            payload["topic"] = topic
+        if start_time is not None:
+            payload["start_time"] = zoom_time(start_time)
+            payload["timezone"] = "UTC"
+        if duration_minutes is not None:
+            payload["duration"] = duration_minutes
+        answer = self._api("PATCH", f"/meetings/{quote(str(meeting_id), safe='')}", payload)
+        if answer.status == 204:
+            return True
+        if answer.status == 404:
+            return False
+        self._raise_for(answer, "reschedule the meeting")
+        return False
 
     def delete_meeting(self, meeting_id: str) -> bool:
         """Delete the meeting; False when Zoom no longer has it (deleting twice is fine)."""

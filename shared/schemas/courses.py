@@ -193,6 +193,14 @@ class LiveSessionIn(Model):
     duration_minutes: int = Field(strict=True, ge=1, le=1440)
 
 
+class LiveSessionPatch(Model):
+    """Reschedule or rename a live class: the fields sent change (none: nothing changes)."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    starts_at: AwareDatetime | None = None
+    duration_minutes: int | None = Field(default=None, strict=True, ge=1, le=1440)
+
+
 class LiveSessionOut(Out):
     id: str
     batch_id: str

@@ -410,3 +410,107 @@ def test_sessions_list_in_schedule_order_page_by_page(gateway_url, world):
     bad = requests.get(url, params={"cursor": "garbage"}, headers=owner.headers, timeout=10)
     assert_problem(bad, 422)
     assert_problem(requests.get(url, params={"limit": 101}, headers=owner.headers, timeout=10), 422)
+
+
+# -- rescheduling ------------------------------------------------------------------------------
+def session_url(gw, world, session_id):
+    return api(gw, world["cid"], f"/batches/{world['batch']}/sessions/{session_id}")
+
+
+def zoom_patches(zoom, meeting_id):
+    r = requests.get(f"{zoom}/_local/requests", timeout=5)
+    return [
+        q
+        for q in r.json()["requests"]
+        if q["method"] == "PATCH" and q["path"] == f"/v2/meetings/{meeting_id}"
+    ]
+
+
+def test_rescheduling_moves_the_meeting_at_zoom_then_here(gateway_url, world, zoom, admin_db):
+    title = topic()
+    created = schedule(gateway_url, world, title=title).json()
+    [meeting] = zoom_meetings(zoom, title)
+    url = session_url(gateway_url, world, created["id"])
+    change = {"title": topic(), "starts_at": "2031-03-02T10:30:00+01:00", "duration_minutes": 90}
+    assert_problem(
+        requests.patch(url, json=change, headers=world["student"].headers, timeout=10), 403
+    )
+    assert zoom_patches(zoom, meeting["id"]) == []
+
+    r = requests.patch(url, json=change, headers=world["instructor"].headers, timeout=20)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["title"], body["duration_minutes"]) == (change["title"], 90)
+    [moved] = zoom_meetings(zoom, change["title"])
+    assert moved["id"] == meeting["id"]
+    assert (moved["start_time"], moved["duration"]) == ("2031-03-02T09:30:00Z", 90)
+    [row] = rows(admin_db, id=created["id"])
+    assert (row["title"], row["duration_minutes"]) == (change["title"], 90)
+    assert row["starts_at"].isoformat().startswith("2031-03-02T09:30:00")
+    seen = requests.get(url, headers=world["student"].headers, timeout=10).json()
+    assert seen["starts_at"].startswith("2031-03-02T09:30:00") and seen["join_url"]
+
+    # the same change again changes nothing, at Zoom or in the audit log
+    again = requests.patch(url, json=change, headers=world["instructor"].headers, timeout=20)
+    assert again.status_code == 200
+    assert len(zoom_patches(zoom, meeting["id"])) == 1
+    audited = count(
+        admin_db,
+        "SELECT count(*) FROM audit_log WHERE action = 'live_session.rescheduled'"
+        " AND target_id = :t",
+        t=created["id"],
+    )
+    assert audited == 1
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"title": ""},
+        {"duration_minutes": 0},
+        {"duration_minutes": "60"},
+        {"starts_at": "2031-03-02T10:30:00"},  # no time zone
+        {"starts_at": "2020-01-01T00:00:00Z"},  # in the past
+    ],
+)
+def test_bad_reschedules_are_422_and_change_nothing(gateway_url, world, zoom, admin_db, bad):
+    title = topic()
+    created = schedule(gateway_url, world, title=title).json()
+    [meeting] = zoom_meetings(zoom, title)
+    url = session_url(gateway_url, world, created["id"])
+    assert_problem(
+        requests.patch(url, json=bad, headers=world["instructor"].headers, timeout=10), 422
+    )
+    assert zoom_patches(zoom, meeting["id"]) == []
+    [row] = rows(admin_db, id=created["id"])
+    assert (row["title"], row["duration_minutes"]) == (title, 60)
+
+
+@pytest.mark.parametrize(("zoom_status", "ours"), [(429, 503), (500, 502), (404, 409)])
+def test_a_reschedule_zoom_refuses_changes_nothing_here(
+    gateway_url, world, zoom, admin_db, zoom_status, ours
+):
+    title = topic()
+    created = schedule(gateway_url, world, title=title).json()
+    [meeting] = zoom_meetings(zoom, title)
+    requests.post(
+        f"{zoom}/_local/failures",
+        json={"status": zoom_status, "method": "PATCH", "path": f"/v2/meetings/{meeting['id']}"},
+        timeout=5,
+    )
+    url = session_url(gateway_url, world, created["id"])
+    r = requests.patch(
+        url, json={"duration_minutes": 30}, headers=world["instructor"].headers, timeout=20
+    )
+    assert_problem(r, ours)
+    assert rows(admin_db, id=created["id"])[0]["duration_minutes"] == 60
+
+
+def test_a_cancelled_class_cannot_be_rescheduled(gateway_url, world, zoom):
+    created = schedule(gateway_url, world).json()
+    url = session_url(gateway_url, world, created["id"])
+    assert requests.delete(url, headers=world["instructor"].headers, timeout=20).status_code == 204
+    r = requests.patch(
+        url, json={"duration_minutes": 30}, headers=world["instructor"].headers, timeout=20
+    )
+    assert_problem(r, 409)

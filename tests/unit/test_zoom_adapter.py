@@ -227,6 +227,29 @@ def test_delete_and_get_meeting(standin):
     assert meetings(standin, topic)[0]["deleted"] is True
 
 
+def test_update_meeting_patches_only_what_changes(standin):
+    client, topic = make_client(standin), f"Move {uuid.uuid4().hex}"
+    meeting = client.create_meeting(
+        topic=topic, start_time=datetime(2031, 1, 1, tzinfo=UTC), duration_minutes=30
+    )
+    mid = str(meeting["id"])
+    start = mark(standin)
+    later = datetime(2031, 1, 2, 10, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert client.update_meeting(mid, start_time=later) is True
+    [sent] = received(standin, start)
+    assert (sent["method"], sent["path"]) == ("PATCH", f"/v2/meetings/{mid}")
+    assert sent["json"] == {"start_time": "2031-01-02T08:00:00Z", "timezone": "UTC"}
+    assert client.update_meeting(mid, duration_minutes=45, topic=topic + "!") is True
+    after = client.get_meeting(mid)
+    assert (after["start_time"], after["duration"], after["topic"]) == (
+        "2031-01-02T08:00:00Z",
+        45,
+        topic + "!",
+    )
+    client.delete_meeting(mid)
+    assert client.update_meeting(mid, duration_minutes=50) is False  # Zoom no longer has it
+
+
 def test_zoom_time_is_utc_seconds_with_z_and_refuses_naive_times():
     assert zoom_time(datetime(2031, 12, 31, 23, 30, 59, 999999, tzinfo=UTC)) == (
         "2031-12-31T23:30:59Z"
