@@ -607,6 +607,10 @@ def make_video_thumbnail(*, channel_id: Any, upload_id: Any) -> str:
         check=False,
     )
     if proc.returncode != 0 or not proc.stdout.startswith(b"\xff\xd8"):
+        if gcs.describe(BUCKET, row["object_name"]) is None:
+            # Deleted meanwhile (its lesson went, or media_cleanup released it): retrying
+            # cannot help, so answer done rather than have Cloud Tasks try again.
+            return "ignored: the video object is gone"
         raise RuntimeError(f"ffmpeg failed: {proc.stderr.decode(errors='replace')[-300:]}")
     name = generated_thumbnail_name(channel_id, str(row["lesson_id"]), upload_id)
     gcs.write(BUCKET, name, proc.stdout, content_type="image/jpeg")

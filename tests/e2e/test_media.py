@@ -439,3 +439,9 @@ def test_a_ready_video_gets_a_thumbnail_through_the_task_queue_once(gateway_url,
     for junk in ({}, {"channel_id": "x", "upload_id": 1}, [1, 2]):
         r = requests.post(f"{gateway_url}/_tasks/media_thumbnail", json=junk, timeout=10)
         assert r.status_code == 200 and r.json()["result"].startswith("ignored")
+    # the video object vanished before the task ran: done (200), not retried by Cloud Tasks
+    conn.run("UPDATE lessons SET thumbnail_object = NULL WHERE id = :l", l=lesson["id"])
+    video = conn.run("SELECT video_object FROM lessons WHERE id = :l", l=lesson["id"])[0][0]
+    gcs.delete("media", video)
+    gone = requests.post(f"{gateway_url}/_tasks/media_thumbnail", json=task, timeout=60)
+    assert gone.status_code == 200 and gone.json()["result"] == "ignored: the video object is gone"
