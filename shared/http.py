@@ -352,7 +352,7 @@ class Api:
         if route.body is None or route.raw_body:
             return
         data: Any = {}
-        if ctx.raw.strip():
+        if ctx.raw:  # absent means empty; whitespace alone is not JSON (400)
             if req.mimetype != "application/json":
                 raise UnsupportedMediaType("Send the body as application/json.")
             try:

@@ -79,6 +79,7 @@ def test_request_id_is_echoed_or_made(client):
     ("data", "status"),
     [
         ('{"name": "a", "size": 3', 400),  # malformed JSON
+        ("\r\n ", 400),  # whitespace alone is not JSON (an absent body is another thing)
         ('{"name": "a", "size": "big"}', 422),  # wrong type
         ('{"name": "a", "size": 1, "role": "owner"}', 422),  # unknown field (mass assignment)
         ("[1, 2]", 422),
