@@ -128,7 +128,7 @@ def _visible_course(
 def _course_for_update(tx: Tx, course_id: str) -> dict[str, Any]:
     row = tx.one(
         f"SELECT {_COURSE} FROM courses WHERE id = :id AND channel_id = app_channel_id()"
-        " FOR UPDATE",
+        " FOR NO KEY UPDATE",
         id=_uuid_or_404(course_id, "course"),
     )
     if row is None:
@@ -324,7 +324,7 @@ def publish_course(*, channel_id: str, user_id: str, course_id: str) -> dict[str
         require(tx, user_id, "course.publish")
         # One publish at a time per channel, so two cannot both squeeze under the plan limit.
         channel = tx.one(
-            "SELECT charges_enabled FROM channels WHERE id = app_channel_id() FOR UPDATE"
+            "SELECT charges_enabled FROM channels WHERE id = app_channel_id() FOR NO KEY UPDATE"
         )
         course = _course_for_update(tx, course_id)
         if course["status"] == "published":
@@ -640,7 +640,7 @@ def list_batches(
 def _batch_row(tx: Tx, batch_id: str, *, lock: bool = False) -> dict[str, Any]:
     row = tx.one(
         f"SELECT {_BATCH} FROM batches WHERE id = :id AND channel_id = app_channel_id()"
-        + (" FOR UPDATE" if lock else ""),
+        + (" FOR NO KEY UPDATE" if lock else ""),
         id=_uuid_or_404(batch_id, "batch"),
     )
     if row is None:

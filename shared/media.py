@@ -422,7 +422,7 @@ def _accept(
     }
     if upload["purpose"] == "lesson_video" and lesson_id:
         before = tx.one(
-            "SELECT video_object, thumbnail_object FROM lessons WHERE id = :l FOR UPDATE",
+            "SELECT video_object, thumbnail_object FROM lessons WHERE id = :l FOR NO KEY UPDATE",
             l=lesson_id,
         )
         # The frame media_thumbnail grabbed from the old video goes with it; the task queued
@@ -483,7 +483,7 @@ def _accept(
     elif upload["purpose"] == "thumbnail":
         if lesson_id:
             old = tx.scalar(
-                "SELECT thumbnail_object FROM lessons WHERE id = :l FOR UPDATE", l=lesson_id
+                "SELECT thumbnail_object FROM lessons WHERE id = :l FOR NO KEY UPDATE", l=lesson_id
             )
             tx.exec(
                 "UPDATE lessons SET thumbnail_object = :o, updated_at = now() WHERE id = :l",
@@ -492,7 +492,7 @@ def _accept(
             )
         elif course_id:
             old = tx.scalar(
-                "SELECT thumbnail_object FROM courses WHERE id = :c FOR UPDATE", c=course_id
+                "SELECT thumbnail_object FROM courses WHERE id = :c FOR NO KEY UPDATE", c=course_id
             )
             tx.exec(
                 "UPDATE courses SET thumbnail_object = :o, updated_at = now() WHERE id = :c",

@@ -727,7 +727,7 @@ def _account_updated(tx: Tx, event: dict[str, Any], a: dict[str, Any]) -> Result
     acct = _id(a.get("id"))
     ch = tx.one(
         "SELECT stripe_account_id, charges_enabled, payouts_enabled FROM channels"
-        " WHERE id = app_channel_id() FOR UPDATE"
+        " WHERE id = app_channel_id() FOR NO KEY UPDATE"
     )
     if acct is None or ch is None or ch["stripe_account_id"] not in (None, acct):
         return "ignored", "account does not belong to this channel"
@@ -818,7 +818,9 @@ def _apply_plan_state(
     cancel_at_period_end: bool | None = None,
 ) -> str:
     """Store the subscription state and project it onto channels.plan/plan_status."""
-    before = tx.one("SELECT plan, plan_status FROM channels WHERE id = app_channel_id() FOR UPDATE")
+    before = tx.one(
+        "SELECT plan, plan_status FROM channels WHERE id = app_channel_id() FOR NO KEY UPDATE"
+    )
     assert before is not None
     if status in ACTIVE:
         new_plan, new_status = plan, "active"
