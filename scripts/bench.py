@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import socket
 import statistics
@@ -125,42 +124,10 @@ def wrk(
     duration: str = DURATION,
 ) -> dict[str, Any]:
     """Run wrk against a loopback URL; answer requests/s, p50/p99 latency (ms), non-2xx."""
-    assert url.startswith("http://127.0.0.1:"), url
-    lines = [f'wrk.method = "{method}"']
-    if body is not None:
-        lines.append(f"wrk.body = {json.dumps(body)}")
-    for k, v in (headers or {}).items():
-        lines.append(f'wrk.headers["{k}"] = "{v}"')
-    lines.append("""
-done = function(summary, latency, requests)
-  io.write(string.format("JSON {\\"rps\\": %f, \\"p50\\": %f, \\"p99\\": %f, \\"non2xx\\": %d,"
-    .. " \\"errors\\": %d, \\"requests\\": %d}\\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
-    latency:percentile(99) / 1000, summary.errors.status, summary.errors.connect
-    + summary.errors.read + summary.errors.write + summary.errors.timeout, summary.requests))
-end""")
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write("\n".join(lines))
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            f"-c{CONNECTIONS}",
-            f"-d{duration}",
-            "--timeout",
-            "5s",
-            "-s",
-            script.name,
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    os.unlink(script.name)
-    m = re.search(r"^JSON (.*)$", out.stdout, re.M)
-    return json.loads(m.group(1))
+    from scripts import bench_learning
+
+    script = bench_learning.static_script(method, headers, body)
+    return bench_learning.run_wrk(url, script, duration=duration)
 
 
 def start_gateway(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
@@ -231,13 +198,9 @@ def throughput(env: dict[str, str]) -> list[dict[str, Any]]:
                 "vs_hello": login["rps"] / bare["rps"],
             }
         )
-        try:
-            from scripts import bench_learning
-        except ImportError:
-            bench_learning = None
-        if bench_learning is not None:
-            for row in bench_learning.run(base, hello_url, env):
-                rows.append(row)
+        from scripts import bench_learning
+
+        rows += bench_learning.run(base, hello_url, env)
     finally:
         stop(gw)
         stop(hello)

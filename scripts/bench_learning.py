@@ -73,7 +73,8 @@ end
 """
 
 
-def _wrk(url: str, lua: str, *, duration: str = DURATION) -> dict[str, Any]:
+def run_wrk(url: str, lua: str, *, duration: str = DURATION) -> dict[str, Any]:
+    """Run wrk with a Lua script against a loopback URL: requests/s, p50/p99 (ms), non-2xx."""
     assert url.startswith("http://127.0.0.1:"), url
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(lua + DONE_LUA)
@@ -102,8 +103,13 @@ def _wrk(url: str, lua: str, *, duration: str = DURATION) -> dict[str, Any]:
     return json.loads(m.group(1))
 
 
-def _static(method: str, headers: dict[str, str] | None = None) -> str:
+def static_script(
+    method: str, headers: dict[str, str] | None = None, body: str | None = None
+) -> str:
+    """The Lua of one fixed request."""
     lines = [f'wrk.method = "{method}"']
+    if body is not None:
+        lines.append(f"wrk.body = {json.dumps(body)}")
     lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in (headers or {}).items()]
     return "\n".join(lines) + "\n"
 
@@ -269,17 +275,17 @@ def run(gateway_url: str, hello_url: str, env: dict[str, str]) -> list[dict[str,
     base = gateway_url.rstrip("/")
     s = _setup(base, env)
     rows: list[dict[str, Any]] = []
-    hello = _wrk(hello_url, _static("GET"))
+    hello = run_wrk(hello_url, static_script("GET"))
     rows.append({"what": "bare functions-framework hello (learning run)", **hello, "vs_hello": 1.0})
 
     path = f"/v1/channels/{s['channel_id']}/lessons/{s['lesson_id']}/heartbeats"
     tokens = ", ".join(f'"{t}"' for t in s["tokens"])
     lua = HEARTBEAT_LUA % {"tokens": tokens, "path": path, "sessions": SESSIONS}
-    _wrk(base + path, lua, duration="2s")  # warm-up: sessions exist, plans are generic
+    run_wrk(base + path, lua, duration="2s")  # warm-up: sessions exist, plans are generic
     _drain(env, s["channel_id"])
     before = _heartbeat_events(env, s["channel_id"])
     started = time.monotonic()
-    hb = _wrk(base + path, lua)
+    hb = run_wrk(base + path, lua)
     stored, finished = _drain(env, s["channel_id"])
     stored -= before
     ok = hb["requests"] - hb["non2xx"] - hb["errors"]
@@ -314,12 +320,12 @@ def run(gateway_url: str, hello_url: str, env: dict[str, str]) -> list[dict[str,
     )
 
     play = f"{base}/v1/channels/{s['channel_id']}/lessons/{s['lesson_id']}/playback"
-    pb = _wrk(play, _static("GET", {"Authorization": f"Bearer {s['tokens'][0]}"}))
+    pb = run_wrk(play, static_script("GET", {"Authorization": f"Bearer {s['tokens'][0]}"}))
     rows.append(
         {"what": "GET playback URL (V4 signed)", **pb, "vs_hello": pb["rps"] / hello["rps"]}
     )
 
-    landing = _wrk(f"{base}/ch/{s['slug']}", _static("GET"))
+    landing = run_wrk(f"{base}/ch/{s['slug']}", static_script("GET"))
     rows.append(
         {
             "what": "GET /ch/{slug} landing page (6 courses)",
