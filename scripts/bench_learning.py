@@ -129,7 +129,7 @@ def _signup(base: str, name: str) -> tuple[str, str]:
 
 def _setup(base: str, env: dict[str, str]) -> dict[str, Any]:
     """A channel with published courses, one with a one-hour ready video; enrolled students."""
-    from shared import db
+    from shared.platform import db
 
     owner_id, owner_token = _signup(base, "bench-owner")
     auth = {"Authorization": f"Bearer {owner_token}"}
@@ -189,7 +189,7 @@ def _setup(base: str, env: dict[str, str]) -> dict[str, Any]:
 # -- raw Postgres baseline ---------------------------------------------------------------------
 def raw_inserts(database_url: str, *, seconds: float, threads: int = CONNECTIONS) -> dict[str, Any]:
     """Single-row autocommit INSERTs with pg8000, `threads` connections, for `seconds`."""
-    from shared import db
+    from shared.platform import db
 
     latencies: list[list[float]] = [[] for _ in range(threads)]
     start = threading.Barrier(threads + 1)
@@ -243,7 +243,7 @@ def _seconds(duration: str) -> float:
 
 
 def _heartbeat_events(env: dict[str, str], channel_id: str) -> int:
-    from shared import db
+    from shared.platform import db
 
     conn = db.connect(env.get("ADMIN_DATABASE_URL") or env["MIGRATION_DATABASE_URL"])
     try:

@@ -1,6 +1,6 @@
 """Generate shared/openapi.json from every function's `api` (run: make openapi).
 
-tests/unit/test_openapi.py fails when the committed document is out of date.
+tests/unit/web/test_openapi.py fails when the committed document is out of date.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shared.http import Api  # noqa: E402
-from shared.openapi import build  # noqa: E402
+from shared.web.api import Api  # noqa: E402
+from shared.web.openapi import build  # noqa: E402
 
 OUT = ROOT / "shared" / "openapi.json"
 

@@ -56,7 +56,7 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY shared/ shared/
 USER 65532:65532
-CMD ["python", "-m", "shared.migrate"]
+CMD ["python", "-m", "shared.platform.migrate"]
 """
 
 
@@ -131,13 +131,52 @@ def _package_of(path: Path, roots: list[Path]) -> str:
     return ""
 
 
+def _lazy_exports(init_file: Path) -> dict[str, tuple[str, str]] | None:
+    """A capability package's export table (shared/platform/exports.py), or None."""
+    if init_file.name != "__init__.py" or "lazy_exports" not in init_file.read_text("utf-8"):
+        return None
+    from shared.platform.exports import exports_of
+
+    return exports_of(init_file)
+
+
+def _attributes_used(tree: ast.AST) -> list[tuple[str, ...]]:
+    """`from shared import catalog` then `catalog.create_course`: what `catalog.X` names, as
+    import candidates ("shared.catalog.create_course", "shared.catalog")."""
+    bound: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for a in node.names:
+                bound[a.asname or a.name] = f"{node.module}.{a.name}"
+    used: list[tuple[str, ...]] = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in bound
+        ):
+            target = bound[node.value.id]
+            used.append((f"{target}.{node.attr}", target))
+    return used
+
+
 def walk_imports(entry: Path, *, extra_roots: tuple[Path, ...] = ()) -> ImportWalk:
     """Follow imports from `entry` through the repo's own modules (shared.*, the function's
-    sibling modules); collect everything else that is not the standard library."""
+    sibling modules); collect everything else that is not the standard library. A name taken
+    from a capability package leads to the module that defines it, not to the whole package."""
     roots = [entry.parent, *extra_roots, ROOT]
     walk = ImportWalk()
     todo = [entry]
     stdlib = set(sys.stdlib_module_names)
+
+    def exported(name: str) -> Path | None:
+        parent, _, attr = name.rpartition(".")
+        init = _local_module_file(parent, roots) if parent else None
+        table = _lazy_exports(init) if init is not None else None
+        if table is None or attr not in table:
+            return None
+        return _local_module_file(table[attr][0], roots)
+
     while todo:
         path = todo.pop()
         if path in walk.local_files:
@@ -145,11 +184,14 @@ def walk_imports(entry: Path, *, extra_roots: tuple[Path, ...] = ()) -> ImportWa
         walk.local_files.add(path)
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         package = _package_of(path, roots)
-        for group in _imported_names(tree, package):
+        lazy = [g for g in _attributes_used(tree) if exported(g[0])]
+        for group in [*_imported_names(tree, package), *lazy]:
             top = group[0].split(".")[0]
             if top in stdlib or top == "__future__":
                 continue
-            local = next((f for n in group if (f := _local_module_file(n, roots))), None)
+            local = next(
+                (f for n in group if (f := _local_module_file(n, roots) or exported(n))), None
+            )
             if local is None and _local_module_file(top, roots) is None:
                 walk.external.add(group)
                 continue
@@ -305,7 +347,7 @@ def build_function(name: str, out_dir: Path = DEFAULT_OUT, functions_dir: Path =
 
 def build_migrate_job(out_dir: Path) -> Path:
     """Docker build context of the `migrate` Cloud Run job: shared/ + its requirements."""
-    walk = walk_imports(SHARED / "migrate.py")
+    walk = walk_imports(SHARED / "platform" / "migrate.py")
     if out_dir.exists():
         shutil.rmtree(out_dir)  # no stale files from an older shared/
     files = {p.relative_to(ROOT).as_posix(): p.read_bytes() for p in _tree_files(SHARED)}

@@ -7,7 +7,7 @@
 What `start()` brings up, each in its own process group with a pid file in <state>/pids/ and a
 log in <state>/logs/:
   postgres   a private PostgreSQL 15 cluster (or the server of ADMIN_DATABASE_URL/DATABASE_URL),
-             bootstrapped (database, roles) and migrated (`python -m shared.migrate`)
+             bootstrapped (database, roles) and migrated (`python -m shared.platform.migrate`)
   pubsub     the official Pub/Sub emulator          firestore  the official Firestore emulator
   gcs        fake-gcs-server, publishing OBJECT_FINALIZE of the notifying bucket to Pub/Sub
   tasks      gcloud-tasks-emulator (from .venv-tasks, bound to 127.0.0.1)
@@ -1025,13 +1025,10 @@ class Stack:
             conn.close()
 
     def _migrate(self) -> None:
-        if not (ROOT / "shared" / "migrate.py").exists():
-            self._say("  migrations skipped: shared/migrate.py does not exist yet")
-            return
         log = self.logs_dir / "migrate.log"
         with open(log, "ab") as fh:
             rc = subprocess.call(
-                [_python(), "-m", "shared.migrate"],
+                [_python(), "-m", "shared.platform.migrate"],
                 stdout=fh,
                 stderr=subprocess.STDOUT,
                 cwd=str(ROOT),

@@ -2,7 +2,7 @@
 # backups with point-in-time recovery.
 #
 # Role model: `migrate` (Cloud Run job, service account db-migrate) owns the schema and runs
-# `python -m shared.migrate`; every function connects as its own IAM user, a member of the
+# `python -m shared.platform.migrate`; every function connects as its own IAM user, a member of the
 # NOLOGIN group role platform_app (not an owner, no BYPASSRLS), so row-level security applies.
 
 resource "google_sql_database_instance" "main" {

@@ -115,7 +115,7 @@ resource "google_cloud_run_v2_job" "migrate" {
 
       containers {
         image   = var.migrate_image
-        command = ["python", "-m", "shared.migrate"]
+        command = ["python", "-m", "shared.platform.migrate"]
 
         resources {
           limits = {

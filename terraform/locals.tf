@@ -290,7 +290,7 @@ locals {
   db_name           = "platform"
   public_base_url   = "https://${var.domain}"
 
-  # Settings every function reads (shared/config.py: env var = upper-case field name).
+  # Settings every function reads (shared/platform/config.py: env var = upper-case field name).
   common_settings_env = merge({
     ENV                = "prod"
     GCP_PROJECT        = var.project

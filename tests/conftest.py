@@ -3,7 +3,7 @@
 How it works
 - `pytest_configure` plans a test-profile Stack (temp state dir, free ports, so it runs beside
   `make dev`) and exports its env (DATABASE_URL, GATEWAY_URL, PUBSUB_EMULATOR_HOST, ...) into
-  os.environ before any test module is imported, so `shared.config.settings()` sees it.
+  os.environ before any test module is imported, so `shared.platform.config.settings()` sees it.
   Nothing is started at that point.
 - Tests are marked by directory: tests/unit -> `unit`, tests/integration -> `integration`,
   tests/e2e -> `e2e`, tests/infra -> `infra`. Mark any other test `stack` if it needs services.
@@ -55,7 +55,7 @@ _state: dict = {"stack": None, "error": None, "started": False, "controller": Tr
 
 def _export(env: dict[str, str]) -> None:
     os.environ.update(env)
-    config = sys.modules.get("shared.config")
+    config = sys.modules.get("shared.platform.config")
     if config is not None and hasattr(config.settings, "cache_clear"):
         config.settings.cache_clear()
 

@@ -3,8 +3,8 @@ of the last two days, and pruning of stale player sessions."""
 
 import functions_framework
 
-from shared import analytics_events
-from shared.http import Api, Ctx
+from shared import analytics
+from shared.web import Api, Ctx
 
 api = Api("analytics_maintenance", tag="Operations")
 
@@ -16,7 +16,7 @@ api = Api("analytics_maintenance", tag="Operations")
     summary="Maintain analytics partitions and rollups",
 )
 def maintain(ctx: Ctx):
-    return analytics_events.maintain()
+    return analytics.maintain()
 
 
 maintain_analytics = functions_framework.http(api)

@@ -2,8 +2,7 @@
 
 import functions_framework
 
-from shared import apidocs
-from shared.http import Api, Ctx
+from shared.web import Api, Ctx, apidocs
 
 api = Api("apidocs", tag="Documentation")
 

@@ -3,8 +3,7 @@
 import functions_framework
 
 from shared import identity
-from shared.http import Api, Ctx
-from shared.schemas.auth import (
+from shared.identity.schemas import (
     AcceptedOut,
     LoginIn,
     MeOut,
@@ -14,6 +13,7 @@ from shared.schemas.auth import (
     SignupIn,
     TokensOut,
 )
+from shared.web import Api, Ctx
 
 api = Api("auth", tag="Identity")
 LIMITED = {429: "Too many attempts (Retry-After says when to retry)"}

@@ -3,8 +3,7 @@
 import functions_framework
 
 from shared import billing
-from shared.http import Api, Ctx
-from shared.schemas.billing import (
+from shared.billing.schemas import (
     ChannelPlanOut,
     CheckoutIn,
     CheckoutOut,
@@ -18,6 +17,7 @@ from shared.schemas.billing import (
     PlanChangeOut,
     PlanList,
 )
+from shared.web import Api, Ctx
 
 api = Api("billing", tag="Payments")
 C = "/v1/channels/{channel_id}"

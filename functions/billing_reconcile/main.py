@@ -3,17 +3,17 @@ recorded (and Stripe's own PaymentIntents when a key is configured), replay defe
 
 import functions_framework
 
-from shared import ledger, stripe_events
-from shared.config import settings
-from shared.http import Api, Ctx
+from shared import billing
+from shared.platform.config import settings
+from shared.web import Api, Ctx
 
 api = Api("billing_reconcile", tag="Operations")
 
 
 @api.route("POST", "/_internal/billing_reconcile", auth="none", summary="Reconcile the ledger")
 def reconcile(ctx: Ctx):
-    replayed = stripe_events.retry_deferred()
-    report = ledger.reconcile_all(check_stripe=settings().stripe_api_key is not None)
+    replayed = billing.retry_deferred()
+    report = billing.reconcile_all(check_stripe=settings().stripe_api_key is not None)
     return {"deferred_replayed": replayed, **report}
 
 

@@ -3,8 +3,7 @@
 import functions_framework
 
 from shared import channels
-from shared.http import Api, Ctx, ListQuery
-from shared.schemas.channels import (
+from shared.channels.schemas import (
     AuditList,
     ChannelIn,
     ChannelOut,
@@ -14,6 +13,7 @@ from shared.schemas.channels import (
     MemberOut,
     MemberPatch,
 )
+from shared.web import Api, Ctx, ListQuery
 
 api = Api("channels", tag="Channels")
 C = "/v1/channels/{channel_id}"

@@ -3,9 +3,9 @@ classes, and resources."""
 
 import functions_framework
 
-from shared import courses, live_sessions
-from shared.http import Api, Ctx, ListQuery
-from shared.schemas import courses as s
+from shared import catalog, live
+from shared.catalog import schemas as s
+from shared.web import Api, Ctx, ListQuery
 
 api = Api("courses", tag="Courses")
 C = "/v1/channels/{channel_id}"
@@ -34,7 +34,7 @@ def _changes(ctx: Ctx) -> dict:
     errors=WRITE,
 )
 def create_course(ctx: Ctx):
-    return courses.create_course(**_ids(ctx), data=ctx.body)
+    return catalog.create_course(**_ids(ctx), data=ctx.body)
 
 
 @api.route(
@@ -48,7 +48,7 @@ def create_course(ctx: Ctx):
 )
 def list_courses(ctx: Ctx):
     q = ctx.query
-    return courses.list_courses(**_ids(ctx), limit=q.limit, cursor=q.cursor, status=q.status)
+    return catalog.list_courses(**_ids(ctx), limit=q.limit, cursor=q.cursor, status=q.status)
 
 
 @api.route(
@@ -60,7 +60,7 @@ def list_courses(ctx: Ctx):
     summary="A course with its lessons in order (drafts: staff only)",
 )
 def get_course(ctx: Ctx):
-    return courses.get_course(**_ids(ctx))
+    return catalog.get_course(**_ids(ctx))
 
 
 @api.route(
@@ -75,7 +75,7 @@ def get_course(ctx: Ctx):
     summary="Edit title, description or price",
 )
 def update_course(ctx: Ctx):
-    return courses.update_course(**_ids(ctx), changes=_changes(ctx))
+    return catalog.update_course(**_ids(ctx), changes=_changes(ctx))
 
 
 @api.route(
@@ -91,7 +91,7 @@ def update_course(ctx: Ctx):
     },
 )
 def publish_course(ctx: Ctx):
-    return courses.publish_course(**_ids(ctx))
+    return catalog.publish_course(**_ids(ctx))
 
 
 @api.route(
@@ -103,7 +103,7 @@ def publish_course(ctx: Ctx):
     errors={403: "Instructor or above only", **HIDDEN},
 )
 def archive_course(ctx: Ctx):
-    return courses.archive_course(**_ids(ctx))
+    return catalog.archive_course(**_ids(ctx))
 
 
 @api.route(
@@ -117,7 +117,7 @@ def archive_course(ctx: Ctx):
     summary="Add a lesson at the end; a video lesson is pending_media until its video is ready",
 )
 def create_lesson(ctx: Ctx):
-    return courses.create_lesson(**_ids(ctx), data=ctx.body)
+    return catalog.create_lesson(**_ids(ctx), data=ctx.body)
 
 
 @api.route(
@@ -130,7 +130,7 @@ def create_lesson(ctx: Ctx):
 )
 def reorder_lessons(ctx: Ctx):
     ids = [str(i) for i in ctx.body.lesson_ids]
-    return courses.reorder_lessons(**_ids(ctx), lesson_ids=ids)
+    return catalog.reorder_lessons(**_ids(ctx), lesson_ids=ids)
 
 
 @api.route(
@@ -142,7 +142,7 @@ def reorder_lessons(ctx: Ctx):
     summary="Edit a lesson's title or body",
 )
 def update_lesson(ctx: Ctx):
-    return courses.update_lesson(**_ids(ctx), changes=_changes(ctx))
+    return catalog.update_lesson(**_ids(ctx), changes=_changes(ctx))
 
 
 @api.route(
@@ -153,7 +153,7 @@ def update_lesson(ctx: Ctx):
     summary="Delete a lesson; later lessons move up",
 )
 def delete_lesson(ctx: Ctx):
-    courses.delete_lesson(**_ids(ctx))
+    catalog.delete_lesson(**_ids(ctx))
 
 
 @api.route(
@@ -167,7 +167,7 @@ def delete_lesson(ctx: Ctx):
     summary="Open a batch (a cohort) of the course",
 )
 def create_batch(ctx: Ctx):
-    return courses.create_batch(**_ids(ctx), data=ctx.body)
+    return catalog.create_batch(**_ids(ctx), data=ctx.body)
 
 
 @api.route(
@@ -180,7 +180,7 @@ def create_batch(ctx: Ctx):
     summary="The course's batches",
 )
 def list_batches(ctx: Ctx):
-    return courses.list_batches(**_ids(ctx), limit=ctx.query.limit, cursor=ctx.query.cursor)
+    return catalog.list_batches(**_ids(ctx), limit=ctx.query.limit, cursor=ctx.query.cursor)
 
 
 @api.route(
@@ -192,7 +192,7 @@ def list_batches(ctx: Ctx):
     summary="A batch",
 )
 def get_batch(ctx: Ctx):
-    return courses.get_batch(**_ids(ctx))
+    return catalog.get_batch(**_ids(ctx))
 
 
 @api.route(
@@ -204,7 +204,7 @@ def get_batch(ctx: Ctx):
     summary="Edit a batch's name, dates or capacity",
 )
 def update_batch(ctx: Ctx):
-    return courses.update_batch(**_ids(ctx), changes=ctx.body.model_dump(exclude_unset=True))
+    return catalog.update_batch(**_ids(ctx), changes=ctx.body.model_dump(exclude_unset=True))
 
 
 SESSIONS = C + "/batches/{batch_id}/sessions"
@@ -229,7 +229,7 @@ SEES = {
     summary="Schedule a live class of the batch at the live provider (Zoom)",
 )
 def schedule_live_session(ctx: Ctx):
-    return live_sessions.schedule_session(**_ids(ctx), data=ctx.body)
+    return live.schedule_session(**_ids(ctx), data=ctx.body)
 
 
 @api.route(
@@ -242,7 +242,7 @@ def schedule_live_session(ctx: Ctx):
 )
 def list_live_sessions(ctx: Ctx):
     q = ctx.query
-    return live_sessions.list_sessions(**_ids(ctx), limit=q.limit, cursor=q.cursor)
+    return live.list_sessions(**_ids(ctx), limit=q.limit, cursor=q.cursor)
 
 
 @api.route(
@@ -253,7 +253,7 @@ def list_live_sessions(ctx: Ctx):
     summary="A live class of the batch",
 )
 def get_live_session(ctx: Ctx):
-    return live_sessions.get_session(**_ids(ctx))
+    return live.get_session(**_ids(ctx))
 
 
 @api.route(
@@ -269,7 +269,7 @@ def get_live_session(ctx: Ctx):
     summary="Reschedule or rename a live class (at the provider, then here)",
 )
 def reschedule_live_session(ctx: Ctx):
-    return live_sessions.reschedule_session(**_ids(ctx), data=ctx.body)
+    return live.reschedule_session(**_ids(ctx), data=ctx.body)
 
 
 @api.route(
@@ -280,7 +280,7 @@ def reschedule_live_session(ctx: Ctx):
     summary="Cancel a live class: its meeting is deleted at the provider",
 )
 def cancel_live_session(ctx: Ctx):
-    live_sessions.cancel_session(**_ids(ctx))
+    live.cancel_session(**_ids(ctx))
 
 
 @api.route(
@@ -294,7 +294,7 @@ def cancel_live_session(ctx: Ctx):
     summary="Attach an uploaded file (purpose `resource`) to the course or a lesson",
 )
 def create_resource(ctx: Ctx):
-    return courses.create_resource(**_ids(ctx), data=ctx.body)
+    return catalog.create_resource(**_ids(ctx), data=ctx.body)
 
 
 @api.route(
@@ -307,14 +307,14 @@ def create_resource(ctx: Ctx):
     summary="The course's downloadable resources",
 )
 def list_resources(ctx: Ctx):
-    return courses.list_resources(**_ids(ctx), limit=ctx.query.limit, cursor=ctx.query.cursor)
+    return catalog.list_resources(**_ids(ctx), limit=ctx.query.limit, cursor=ctx.query.cursor)
 
 
 @api.route(
     "DELETE", C + "/resources/{resource_id}", status=204, errors=WRITE, summary="Remove a resource"
 )
 def delete_resource(ctx: Ctx):
-    courses.delete_resource(**_ids(ctx))
+    catalog.delete_resource(**_ids(ctx))
 
 
 handle_courses = functions_framework.http(api)

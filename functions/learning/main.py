@@ -1,10 +1,9 @@
-"""HTTP route family: enrollment, playback, resource downloads, watch progress."""
+"""HTTP route family: enrollment, playback, resource downloads, watch learning."""
 
 import functions_framework
 
-from shared import learning, progress
-from shared.http import Api, Ctx
-from shared.schemas.learning import (
+from shared import learning
+from shared.learning.schemas import (
     CourseProgressOut,
     EnrollIn,
     EnrollmentOut,
@@ -14,6 +13,7 @@ from shared.schemas.learning import (
     MyEnrollmentsQuery,
     SignedUrlOut,
 )
+from shared.web import Api, Ctx
 
 api = Api("learning", tag="Learning")
 C = "/v1/channels/{channel_id}"
@@ -92,7 +92,7 @@ def download(ctx: Ctx):
 )
 def heartbeat(ctx: Ctx):
     b = ctx.body
-    progress.accept_heartbeat(
+    learning.accept_heartbeat(
         channel_id=ctx.params["channel_id"],
         user_id=ctx.user_id,
         lesson_id=ctx.params["lesson_id"],
@@ -110,7 +110,7 @@ def heartbeat(ctx: Ctx):
     summary="Complete a text lesson",
 )
 def complete(ctx: Ctx):
-    return progress.complete_lesson(
+    return learning.complete_lesson(
         channel_id=ctx.params["channel_id"], lesson_id=ctx.params["lesson_id"], user_id=ctx.user_id
     )
 
@@ -123,7 +123,7 @@ def complete(ctx: Ctx):
     summary="My progress through a course",
 )
 def course_progress(ctx: Ctx):
-    return progress.course_progress(
+    return learning.course_progress(
         channel_id=ctx.params["channel_id"], course_id=ctx.params["course_id"], user_id=ctx.user_id
     )
 

@@ -3,8 +3,8 @@
 import functions_framework
 
 from shared import media
-from shared.http import Api, Ctx
-from shared.schemas.media import UploadIn, UploadOut, UploadTicket
+from shared.media.schemas import UploadIn, UploadOut, UploadTicket
+from shared.web import Api, Ctx
 
 api = Api("media", tag="Media")
 C = "/v1/channels/{channel_id}"

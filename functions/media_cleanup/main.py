@@ -8,12 +8,12 @@ topic.
 
 import functions_framework
 
-from shared import log as slog
-from shared import media_cleanup
+from shared import media
+from shared.platform import log as slog
 
 slog.setup()
 
 
 @functions_framework.cloud_event
 def on_media_released(event) -> None:
-    media_cleanup.on_push(data=event.data)
+    media.on_push(data=event.data)

@@ -7,8 +7,8 @@ redeliver it (storage or database briefly unavailable), up to the dead-letter to
 
 import functions_framework
 
-from shared import log as slog
 from shared import media
+from shared.platform import log as slog
 
 slog.setup()
 

@@ -7,8 +7,8 @@ answers 500 and Cloud Tasks retries with backoff, up to the queue's max_attempts
 
 import functions_framework
 
-from shared import log as slog
 from shared import media
+from shared.platform import log as slog
 
 slog.setup()
 

@@ -3,8 +3,8 @@ and drop expired rate-limit windows and idempotency keys."""
 
 import functions_framework
 
-from shared import outbox
-from shared.http import Api, Ctx
+from shared.platform import outbox
+from shared.web import Api, Ctx
 
 api = Api("outbox_sweeper", tag="Operations")
 

@@ -4,7 +4,7 @@ import functions_framework
 from flask import Response
 
 from shared import pages
-from shared.http import Api, Ctx
+from shared.web import Api, Ctx
 
 api = Api("pages", tag="Public pages")
 HTML = {"type": "string", "contentMediaType": "text/html"}

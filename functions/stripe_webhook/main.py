@@ -2,9 +2,9 @@
 
 import functions_framework
 
-from shared import stripe_events
-from shared.http import Api, Ctx
-from shared.schemas.billing import WebhookAck
+from shared import billing
+from shared.billing.schemas import WebhookAck
+from shared.web import Api, Ctx
 
 api = Api("stripe_webhook", tag="Payments")
 
@@ -19,7 +19,7 @@ api = Api("stripe_webhook", tag="Payments")
     errors={400: "Bad or stale signature, or not a Stripe event"},
 )
 def on_event(ctx: Ctx):
-    return stripe_events.handle(
+    return billing.handle_stripe_event(
         payload=ctx.raw, signature=ctx.request.headers.get("Stripe-Signature")
     )
 

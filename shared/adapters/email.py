@@ -5,7 +5,7 @@ from __future__ import annotations
 import smtplib
 from email.message import EmailMessage
 
-from shared.config import settings
+from shared.platform.config import settings
 
 
 def send(*, to: str, subject: str, text: str) -> None:

@@ -30,7 +30,7 @@ from shared.adapters.gcs_objects import (  # noqa: F401  (this module's API, as 
     stat,
     write,
 )
-from shared.config import settings
+from shared.platform.config import settings
 
 MAX_SIGNED_SECONDS = 15 * 60  # upload and playback URLs live at most 15 minutes
 

@@ -14,7 +14,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import storage
 
-from shared.config import settings
+from shared.platform.config import settings
 
 _lock = threading.Lock()
 _client: storage.Client | None = None

@@ -7,7 +7,7 @@ from typing import Any
 
 from google.cloud import pubsub_v1
 
-from shared.config import settings
+from shared.platform.config import settings
 
 _lock = threading.Lock()
 _instance: DomainEventPublisher | None = None

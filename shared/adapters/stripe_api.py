@@ -18,8 +18,8 @@ from typing import Any
 
 import stripe
 
-from shared.config import settings
-from shared.errors import DomainError
+from shared.platform.config import settings
+from shared.platform.errors import DomainError
 
 log = logging.getLogger("stripe_api")
 logging.getLogger("stripe").setLevel(logging.WARNING)  # the SDK logs every request at INFO

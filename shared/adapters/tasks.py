@@ -13,7 +13,7 @@ from typing import Any
 from google.api_core.exceptions import AlreadyExists
 from google.cloud import tasks_v2
 
-from shared.config import settings
+from shared.platform.config import settings
 
 _lock = threading.Lock()
 _client: tasks_v2.CloudTasksClient | None = None

@@ -28,8 +28,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from shared.config import settings
-from shared.errors import DomainError
+from shared.platform.config import settings
+from shared.platform.errors import DomainError
 
 log = logging.getLogger("zoom")
 PROVIDER = "zoom"

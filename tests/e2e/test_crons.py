@@ -2,9 +2,9 @@
 
 import requests
 
-from shared import analytics_events
-from shared.db import transaction
-from shared.ids import uuid7
+from shared.analytics import events as analytics_events
+from shared.platform.db import transaction
+from shared.platform.ids import uuid7
 from tests.helpers import make_channel, signup
 
 

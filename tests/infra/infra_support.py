@@ -250,7 +250,7 @@ def function_dirs() -> list[str]:
 
 # --- what the code names -------------------------------------------------------------------------
 
-CONFIG_PY = ROOT / "shared" / "config.py"
+CONFIG_PY = ROOT / "shared" / "platform" / "config.py"
 # Parameters whose string argument names a resources.yaml entry of that kind.
 RESOURCE_PARAMS = {
     "bucket_key": "buckets",
@@ -276,8 +276,8 @@ def parse_py(path: Path) -> ast.Module:
 
 
 class SettingsModel:
-    """shared/config.py's Settings, read from its source: fields, secret fields, defaults, and
-    which methods read which secret fields (e.g. jwt_key_map -> jwt_keys)."""
+    """shared/platform/config.py's Settings, read from its source: fields, secret fields,
+    defaults, and which methods read which secret fields (e.g. jwt_key_map -> jwt_keys)."""
 
     def __init__(self, path: Path = CONFIG_PY) -> None:
         tree = parse_py(path)

@@ -230,7 +230,7 @@ def test_access_map_names_declared_resources(resources, access):
 @pytest.mark.parametrize("name", function_dirs())
 def test_function_mounts_exactly_the_secrets_its_code_reads(name, model, access):
     files = reachable_files(name)
-    assert CONFIG_PY in files, f"{name} does not reach shared/config.py?"
+    assert CONFIG_PY in files, f"{name} does not reach shared/platform/config.py?"
     needed = secrets_read(files, model)
     mounted = set(access[name]["secrets"])
     assert needed <= mounted, (

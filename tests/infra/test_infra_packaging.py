@@ -105,9 +105,7 @@ def test_bundle_layout_and_fixed_metadata(package, probe, tmp_path):
     assert migrations, "no migrations to check"
     for m in migrations:
         assert f"shared/migrations/{m}" in names
-    for t in (
-        (ROOT / "shared" / "templates").rglob("*") if (ROOT / "shared/templates").is_dir() else []
-    ):
+    for t in (ROOT / "shared" / "pages" / "templates").rglob("*"):
         if t.is_file() and "__pycache__" not in t.parts:
             assert t.relative_to(ROOT).as_posix() in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
@@ -129,7 +127,7 @@ def test_requirements_hold_only_what_the_code_imports(package, probe, tmp_path):
     name = probe(
         "from typing import TYPE_CHECKING\n"
         "import functions_framework\n"
-        "from shared import config\n"
+        "from shared.platform import config\n"
         "if TYPE_CHECKING:\n"
         "    import stripe\n"
         "def render():\n"
@@ -143,7 +141,9 @@ def test_requirements_hold_only_what_the_code_imports(package, probe, tmp_path):
 
 
 def test_requirements_are_pinned_to_the_installed_versions(package, probe, tmp_path):
-    name = probe("import functions_framework\nimport yaml\nimport argon2\nfrom shared import db\n")
+    name = probe(
+        "import functions_framework\nimport yaml\nimport argon2\nfrom shared.platform import db\n"
+    )
     lines = zip_requirements(package.build_function(name, tmp_path, probe.functions).read_bytes())
     for line in lines:
         m = re.fullmatch(r"([a-z0-9-]+)(\[[a-z0-9,-]+\])?==(\S+)", line)
@@ -201,9 +201,12 @@ def test_terraform_uploads_each_zip_under_its_content_hash(package, probe, tmp_p
 def test_migrate_job_context(package, tmp_path):
     out = package.build_migrate_job(tmp_path / "migrate")
     assert (
-        (out / "Dockerfile").read_text().strip().endswith('CMD ["python", "-m", "shared.migrate"]')
+        (out / "Dockerfile")
+        .read_text()
+        .strip()
+        .endswith('CMD ["python", "-m", "shared.platform.migrate"]')
     )
-    assert (out / "shared" / "migrate.py").is_file()
+    assert (out / "shared" / "platform" / "migrate.py").is_file()
     names = requirement_names((out / "requirements.txt").read_text().splitlines())
     assert "pg8000" in names and "functions-framework" not in names
     assert not names & {"weasyprint", "stripe", "google-cloud-storage"}

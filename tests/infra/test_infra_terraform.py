@@ -173,7 +173,7 @@ def test_secret_env_vars_are_declared_secrets(resources, tfeval):
     assert content["key"] == content["secret"].replace(
         "google_secret_manager_secret.secret[secret_environment_variables.value].secret_id",
         "secret_environment_variables.value",
-    ), "the env var must be named as the secret (shared/config.py reads it by that name)"
+    ), "the env var must be named as the secret (shared/platform/config.py reads it by that name)"
 
 
 # --- HTTP: load balancer -------------------------------------------------------------------------

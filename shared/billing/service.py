@@ -1,0 +1,374 @@
+"""Payment use cases: payouts onboarding, course checkout, channel plans, the disputes queue.
+
+Stripe is called between transactions (never while holding a row lock); the Stripe adapter is
+imported lazily so routes that do not talk to Stripe never load the SDK. State that Stripe owns
+(account readiness, payments, subscriptions) changes only when its webhook arrives
+(shared/stripe_events.py): a redirect or an API answer never grants anything.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.billing.plans import FREE, PLANS, get_plan, plan_of, plan_out, platform_fee
+from shared.channels import check_channel_id, require
+from shared.platform import audit
+from shared.platform.config import settings
+from shared.platform.db import Tx, transaction
+from shared.platform.errors import Conflict, NotFound, Unprocessable
+from shared.platform.ids import is_uuid
+from shared.platform.pagination import decode_cursor, page
+
+ENDED = ("canceled", "incomplete_expired")
+
+
+def _stripe():  # the adapter imports the SDK: only when a use case needs it
+    from shared.adapters import stripe_api
+
+    return stripe_api
+
+
+# -- payouts (Connect Express) ----------------------------------------------------------------
+def start_onboarding(
+    *, channel_id: str, user_id: str, return_url: str | None = None, refresh_url: str | None = None
+) -> dict[str, Any]:
+    """A Connect onboarding link for the channel owner; creates the Express account once."""
+    check_channel_id(channel_id)
+    with transaction(channel_id=channel_id, user_id=user_id) as tx:
+        require(tx, user_id, "billing.onboard")
+        ch = tx.one("SELECT slug, stripe_account_id FROM channels WHERE id = app_channel_id()")
+        email = tx.scalar("SELECT email FROM users WHERE id = :u", u=user_id)
+    assert ch is not None
+    stripe_api = _stripe()
+    account_id = ch["stripe_account_id"]
+    if account_id is None:
+        # Same idempotency key for every attempt: concurrent or retried calls get one account.
+        account = stripe_api.create_express_account(
+            channel_id=channel_id, email=email, idempotency_key=f"express-account:{channel_id}"
+        )
+        with transaction(channel_id=channel_id, user_id=user_id) as tx:
+            account_id = tx.scalar(
+                "UPDATE channels SET stripe_account_id = coalesce(stripe_account_id, :a),"
+                " updated_at = now() WHERE id = app_channel_id() RETURNING stripe_account_id",
+                a=account["id"],
+            )
+            tx.exec(
+                "INSERT INTO payout_accounts (channel_id, stripe_account_id)"
+                " VALUES (app_channel_id(), :a) ON CONFLICT (channel_id) DO NOTHING",
+                a=account_id,
+            )
+            if account_id == account["id"]:
+                audit.record(
+                    tx,
+                    action="payouts.account_created",
+                    channel_id=channel_id,
+                    actor_user_id=user_id,
+                    target_type="stripe_account",
+                    target_id=account_id,
+                )
+    page_url = f"{settings().public_base_url.rstrip('/')}/ch/{ch['slug']}"
+    link = stripe_api.create_account_link(
+        account_id=account_id,
+        refresh_url=refresh_url or f"{page_url}?payouts=refresh",
+        return_url=return_url or f"{page_url}?payouts=done",
+    )
+    expires = link.get("expires_at")
+    return {
+        "url": link["url"],
+        "expires_at": datetime.fromtimestamp(expires, UTC) if isinstance(expires, int) else None,
+    }
+
+
+def payout_account(*, channel_id: str, user_id: str) -> dict[str, Any]:
+    check_channel_id(channel_id)
+    with transaction(channel_id=channel_id, user_id=user_id) as tx:
+        require(tx, user_id, "billing.manage")
+        ch = tx.one(
+            "SELECT stripe_account_id, charges_enabled, payouts_enabled FROM channels"
+            " WHERE id = app_channel_id()"
+        )
+        pa = tx.one(
+            "SELECT details_submitted, requirements_due FROM payout_accounts"
+            " WHERE channel_id = app_channel_id()"
+        )
+    assert ch is not None
+    return {
+        **ch,
+        "details_submitted": bool(pa and pa["details_submitted"]),
+        "requirements_due": list((pa or {}).get("requirements_due") or []),
+    }
+
+
+# -- course checkout --------------------------------------------------------------------------
+def create_course_checkout(
+    *,
+    channel_id: str,
+    course_id: str,
+    user_id: str,
+    batch_id: str | None,
+    success_url: str,
+    cancel_url: str,
+) -> dict[str, Any]:
+    """A Stripe Checkout Session for a published, priced course of a channel that can take
+    charges. The enrollment is created only by the webhook when the payment succeeds."""
+    check_channel_id(channel_id)
+    if not is_uuid(course_id):
+        raise NotFound("No such course.")
+    with transaction(channel_id=channel_id, user_id=user_id) as tx:
+        course = tx.one(
+            "SELECT id, title, status, price_amount, price_currency FROM courses"
+            " WHERE id = :c AND channel_id = app_channel_id() AND status = 'published'",
+            c=course_id,
+        )
+        if course is None:
+            raise NotFound("No such course.")
+        if course["price_amount"] is None:
+            raise Conflict("This course is free: enroll with POST .../enroll instead.")
+        ch = tx.one(
+            "SELECT stripe_account_id, charges_enabled FROM channels WHERE id = app_channel_id()"
+        )
+        assert ch is not None
+        if not ch["charges_enabled"] or not ch["stripe_account_id"]:
+            raise Conflict("This channel cannot take payments yet.")
+        if batch_id is not None:
+            batch = tx.one(
+                "SELECT capacity, seats_taken FROM batches WHERE id = :b"
+                " AND course_id = :c AND channel_id = app_channel_id()",
+                b=batch_id,
+                c=course_id,
+            )
+            if batch is None:
+                raise NotFound("No such batch for this course.")
+            if batch["capacity"] is not None and batch["seats_taken"] >= batch["capacity"]:
+                raise Conflict("This batch is full.")
+        if tx.scalar(
+            "SELECT 1 FROM enrollments WHERE channel_id = app_channel_id()"
+            " AND course_id = :c AND user_id = :u AND status = 'active'",
+            c=course_id,
+            u=user_id,
+        ):
+            raise Conflict("Already enrolled in this course.")
+        amount = int(course["price_amount"])
+        currency = str(course["price_currency"])
+        fee = platform_fee(plan_of(tx), amount)
+        email = tx.scalar("SELECT email FROM users WHERE id = :u", u=user_id)
+    metadata = {"channel_id": channel_id, "course_id": course_id, "user_id": user_id}
+    if batch_id:
+        metadata["batch_id"] = batch_id
+    session = _stripe().create_course_checkout(
+        amount=amount,
+        currency=currency,
+        product_name=course["title"],
+        fee=fee,
+        destination=ch["stripe_account_id"],
+        metadata=metadata,
+        success_url=success_url,
+        cancel_url=cancel_url,
+        customer_email=email,
+    )
+    with transaction(channel_id=channel_id, user_id=user_id) as tx:
+        tx.exec(
+            "INSERT INTO checkout_sessions (id, channel_id, purpose, user_id, course_id, batch_id,"
+            " amount, currency, application_fee_amount, destination_account)"
+            " VALUES (:id, app_channel_id(), 'course', :u, :c, :b, :a, :cur, :fee, :d)",
+            id=session["id"],
+            u=user_id,
+            c=course_id,
+            b=batch_id,
+            a=amount,
+            cur=currency,
+            fee=fee,
+            d=ch["stripe_account_id"],
+        )
+    return {"checkout_url": session["url"], "session_id": session["id"]}
+
+
+# -- channel plans ----------------------------------------------------------------------------
+def list_plans() -> dict[str, Any]:
+    return {"items": [plan_out(p) for p in PLANS.values()], "next_cursor": None}
+
+
+def _plan_state(tx: Tx) -> dict[str, Any]:
+    ch = tx.one("SELECT id, plan, plan_status FROM channels WHERE id = app_channel_id()")
+    sub = tx.one("SELECT * FROM channel_subscriptions WHERE channel_id = app_channel_id()") or {}
+    assert ch is not None
+    plan = plan_of(tx)
+    return {
+        "channel_id": str(ch["id"]),
+        "plan": plan_out(plan),
+        "status": ch["plan_status"],
+        "subscription_status": sub.get("status") or "none",
+        "current_period_end": sub.get("current_period_end"),
+        "cancel_at_period_end": bool(sub.get("cancel_at_period_end")),
+        "_sub": sub,
+    }
+
+
+def get_channel_plan(*, channel_id: str, user_id: str) -> dict[str, Any]:
+    check_channel_id(channel_id)
+    with transaction(channel_id=channel_id, user_id=user_id) as tx:
+        require(tx, user_id, "billing.manage")
+        state = _plan_state(tx)
+    state.pop("_sub")
+    return state
+
+
+def change_plan(
+    *, channel_id: str, user_id: str, plan: str, success_url: str | None, cancel_url: str | None
+) -> dict[str, Any]:
+    """Subscribe (Checkout in subscription mode), switch price (prorated) or cancel (downgrade
+    to free). The channel's plan itself changes when Stripe's webhook confirms it."""
+    check_channel_id(channel_id)
+    target = get_plan(plan)
+    with transaction(channel_id=channel_id, user_id=user_id) as tx:
+        require(tx, user_id, "billing.manage")
+        state = _plan_state(tx)
+        ch = tx.one("SELECT name FROM channels WHERE id = app_channel_id()")
+        email = tx.scalar("SELECT email FROM users WHERE id = :u", u=user_id)
+        audit.record(
+            tx,
+            action="plan.change_requested",
+            channel_id=channel_id,
+            actor_user_id=user_id,
+            target_type="channel",
+            target_id=channel_id,
+            details={"from": state["plan"]["key"], "to": target.key},
+        )
+    sub = state.pop("_sub")
+    live_sub = sub.get("stripe_subscription_id") if sub.get("status") not in ENDED else None
+    stripe_api = _stripe()
+    result: dict[str, Any] = {"checkout_url": None, "session_id": None}
+    if target.key == state["plan"]["key"] and (live_sub or target.key == FREE):
+        result["action"] = "unchanged"
+    elif target.key == FREE:
+        if live_sub:
+            stripe_api.cancel_subscription(live_sub)
+            result["action"] = "canceling"
+        else:
+            result["action"] = "unchanged"
+    elif live_sub:
+        current = stripe_api.retrieve_subscription(live_sub)
+        stripe_api.change_subscription_price(
+            subscription=current,
+            plan_key=target.key,
+            amount=target.monthly_price_minor,
+            currency=target.currency,
+        )
+        result["action"] = "updating"
+    else:
+        if not success_url or not cancel_url:
+            raise Unprocessable(
+                "success_url and cancel_url are required to subscribe.",
+                errors=[{"loc": ["body", "success_url"], "msg": "required to start a checkout"}],
+            )
+        customer = sub.get("stripe_customer_id") or _ensure_customer(
+            channel_id=channel_id, user_id=user_id, email=email, name=ch["name"] if ch else ""
+        )
+        session = stripe_api.create_plan_checkout(
+            customer=customer,
+            plan_key=target.key,
+            plan_name=target.name or target.key,
+            amount=target.monthly_price_minor,
+            currency=target.currency,
+            metadata={"channel_id": channel_id, "user_id": user_id},
+            success_url=success_url,
+            cancel_url=cancel_url,
+        )
+        with transaction(channel_id=channel_id, user_id=user_id) as tx:
+            tx.exec(
+                "INSERT INTO checkout_sessions (id, channel_id, purpose, user_id, plan,"
+                " amount, currency) VALUES (:id, app_channel_id(), 'plan', :u, :p, :a, :c)",
+                id=session["id"],
+                u=user_id,
+                p=target.key,
+                a=target.monthly_price_minor,
+                c=target.currency,
+            )
+        result.update(action="checkout", checkout_url=session["url"], session_id=session["id"])
+    result["current"] = state
+    return result
+
+
+def _ensure_customer(*, channel_id: str, user_id: str, email: str | None, name: str) -> str:
+    customer = _stripe().create_customer(
+        channel_id=channel_id, email=email, name=name, idempotency_key=f"plan-customer:{channel_id}"
+    )
+    with transaction(channel_id=channel_id, user_id=user_id) as tx:
+        return tx.scalar(
+            "INSERT INTO channel_subscriptions (channel_id, stripe_customer_id)"
+            " VALUES (app_channel_id(), :c) ON CONFLICT (channel_id) DO UPDATE SET"
+            " stripe_customer_id = coalesce(channel_subscriptions.stripe_customer_id,"
+            " EXCLUDED.stripe_customer_id) RETURNING stripe_customer_id",
+            c=customer["id"],
+        )
+
+
+# -- disputes queue ---------------------------------------------------------------------------
+_DISPUTE_COLUMNS = (
+    "d.id, d.stripe_dispute_id, d.status, d.outcome, d.reason, d.amount, d.currency,"
+    " d.payment_id, p.course_id, p.user_id, d.evidence_due_by, d.opened_at, d.closed_at"
+)
+
+
+def _dispute_out(r: dict[str, Any]) -> dict[str, Any]:
+    out = dict(r)
+    out["amount"] = {"amount": int(r["amount"]), "currency": r["currency"]}
+    out.pop("currency")
+    return out
+
+
+def list_disputes(
+    *, channel_id: str, user_id: str, limit: int, cursor: str | None, status: str | None = None
+) -> dict[str, Any]:
+    """The channel's disputes, newest first; `status=open|closed` filters."""
+    check_channel_id(channel_id)
+    after = decode_cursor(cursor)
+    with transaction(channel_id=channel_id, user_id=user_id) as tx:
+        require(tx, user_id, "disputes.read")
+        where = ["d.channel_id = app_channel_id()"]
+        params: dict[str, Any] = {"n": limit + 1}
+        if status == "open":
+            where.append("d.outcome IS NULL")
+        elif status == "closed":
+            where.append("d.outcome IS NOT NULL")
+        if after:
+            try:
+                params["t"] = datetime.fromisoformat(str(after["t"]).replace("Z", "+00:00"))
+                params["i"] = str(after["i"])
+            except (KeyError, ValueError) as e:
+                raise Unprocessable(
+                    "Invalid cursor.",
+                    errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}],
+                ) from e
+            if not is_uuid(params["i"]):
+                raise Unprocessable(
+                    "Invalid cursor.",
+                    errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}],
+                )
+            where.append("(d.opened_at, d.id) < (:t, CAST(:i AS uuid))")
+        rows = tx.all(
+            f"SELECT {_DISPUTE_COLUMNS} FROM disputes d LEFT JOIN payments p ON p.id = d.payment_id"
+            f" WHERE {' AND '.join(where)} ORDER BY d.opened_at DESC, d.id DESC LIMIT :n",
+            **params,
+        )
+    return page(
+        [_dispute_out(r) for r in rows], limit, lambda r: {"t": r["opened_at"], "i": r["id"]}
+    )
+
+
+def get_dispute(*, channel_id: str, user_id: str, dispute_id: str) -> dict[str, Any]:
+    check_channel_id(channel_id)
+    if not is_uuid(dispute_id):
+        raise NotFound("No such dispute.")
+    with transaction(channel_id=channel_id, user_id=user_id) as tx:
+        require(tx, user_id, "disputes.read")
+        row = tx.one(
+            f"SELECT {_DISPUTE_COLUMNS} FROM disputes d LEFT JOIN payments p"
+            " ON p.id = d.payment_id WHERE d.channel_id = app_channel_id()"
+            " AND d.id = :id",
+            id=dispute_id,
+        )
+    if row is None:
+        raise NotFound("No such dispute.")
+    return _dispute_out(row)

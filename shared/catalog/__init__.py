@@ -1,0 +1,47 @@
+"""Courses, their ordered lessons, batches (cohorts) and resources."""
+
+from typing import TYPE_CHECKING
+
+from shared.platform.exports import lazy_exports
+
+if TYPE_CHECKING:
+    from shared.catalog.service import (
+        archive_course,
+        create_batch,
+        create_course,
+        create_lesson,
+        create_resource,
+        delete_lesson,
+        delete_resource,
+        get_batch,
+        get_course,
+        list_batches,
+        list_courses,
+        list_resources,
+        publish_course,
+        reorder_lessons,
+        update_batch,
+        update_course,
+        update_lesson,
+    )
+
+__getattr__ = lazy_exports(__name__, __file__)
+__all__ = [
+    "archive_course",
+    "create_batch",
+    "create_course",
+    "create_lesson",
+    "create_resource",
+    "delete_lesson",
+    "delete_resource",
+    "get_batch",
+    "get_course",
+    "list_batches",
+    "list_courses",
+    "list_resources",
+    "publish_course",
+    "reorder_lessons",
+    "update_batch",
+    "update_course",
+    "update_lesson",
+]

@@ -1,0 +1,224 @@
+"""Request and response bodies of the course, lesson, batch and resource routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field, field_validator, model_validator
+
+from shared.platform.models import ListQuery, Model, Out
+
+CourseStatus = Literal["draft", "published", "archived"]
+LessonKind = Literal["video", "text", "live"]
+
+
+class Money(Model):
+    """An amount in integer minor units (cents) and an ISO 4217 currency, lowercase."""
+
+    amount: int = Field(ge=1, le=100_000_000, description="Integer minor units, e.g. 4900")
+    currency: str = Field(pattern=r"^[A-Za-z]{3}$", examples=["usd"])
+
+    @field_validator("currency")
+    @classmethod
+    def _lower(cls, v: str) -> str:
+        return v.lower()
+
+
+class _NoNulls(Model):
+    """PATCH bodies: a field may be left out, but only nullable ones may be set to null."""
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_nulls(self):
+        for name in self.model_fields_set:
+            if getattr(self, name) is None and name not in self.NULLABLE:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class CourseIn(Model):
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=20_000)
+    price: Money | None = Field(default=None, description="null or absent: a free course")
+
+
+class CoursePatch(_NoNulls):
+    NULLABLE: ClassVar[frozenset[str]] = frozenset({"price"})
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=20_000)
+    price: Money | None = Field(default=None, description="null makes the course free")
+
+
+class CourseListQuery(ListQuery):
+    status: CourseStatus | None = Field(
+        default=None, description="Staff only; students and the public see published courses"
+    )
+
+
+class LessonIn(Model):
+    title: str = Field(min_length=1, max_length=200)
+    kind: LessonKind
+    # 50k characters: even fully JSON-escaped it stays under the 1 MB body cap (422, not 413).
+    body: str = Field(default="", max_length=50_000, description="Text lessons: the content")
+
+
+class LessonPatch(_NoNulls):
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    body: str | None = Field(default=None, max_length=50_000)
+
+
+class LessonOrder(Model):
+    lesson_ids: list[UUID] = Field(
+        max_length=1000, description="Every lesson of the course, in the new order"
+    )
+
+
+class LessonOut(Out):
+    id: str
+    course_id: str
+    position: int
+    title: str
+    kind: LessonKind
+    status: Literal["pending_media", "ready"] = Field(
+        description="A video lesson is pending_media until its uploaded video is ready"
+    )
+    duration_seconds: float | None
+    has_video: bool
+    body: str | None = Field(description="Only for staff and enrolled students")
+    created_at: datetime
+    updated_at: datetime
+
+
+class LessonList(Out):
+    items: list[LessonOut]
+    next_cursor: str | None = None
+
+
+class CourseOut(Out):
+    id: str
+    channel_id: str
+    title: str
+    description: str
+    status: CourseStatus
+    price: Money | None
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None
+
+
+class CourseDetail(CourseOut):
+    lessons: list[LessonOut] = Field(description="In order of position")
+
+
+class CourseList(Out):
+    items: list[CourseOut]
+    next_cursor: str | None
+
+
+class BatchIn(Model):
+    name: str = Field(min_length=1, max_length=200)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime | None = None
+    capacity: int | None = Field(default=None, ge=1, le=100_000)
+
+    @model_validator(mode="after")
+    def _ends_after_start(self):
+        if self.ends_at is not None and self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class BatchPatch(_NoNulls):
+    NULLABLE: ClassVar[frozenset[str]] = frozenset({"ends_at", "capacity"})
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    capacity: int | None = Field(default=None, ge=1, le=100_000)
+
+
+class BatchOut(Out):
+    id: str
+    course_id: str
+    name: str
+    starts_at: datetime
+    ends_at: datetime | None
+    capacity: int | None
+    seats_taken: int
+    created_at: datetime
+
+
+class BatchList(Out):
+    items: list[BatchOut]
+    next_cursor: str | None
+
+
+class ResourceIn(Model):
+    """Attach a file uploaded with purpose `resource` (POST {c}/uploads) to the course or to
+    one of its lessons. The upload may still be pending: the resource becomes downloadable
+    when the upload is ready."""
+
+    title: str = Field(min_length=1, max_length=200)
+    upload_id: UUID
+    lesson_id: UUID | None = None
+
+
+class ResourceOut(Out):
+    id: str
+    course_id: str
+    lesson_id: str | None
+    title: str
+    upload_id: str | None
+    ready: bool = Field(description="The file has been checked and can be downloaded")
+    content_type: str | None
+    size_bytes: int | None
+    created_at: datetime
+
+
+class ResourceList(Out):
+    items: list[ResourceOut]
+    next_cursor: str | None
+
+
+class LiveSessionIn(Model):
+    """A live class of the batch, scheduled at the live provider (Zoom)."""
+
+    title: str = Field(min_length=1, max_length=200, description="Zoom's topic limit is 200")
+    starts_at: AwareDatetime = Field(description="With a time zone offset, e.g. ...T18:00:00Z")
+    # strict: "60" or 60.5 is a client bug, not something to round or coerce into a meeting
+    duration_minutes: int = Field(strict=True, ge=1, le=1440)
+
+
+class LiveSessionPatch(Model):
+    """Reschedule or rename a live class: the fields sent change (none: nothing changes)."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    starts_at: AwareDatetime | None = None
+    duration_minutes: int | None = Field(default=None, strict=True, ge=1, le=1440)
+
+
+class LiveSessionOut(Out):
+    id: str
+    batch_id: str
+    title: str
+    starts_at: datetime
+    duration_minutes: int
+    provider: Literal["zoom"]
+    status: Literal["scheduled", "cancelled"]
+    join_url: str | None = Field(
+        description="Staff and students enrolled in this batch; null for everyone else and "
+        "once the session is cancelled"
+    )
+    start_url: str | None = Field(
+        description="The host's link: instructors and above only; null otherwise"
+    )
+    created_at: datetime
+
+
+class LiveSessionList(Out):
+    items: list[LiveSessionOut]
+    next_cursor: str | None

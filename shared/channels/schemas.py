@@ -1,0 +1,94 @@
+"""Request and response bodies of the channel routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, HttpUrl
+
+from shared.channels.rules import Role
+from shared.platform.models import Model, Out
+
+HexColour = Annotated[str, Field(pattern=r"^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")]
+
+
+def _https_only(url: HttpUrl) -> HttpUrl:
+    if url.scheme != "https":
+        raise ValueError("must be an https URL")
+    return url
+
+
+class Theme(Model):
+    """Design tokens of a channel; each becomes a CSS variable on its pages."""
+
+    primary: HexColour | None = None
+    secondary: HexColour | None = None
+    accent: HexColour | None = None
+    background: HexColour | None = None
+    text: HexColour | None = None
+    font: Annotated[str, Field(pattern=r"^[A-Za-z0-9 \-]{1,64}$")] | None = None
+    logo_url: Annotated[HttpUrl, AfterValidator(_https_only), Field(max_length=2048)] | None = None
+
+    def tokens(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class ChannelIn(Model):
+    slug: str = Field(
+        pattern=r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$",
+        description="3-40 lowercase letters, digits and hyphens",
+    )
+    name: str = Field(min_length=1, max_length=120)
+    theme: Theme | None = None
+
+
+class ChannelPatch(Model):
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    theme: Theme | None = None
+
+
+class ChannelOut(Out):
+    id: str
+    slug: str
+    name: str
+    theme: dict[str, Any]
+    created_at: datetime
+
+
+class MemberIn(Model):
+    email: str = Field(min_length=3, max_length=254)
+    role: Role
+
+
+class MemberPatch(Model):
+    role: Role
+
+
+class MemberOut(Out):
+    user_id: str
+    email: str
+    display_name: str
+    role: Role
+
+
+class MemberList(Out):
+    items: list[MemberOut]
+    next_cursor: str | None
+
+
+class AuditEntry(Out):
+    seq: int
+    action: str
+    actor_user_id: str | None
+    target_type: str | None
+    target_id: str | None
+    request_id: str | None
+    details: dict[str, Any]
+    occurred_at: datetime
+    hash: str
+
+
+class AuditList(Out):
+    items: list[AuditEntry]
+    next_cursor: str | None

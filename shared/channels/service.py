@@ -1,0 +1,250 @@
+"""Channel use cases: create, read, update, members and roles, audit log."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pg8000.native import DatabaseError
+
+from shared.channels.access import check_channel_id, require
+from shared.channels.rules import can_assign
+from shared.platform import audit, outbox
+from shared.platform.db import UNIQUE_VIOLATION, Tx, sqlstate, transaction
+from shared.platform.errors import Conflict, Forbidden, NotFound
+from shared.platform.ids import is_uuid, uuid7
+from shared.platform.pagination import decode_cursor, page
+
+_CHANNEL_COLS = "id, slug, name, theme, created_at"
+
+
+def _channel_out(row: dict[str, Any]) -> dict[str, Any]:
+    theme = row["theme"]
+    return {
+        "id": str(row["id"]),
+        "slug": row["slug"],
+        "name": row["name"],
+        "theme": json.loads(theme) if isinstance(theme, str) else theme,
+        "created_at": row["created_at"],
+    }
+
+
+def create_channel(*, user_id: str, slug: str, name: str, theme: dict[str, Any]) -> dict:
+    channel_id = uuid7()
+    try:
+        with transaction(user_id=user_id) as tx:
+            row = tx.one(
+                f"INSERT INTO channels (id, slug, name, theme, created_by) VALUES"
+                f" (:id, :slug, :name, CAST(:theme AS jsonb), :u) RETURNING {_CHANNEL_COLS}",
+                id=channel_id,
+                slug=slug,
+                name=name,
+                theme=json.dumps(theme),
+                u=user_id,
+            )
+            tx.set_channel(channel_id)
+            tx.exec(
+                "INSERT INTO memberships (channel_id, user_id, role)"
+                " VALUES (app_channel_id(), :u, 'owner')",
+                u=user_id,
+            )
+            audit.record(
+                tx,
+                action="channel.created",
+                channel_id=channel_id,
+                actor_user_id=user_id,
+                target_type="channel",
+                target_id=channel_id,
+                details={"slug": slug},
+            )
+            _member_event(tx, "member.added", channel_id, user_id, user_id, {"role": "owner"})
+            outbox.add(
+                tx,
+                channel_id=channel_id,
+                event_type="channel.created",
+                payload={"channel_id": channel_id, "owner_id": user_id, "slug": slug},
+            )
+    except DatabaseError as e:
+        if sqlstate(e) == UNIQUE_VIOLATION:
+            raise Conflict("This slug is taken.") from e
+        raise
+    return _channel_out(row)
+
+
+def get_channel(*, channel_id: str, user_id: str) -> dict:
+    with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
+        require(tx, user_id, "channel.read")
+        row = tx.one(f"SELECT {_CHANNEL_COLS} FROM channels WHERE id = app_channel_id()")
+    return _channel_out(row)
+
+
+def update_channel(*, channel_id: str, user_id: str, changes: dict[str, Any]) -> dict:
+    with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
+        require(tx, user_id, "channel.update")
+        row = tx.one(
+            f"UPDATE channels SET name = coalesce(:name, name),"
+            f" theme = coalesce(CAST(:theme AS jsonb), theme), updated_at = now()"
+            f" WHERE id = app_channel_id() RETURNING {_CHANNEL_COLS}",
+            name=changes.get("name"),
+            theme=json.dumps(changes["theme"]) if changes.get("theme") is not None else None,
+        )
+        audit.record(
+            tx,
+            action="channel.updated",
+            channel_id=channel_id,
+            actor_user_id=user_id,
+            target_type="channel",
+            target_id=channel_id,
+            details={"fields": sorted(changes)},
+        )
+        outbox.add(
+            tx,
+            channel_id=channel_id,
+            event_type="channel.updated",
+            payload={"channel_id": channel_id, "fields": sorted(changes)},
+        )
+    return _channel_out(row)
+
+
+def list_members(*, channel_id: str, user_id: str, limit: int, cursor: str | None) -> dict:
+    after = decode_cursor(cursor) or {}
+    with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
+        require(tx, user_id, "members.read")
+        rows = tx.all(
+            "SELECT m.user_id, u.email, u.display_name, m.role FROM memberships m"
+            " JOIN users u ON u.id = m.user_id WHERE m.channel_id = app_channel_id()"
+            " AND m.user_id > CAST(:after AS uuid) ORDER BY m.user_id LIMIT :n",
+            after=after.get("user_id", "00000000-0000-0000-0000-000000000000"),
+            n=limit + 1,
+        )
+    items = [{**r, "user_id": str(r["user_id"])} for r in rows]
+    return page(items, limit, lambda r: {"user_id": r["user_id"]})
+
+
+def _member_event(
+    tx: Tx, action: str, channel_id: str, actor_id: str, member_id: str, details: dict[str, Any]
+) -> None:
+    """A membership change goes to the audit log and, as a domain event, to the outbox."""
+    audit.record(
+        tx,
+        action=action,
+        channel_id=channel_id,
+        actor_user_id=actor_id,
+        target_type="user",
+        target_id=member_id,
+        details=details,
+    )
+    outbox.add(
+        tx, channel_id=channel_id, event_type=action, payload={"user_id": member_id, **details}
+    )
+
+
+def _lock_owners(tx: Tx) -> int:
+    """Lock the owner rows so two concurrent demotions cannot both pass the last-owner rule."""
+    return len(
+        tx.all(
+            "SELECT user_id FROM memberships WHERE channel_id = app_channel_id()"
+            " AND role = 'owner' FOR UPDATE"
+        )
+    )
+
+
+def _member(tx: Tx, member_id: str) -> dict[str, Any]:
+    row = tx.one(
+        "SELECT m.user_id, u.email, u.display_name, m.role FROM memberships m"
+        " JOIN users u ON u.id = m.user_id"
+        " WHERE m.channel_id = app_channel_id() AND m.user_id = :m",
+        m=member_id,
+    )
+    if row is None:
+        raise NotFound("No such member.")
+    return {**row, "user_id": str(row["user_id"])}
+
+
+def add_member(*, channel_id: str, user_id: str, email: str, role: str) -> dict:
+    with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
+        actor = require(tx, user_id, "members.manage")
+        if not can_assign(actor, None, role):
+            raise Forbidden(f"An {actor} cannot grant the {role} role.")
+        target = tx.one(
+            "SELECT id FROM users WHERE lower(email) = lower(:e) AND erased_at IS NULL",
+            e=email.strip(),
+        )
+        if target is None:
+            raise NotFound("No account with this email; ask them to sign up first.")
+        added = tx.one(
+            "INSERT INTO memberships (channel_id, user_id, role)"
+            " VALUES (app_channel_id(), :u, :r) ON CONFLICT DO NOTHING"
+            " RETURNING user_id",
+            u=target["id"],
+            r=role,
+        )
+        if added is None:
+            raise Conflict("This user is already a member.")
+        member_id = str(target["id"])
+        _member_event(tx, "member.added", channel_id, user_id, member_id, {"role": role})
+        return _member(tx, member_id)
+
+
+def change_role(*, channel_id: str, user_id: str, member_id: str, role: str) -> dict:
+    if not is_uuid(member_id):
+        raise NotFound("No such member.")
+    with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
+        actor = require(tx, user_id, "members.manage")
+        owners = _lock_owners(tx)
+        current = _member(tx, member_id)["role"]
+        if not can_assign(actor, current, role):
+            raise Forbidden(f"An {actor} cannot change a {current} to {role}.")
+        if current == "owner" and role != "owner" and owners <= 1:
+            raise Conflict("A channel keeps at least one owner; make someone else owner first.")
+        tx.exec(
+            "UPDATE memberships SET role = :r, updated_at = now()"
+            " WHERE channel_id = app_channel_id() AND user_id = :m",
+            r=role,
+            m=member_id,
+        )
+        _member_event(
+            tx, "member.role_changed", channel_id, user_id, member_id, {"from": current, "to": role}
+        )
+        return _member(tx, member_id)
+
+
+def remove_member(*, channel_id: str, user_id: str, member_id: str) -> None:
+    if not is_uuid(member_id):
+        raise NotFound("No such member.")
+    with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
+        leaving_self = member_id == user_id
+        actor = require(tx, user_id, "channel.read" if leaving_self else "members.manage")
+        owners = _lock_owners(tx)
+        current = _member(tx, member_id)["role"]
+        if not leaving_self and not can_assign(actor, current, None):
+            raise Forbidden(f"An {actor} cannot remove a {current}.")
+        if current == "owner" and owners <= 1:
+            raise Conflict("The last owner cannot be removed.")
+        tx.exec(
+            "DELETE FROM memberships WHERE channel_id = app_channel_id() AND user_id = :m",
+            m=member_id,
+        )
+        _member_event(tx, "member.removed", channel_id, user_id, member_id, {"role": current})
+
+
+def audit_log(*, channel_id: str, user_id: str, limit: int, cursor: str | None) -> dict:
+    after = decode_cursor(cursor) or {}
+    with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
+        require(tx, user_id, "audit.read")
+        rows = tx.all(
+            "SELECT seq, action, actor_user_id, target_type, target_id, request_id, details,"
+            " occurred_at, encode(hash, 'hex') AS hash FROM audit_log"
+            " WHERE channel_id = app_channel_id() AND seq < :before ORDER BY seq DESC LIMIT :n",
+            before=int(after.get("seq", 2**62)),
+            n=limit + 1,
+        )
+    items = [
+        {
+            **r,
+            "actor_user_id": str(r["actor_user_id"]) if r["actor_user_id"] else None,
+            "details": json.loads(r["details"]) if isinstance(r["details"], str) else r["details"],
+        }
+        for r in rows
+    ]
+    return page(items, limit, lambda r: {"seq": r["seq"]})

@@ -1,0 +1,293 @@
+"""Identity use cases: signup, login, refresh rotation with reuse detection, logout,
+password reset, and the caller's own profile."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+
+from pg8000.native import DatabaseError
+
+from shared.identity.tokens import issue_access_token
+from shared.platform import audit, db, ratelimit
+from shared.platform.config import settings
+from shared.platform.db import UNIQUE_VIOLATION, Tx, sqlstate, transaction
+from shared.platform.errors import BadRequest, Conflict, Unauthorized
+from shared.platform.ids import opaque_token, token_hash, uuid7
+
+log = logging.getLogger("identity")
+
+
+@cache
+def _hasher() -> Any:
+    """OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1. Imported on first
+    use so that /v1/me and token refreshes do not pay for it on a cold start."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so both failures cost the same time.
+    Made on first use: hashing at import would add ~35 ms to every cold start."""
+    return _hasher().hash("not-a-real-password-0")
+
+
+def _password_matches(password_hash: str, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    try:
+        return _hasher().verify(password_hash, password)
+    except (VerificationError, InvalidHashError):  # VerifyMismatchError is a VerificationError
+        return False
+
+
+_BAD_LOGIN = "The email or password is incorrect."
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _user_out(row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": str(row["id"]), "email": row["email"], "display_name": row["display_name"]}
+
+
+def _issue_pair(tx: Tx, user_id: str, family_id: str | None = None) -> dict[str, Any]:
+    refresh = "rt_" + opaque_token()
+    tx.exec(
+        "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at)"
+        " VALUES (:id, :u, :f, :h, :e)",
+        id=uuid7(),
+        u=user_id,
+        f=family_id or uuid7(),
+        h=token_hash(refresh),
+        e=_now() + timedelta(seconds=settings().refresh_token_ttl_seconds),
+    )
+    access, ttl = issue_access_token(user_id)
+    return {
+        "access_token": access,
+        "refresh_token": refresh,
+        "expires_in": ttl,
+        "token_type": "Bearer",
+    }
+
+
+def signup(*, email: str, password: str, display_name: str, client_ip: str) -> dict[str, Any]:
+    ratelimit.hit(f"signup:ip:{client_ip}", settings().rate_limit_signup_ip)
+    password_hash = _hasher().hash(password)
+    user_id = uuid7()
+    try:
+        with transaction(user_id=user_id) as tx:
+            row = tx.one(
+                "INSERT INTO users (id, email, display_name, password_hash)"
+                " VALUES (:id, :e, :n, :h) RETURNING id, email, display_name",
+                id=user_id,
+                e=email.strip(),
+                n=display_name,
+                h=password_hash,
+            )
+            audit.record(
+                tx,
+                action="auth.signup",
+                channel_id=None,
+                actor_user_id=user_id,
+                target_type="user",
+                target_id=user_id,
+            )
+            pair = _issue_pair(tx, user_id)
+    except DatabaseError as e:
+        if sqlstate(e) == UNIQUE_VIOLATION:
+            raise Conflict("An account with this email already exists.") from e
+        raise
+    return {"user": _user_out(row), **pair}
+
+
+def login(*, email: str, password: str, client_ip: str) -> dict[str, Any]:
+    s = settings()
+    ratelimit.hit(f"login:ip:{client_ip}", s.rate_limit_login_ip)
+    ratelimit.hit(f"login:acct:{email.strip().lower()}", s.rate_limit_login_account)
+    with transaction() as tx:
+        row = tx.one(
+            "SELECT id, email, display_name, password_hash FROM users"
+            " WHERE lower(email) = lower(:e) AND erased_at IS NULL",
+            e=email.strip(),
+        )
+    known = row is not None and row["password_hash"] is not None
+    matches = _password_matches(row["password_hash"] if known else _dummy_hash(), password)
+    ok = known and matches
+    with transaction(user_id=str(row["id"]) if row else None) as tx:
+        if not ok:
+            audit.record(
+                tx,
+                action="auth.login_failed",
+                channel_id=None,
+                actor_user_id=str(row["id"]) if row else None,
+                details={"ip": client_ip},
+            )
+            result = None
+        else:
+            user_id = str(row["id"])
+            if _hasher().check_needs_rehash(row["password_hash"]):
+                tx.exec(
+                    "UPDATE users SET password_hash = :h WHERE id = :u",
+                    h=_hasher().hash(password),
+                    u=user_id,
+                )
+            audit.record(
+                tx,
+                action="auth.login",
+                channel_id=None,
+                actor_user_id=user_id,
+                details={"ip": client_ip},
+            )
+            result = {"user": _user_out(row), **_issue_pair(tx, user_id)}
+    if result is None:
+        raise Unauthorized(_BAD_LOGIN)
+    return result
+
+
+def refresh(*, refresh_token: str) -> dict[str, Any]:
+    """Rotate: the presented token is spent and a new one of the same family is issued.
+    A spent token presented again means it leaked: the whole family is revoked."""
+    reused = False
+    result = None
+    with transaction() as tx:
+        row = tx.one(
+            "SELECT t.id, t.user_id, t.family_id, t.expires_at, t.used_at, t.revoked_at,"
+            " u.email, u.display_name FROM refresh_tokens t JOIN users u ON u.id = t.user_id"
+            " WHERE t.token_hash = :h AND u.erased_at IS NULL FOR UPDATE OF t",
+            h=token_hash(refresh_token),
+        )
+        if row is not None and row["used_at"] is not None and row["revoked_at"] is None:
+            tx.exec(
+                "UPDATE refresh_tokens SET revoked_at = now()"
+                " WHERE family_id = :f AND revoked_at IS NULL",
+                f=row["family_id"],
+            )
+            audit.record(
+                tx,
+                action="auth.refresh_reuse_detected",
+                channel_id=None,
+                actor_user_id=str(row["user_id"]),
+                target_type="token_family",
+                target_id=str(row["family_id"]),
+            )
+            reused = True
+        elif row is not None and row["revoked_at"] is None and row["expires_at"] > _now():
+            tx.exec("UPDATE refresh_tokens SET used_at = now() WHERE id = :id", id=row["id"])
+            result = {
+                "user": _user_out({**row, "id": row["user_id"]}),
+                **_issue_pair(tx, str(row["user_id"]), str(row["family_id"])),
+            }
+    if reused:
+        log.warning("refresh token reuse; family revoked")
+    if result is None:
+        raise Unauthorized("The refresh token is invalid, expired or already used.")
+    return result
+
+
+def _revoke_all(tx: Tx, user_id: str) -> None:
+    tx.exec(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = :u AND revoked_at IS NULL",
+        u=user_id,
+    )
+
+
+def logout(*, refresh_token: str) -> None:
+    """Ends every session of the token's owner (RELIABILITY: logout revokes all families)."""
+    with transaction() as tx:
+        user_id = tx.scalar(
+            "SELECT user_id FROM refresh_tokens WHERE token_hash = :h", h=token_hash(refresh_token)
+        )
+        if user_id is not None:
+            _revoke_all(tx, str(user_id))
+            audit.record(tx, action="auth.logout", channel_id=None, actor_user_id=str(user_id))
+
+
+def request_password_reset(*, email: str, client_ip: str) -> None:
+    """Always 'accepted'; mails a single-use link only when the account exists."""
+    s = settings()
+    ratelimit.hit(f"reset:ip:{client_ip}", s.rate_limit_login_ip)
+    ratelimit.hit(f"reset:acct:{email.strip().lower()}", s.rate_limit_reset_account)
+    token = "pr_" + opaque_token()
+    with transaction() as tx:
+        user = tx.one(
+            "SELECT id, email FROM users WHERE lower(email) = lower(:e) AND erased_at IS NULL",
+            e=email.strip(),
+        )
+        if user is not None:
+            tx.exec(
+                "INSERT INTO password_reset_tokens (token_hash, user_id, expires_at)"
+                " VALUES (:h, :u, :x)",
+                h=token_hash(token),
+                u=user["id"],
+                x=_now() + timedelta(seconds=s.password_reset_ttl_seconds),
+            )
+            audit.record(
+                tx,
+                action="auth.password_reset_requested",
+                channel_id=None,
+                actor_user_id=str(user["id"]),
+                details={"ip": client_ip},
+            )
+    if user is None:
+        return
+    from shared.adapters import email as mail
+
+    link = f"{s.public_base_url}/reset-password?token={token}"
+    minutes = s.password_reset_ttl_seconds // 60
+    try:
+        mail.send(
+            to=user["email"],
+            subject="Reset your password",
+            text=f"Someone asked to reset the password of this account.\n\n"
+            f"Reset it here (valid {minutes} minutes, once):\n{link}\n\n"
+            "If it was not you, ignore this message.\n",
+        )
+    except OSError:
+        log.exception("password reset mail could not be sent")
+
+
+def confirm_password_reset(*, token: str, new_password: str) -> None:
+    new_hash = _hasher().hash(new_password)
+    with transaction() as tx:
+        row = tx.one(
+            "SELECT user_id FROM password_reset_tokens WHERE token_hash = :h"
+            " AND used_at IS NULL AND expires_at > now() FOR UPDATE",
+            h=token_hash(token),
+        )
+        if row is not None:
+            user_id = str(row["user_id"])
+            tx.exec(
+                "UPDATE password_reset_tokens SET used_at = now() WHERE user_id = :u"
+                " AND used_at IS NULL",
+                u=user_id,
+            )
+            tx.exec(
+                "UPDATE users SET password_hash = :p, password_changed_at = now() WHERE id = :u",
+                p=new_hash,
+                u=user_id,
+            )
+            _revoke_all(tx, user_id)
+            audit.record(tx, action="auth.password_reset", channel_id=None, actor_user_id=user_id)
+    if row is None:
+        raise BadRequest("The reset link is invalid, expired or already used.")
+
+
+def me(*, user_id: str) -> dict[str, Any]:
+    # One round trip: me_read() sets the caller's context itself (migration 0024).
+    rows = db.call("SELECT * FROM me_read(:u)", u=user_id)
+    if not rows:
+        raise Unauthorized("This account no longer exists.")
+    return {
+        **_user_out(rows[0]),
+        "memberships": [
+            {"channel_id": str(r["channel_id"]), "role": r["role"]}
+            for r in rows
+            if r["channel_id"] is not None
+        ],
+    }

@@ -1,0 +1,388 @@
+"""Live classes of a batch (cohort): scheduled at the live provider (Zoom), listed to the batch.
+
+Who may do what:
+- schedule and cancel: `batch.write` (instructor and above); a non-member gets 404, a weaker
+  role 403, as for the other batch writes;
+- see the sessions: staff (`live.view_any`) and students whose enrollment is in this batch;
+  the join link only to staff and students whose enrollment is active; the host's start link
+  only to `live.host` (instructor and above). Another member of the channel gets 403 (404 when
+  the batch's course is not visible to them), a non-member 404.
+
+Every write is audit-logged and emits an outbox event (`live_session.scheduled` /
+`live_session.cancelled`) in the transaction that stores it. Events and the audit log carry
+no links: join and start links are credentials of a sort, read from the table by who may.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from shared.channels import allows, check_channel_id, require, role_of
+from shared.platform import audit
+from shared.platform.db import Tx, transaction
+from shared.platform.errors import Conflict, Forbidden, NotFound, Unprocessable
+from shared.platform.ids import is_uuid, uuid7
+from shared.platform.pagination import decode_cursor, page
+
+PAST_GRACE = timedelta(minutes=5)  # a class "starting now" survives a slow client clock
+_SESSION = (
+    "id, batch_id, title, starts_at, duration_minutes, provider, provider_meeting_id,"
+    " join_url, start_url, status, created_at"
+)
+
+
+class LiveProvider(Protocol):
+    """What a live-class provider adapter offers (Zoom first; shared/adapters/zoom.py)."""
+
+    name: str
+
+    def create_meeting(
+        self, *, topic: str, start_time: datetime, duration_minutes: int, agenda: str = ""
+    ) -> dict[str, Any]: ...
+
+    def update_meeting(
+        self,
+        meeting_id: str,
+        *,
+        topic: str | None = None,
+        start_time: datetime | None = None,
+        duration_minutes: int | None = None,
+    ) -> bool: ...
+
+    def delete_meeting(self, meeting_id: str) -> bool: ...
+
+
+def provider(name: str = "zoom") -> LiveProvider:
+    from shared.adapters import zoom  # on first use: routes that never call Zoom skip it
+
+    if name != zoom.PROVIDER:
+        raise NotFound(f"Unknown live provider {name!r}.")
+    return zoom.client()
+
+
+# -- shaping and lookups ------------------------------------------------------------------
+def _out(r: dict[str, Any], *, join: bool, host: bool) -> dict[str, Any]:
+    live = r["status"] == "scheduled"  # a cancelled meeting no longer exists at the provider
+    return {
+        "id": str(r["id"]),
+        "batch_id": str(r["batch_id"]),
+        "title": r["title"],
+        "starts_at": r["starts_at"],
+        "duration_minutes": r["duration_minutes"],
+        "provider": r["provider"],
+        "status": r["status"],
+        "join_url": r["join_url"] if join and live else None,
+        "start_url": r["start_url"] if host and live else None,
+        "created_at": r["created_at"],
+    }
+
+
+def _batch(tx: Tx, batch_id: str) -> dict[str, Any]:
+    row = tx.one(
+        "SELECT b.id, b.course_id, b.name, c.status AS course_status"
+        " FROM batches b JOIN courses c ON c.id = b.course_id"
+        " WHERE b.id = :id AND b.channel_id = app_channel_id()",
+        id=batch_id if is_uuid(batch_id) else None,
+    )
+    if row is None:
+        raise NotFound("No such batch.")
+    return row
+
+
+def _session(tx: Tx, batch_id: str, session_id: str) -> dict[str, Any]:
+    if not is_uuid(session_id):
+        raise NotFound("No such live session.")
+    row = tx.one(
+        f"SELECT {_SESSION} FROM live_sessions WHERE id = :id AND batch_id = :b"
+        " AND channel_id = app_channel_id()",
+        id=session_id,
+        b=batch_id,
+    )
+    if row is None:
+        raise NotFound("No such live session.")
+    return row
+
+
+def _viewer(tx: Tx, user_id: str, batch_id: str) -> tuple[bool, bool]:
+    """(may see the join link, may see the host link) of a caller allowed to see the batch's
+    sessions; NotFound / Forbidden for everyone else."""
+    role = role_of(tx, user_id)
+    if role is None:
+        raise NotFound("No such channel.")
+    batch = _batch(tx, batch_id)
+    if allows(role, "live.view_any"):
+        return True, allows(role, "live.host")
+    status = tx.scalar(
+        "SELECT status FROM enrollments WHERE batch_id = :b AND user_id = :u"
+        " AND channel_id = app_channel_id()",
+        b=batch_id,
+        u=user_id,
+    )
+    if status is not None:  # of this batch; an ended enrollment still sees the schedule
+        return status == "active", False
+    if batch["course_status"] != "published":
+        raise NotFound("No such batch.")
+    raise Forbidden("Only students of this batch and staff see its live classes.")
+
+
+def _record(
+    tx: Tx, *, channel_id: str, user_id: str, action: str, session_id: str, payload: dict
+) -> None:
+    audit.record_change(
+        tx,
+        channel_id=channel_id,
+        actor_user_id=user_id,
+        action=action,
+        target_type="live_session",
+        target_id=session_id,
+        payload=payload,
+        details={k: v for k, v in payload.items() if k in ("batch_id", "provider", "starts_at")},
+    )
+
+
+# -- use cases ----------------------------------------------------------------------------
+def schedule_session(*, channel_id: str, user_id: str, batch_id: str, data: Any) -> dict[str, Any]:
+    """Create the meeting at the provider, then store the session.
+
+    Order, chosen over "reserve a row as 'creating', then finish it": Zoom's create takes no
+    idempotency key and cannot be looked up by anything of ours, so a reserved row left by a
+    crash could not be finished anyway, only swept, and every reader would have to skip it.
+    Creating first and inserting in one transaction (row + audit + outbox) keeps the table free
+    of half-states: a provider failure (429/5xx/timeout) raises before anything is written, and
+    an insert that fails deletes the meeting again. What remains possible is an orphan meeting
+    at Zoom after a crash between the two steps: harmless (no one has its link), and cheaper
+    than a sweeper. A retried POST with the same Idempotency-Key never reaches this function
+    twice: the toolkit reserves the key before the handler runs (a concurrent duplicate gets
+    409, a later one the stored 201), and forgets it when we fail, so the retry may create.
+    """
+    check_channel_id(channel_id)
+    _not_in_the_past(data.starts_at)
+    with transaction(channel_id=channel_id, user_id=user_id) as tx:
+        require(tx, user_id, "batch.write")
+        batch = _batch(tx, batch_id)
+        if batch["course_status"] == "archived":
+            raise Conflict("The course is archived.")
+    live = provider()
+    meeting = live.create_meeting(
+        topic=data.title,
+        start_time=data.starts_at,
+        duration_minutes=data.duration_minutes,
+        agenda=f"Live class of {batch['name']}",
+    )
+    meeting_id = str(meeting["id"])
+    try:
+        with transaction(channel_id=channel_id, user_id=user_id) as tx:
+            require(tx, user_id, "batch.write")  # the role may have changed meanwhile
+            _batch(tx, batch_id)
+            row = tx.one(
+                f"INSERT INTO live_sessions (id, channel_id, batch_id, title, starts_at,"
+                f" duration_minutes, provider, provider_meeting_id, join_url, start_url,"
+                f" created_by) VALUES (:id, app_channel_id(), :b, :t, :s, :d, :p, :m, :j, :h,"
+                f" :u) RETURNING {_SESSION}",
+                id=uuid7(),
+                b=batch_id,
+                t=data.title,
+                s=data.starts_at,
+                d=data.duration_minutes,
+                p=live.name,
+                m=meeting_id,
+                j=meeting["join_url"],
+                h=meeting["start_url"],
+                u=user_id,
+            )
+            sid = str(row["id"])
+            _record(
+                tx,
+                channel_id=channel_id,
+                user_id=user_id,
+                action="live_session.scheduled",
+                session_id=sid,
+                payload={
+                    "session_id": sid,
+                    "batch_id": batch_id,
+                    "course_id": str(batch["course_id"]),
+                    "provider": live.name,
+                    "provider_meeting_id": meeting_id,
+                    "starts_at": row["starts_at"].isoformat(),
+                    "duration_minutes": data.duration_minutes,
+                },
+            )
+    except BaseException:
+        _delete_orphan(live, meeting_id)
+        raise
+    return _out(row, join=True, host=True)
+
+
+def _delete_orphan(live: LiveProvider, meeting_id: str) -> None:
+    """Best effort: the insert failed, so no one will ever see this meeting's links."""
+    import logging
+
+    try:
+        live.delete_meeting(meeting_id)
+    except Exception:
+        logging.getLogger("live_sessions").warning(
+            "could not delete orphan %s meeting %s", live.name, meeting_id, exc_info=True
+        )
+
+
+def _after(cursor: str | None) -> tuple[datetime | None, str | None]:
+    after = decode_cursor(cursor)
+    if after is None:
+        return None, None
+    try:
+        at = datetime.fromisoformat(str(after["t"]).replace("Z", "+00:00"))
+        sid = after["id"]
+        if not is_uuid(sid) or at.tzinfo is None:
+            raise ValueError
+    except (KeyError, ValueError, TypeError) as e:
+        raise Unprocessable(
+            "Invalid cursor.", errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}]
+        ) from e
+    return at, sid
+
+
+def list_sessions(
+    *, channel_id: str, user_id: str, batch_id: str, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """The batch's sessions in schedule order (cancelled ones included, marked)."""
+    after_t, after_id = _after(cursor)
+    with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
+        join, host = _viewer(tx, user_id, batch_id)
+        rows = tx.all(
+            f"SELECT {_SESSION} FROM live_sessions WHERE batch_id = :b"
+            " AND channel_id = app_channel_id()"
+            " AND (CAST(:after_id AS uuid) IS NULL"
+            "      OR (starts_at, id) > (CAST(:after_t AS timestamptz), CAST(:after_id AS uuid)))"
+            " ORDER BY starts_at, id LIMIT :n",
+            b=batch_id,
+            after_t=after_t,
+            after_id=after_id,
+            n=limit + 1,
+        )
+    items = [_out(r, join=join, host=host) for r in rows]
+    return page(items, limit, lambda s: {"t": s["starts_at"], "id": s["id"]})
+
+
+def get_session(*, channel_id: str, user_id: str, batch_id: str, session_id: str) -> dict[str, Any]:
+    with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
+        join, host = _viewer(tx, user_id, batch_id)
+        row = _session(tx, batch_id, session_id)
+    return _out(row, join=join, host=host)
+
+
+def _not_in_the_past(starts_at: datetime | None) -> None:
+    if starts_at is not None and starts_at < datetime.now(UTC) - PAST_GRACE:
+        raise Unprocessable(
+            "A live class cannot start in the past.",
+            errors=[{"loc": ["body", "starts_at"], "msg": "must not be in the past"}],
+        )
+
+
+def reschedule_session(
+    *, channel_id: str, user_id: str, batch_id: str, session_id: str, data: Any
+) -> dict[str, Any]:
+    """Change a scheduled class's title, start or length: at the provider, then here.
+
+    Provider first, as for cancelling: if Zoom fails nothing changed here; if storing fails
+    after Zoom changed, the client's retry sends the same change again (a PATCH is
+    idempotent) and both agree. A meeting Zoom no longer has is 409: cancel and schedule anew.
+    """
+    _not_in_the_past(data.starts_at)
+    with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
+        require(tx, user_id, "batch.write")
+        _batch(tx, batch_id)
+        row = _session(tx, batch_id, session_id)
+    if row["status"] != "scheduled":
+        raise Conflict("This live class is cancelled.")
+    changes = {
+        "title": data.title,
+        "starts_at": data.starts_at,
+        "duration_minutes": data.duration_minutes,
+    }
+    changes = {k: v for k, v in changes.items() if v is not None and v != row[k]}
+    if not changes:
+        return _out(row, join=True, host=True)
+    found = provider(row["provider"]).update_meeting(
+        row["provider_meeting_id"],
+        topic=changes.get("title"),
+        start_time=changes.get("starts_at"),
+        duration_minutes=changes.get("duration_minutes"),
+    )
+    if not found:
+        raise Conflict(
+            "The meeting no longer exists at the live provider; cancel this class and "
+            "schedule a new one."
+        )
+    with transaction(channel_id=channel_id, user_id=user_id) as tx:
+        require(tx, user_id, "batch.write")
+        updated = tx.one(
+            f"UPDATE live_sessions SET title = coalesce(:t, title),"
+            f" starts_at = coalesce(:s, starts_at),"
+            f" duration_minutes = coalesce(:d, duration_minutes)"
+            f" WHERE id = :id AND channel_id = app_channel_id() AND status = 'scheduled'"
+            f" RETURNING {_SESSION}",
+            t=changes.get("title"),
+            s=changes.get("starts_at"),
+            d=changes.get("duration_minutes"),
+            id=session_id,
+        )
+        if updated is None:
+            raise Conflict("This live class was cancelled meanwhile.")
+        _record(
+            tx,
+            channel_id=channel_id,
+            user_id=user_id,
+            action="live_session.rescheduled",
+            session_id=session_id,
+            payload={
+                "session_id": session_id,
+                "batch_id": batch_id,
+                "provider": row["provider"],
+                "provider_meeting_id": row["provider_meeting_id"],
+                "starts_at": updated["starts_at"].isoformat(),
+                "duration_minutes": updated["duration_minutes"],
+                "was": {"starts_at": row["starts_at"].isoformat(), "title": row["title"]},
+            },
+        )
+    return _out(updated, join=True, host=True)
+
+
+def cancel_session(*, channel_id: str, user_id: str, batch_id: str, session_id: str) -> None:
+    """Delete the meeting at the provider, then mark the session cancelled.
+
+    Provider first: if it fails, nothing changed here and the caller retries. If marking fails
+    after the meeting is gone, the retry finds no meeting (the provider's 404 counts as deleted)
+    and finishes. Cancelling a cancelled session changes nothing and answers the same.
+    """
+    with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
+        require(tx, user_id, "batch.write")
+        _batch(tx, batch_id)
+        row = _session(tx, batch_id, session_id)
+    if row["status"] == "cancelled":
+        return
+    provider(row["provider"]).delete_meeting(row["provider_meeting_id"])
+    with transaction(channel_id=channel_id, user_id=user_id) as tx:
+        require(tx, user_id, "batch.write")
+        done = tx.one(
+            "UPDATE live_sessions SET status = 'cancelled', cancelled_at = now()"
+            " WHERE id = :id AND channel_id = app_channel_id() AND status = 'scheduled'"
+            " RETURNING starts_at",
+            id=session_id,
+        )
+        if done is None:  # a concurrent cancel won; it recorded the event
+            return
+        _record(
+            tx,
+            channel_id=channel_id,
+            user_id=user_id,
+            action="live_session.cancelled",
+            session_id=session_id,
+            payload={
+                "session_id": session_id,
+                "batch_id": batch_id,
+                "provider": row["provider"],
+                "provider_meeting_id": row["provider_meeting_id"],
+                "starts_at": done["starts_at"].isoformat(),
+            },
+        )

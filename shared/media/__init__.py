@@ -1,0 +1,28 @@
+"""Uploads to GCS, their checks after upload, thumbnails, and the deletion of media objects
+nothing references any more."""
+
+from typing import TYPE_CHECKING
+
+from shared.platform.exports import lazy_exports
+
+if TYPE_CHECKING:
+    from shared.media.cleanup import on_push
+    from shared.media.release import release as release_media
+    from shared.media.service import (
+        create_upload,
+        get_upload,
+        make_video_thumbnail,
+        on_object_finalized,
+        on_storage_event,
+    )
+
+__getattr__ = lazy_exports(__name__, __file__)
+__all__ = [
+    "create_upload",
+    "get_upload",
+    "make_video_thumbnail",
+    "on_object_finalized",
+    "on_push",
+    "on_storage_event",
+    "release_media",
+]

@@ -1,0 +1,77 @@
+"""Append-only, hash-chained audit log. The chain itself is computed by a trigger."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from shared.platform import outbox
+from shared.platform.db import Tx
+from shared.platform.log import log_context
+
+
+def record(
+    tx: Tx,
+    *,
+    action: str,
+    channel_id: str | None,
+    actor_user_id: str | None,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    ctx = log_context.get() or {}
+    tx.exec(
+        "INSERT INTO audit_log (channel_id, seq, actor_user_id, action, target_type, target_id,"
+        " request_id, details, hash) VALUES (:c, 0, :a, :act, :tt, :ti, :rid,"
+        " CAST(:d AS jsonb), ''::bytea)",
+        c=channel_id,
+        a=actor_user_id,
+        act=action,
+        tt=target_type,
+        ti=target_id,
+        rid=ctx.get("request_id"),
+        d=json.dumps(details or {}, sort_keys=True, default=str),
+    )
+
+
+def record_change(
+    tx: Tx,
+    *,
+    channel_id: str,
+    actor_user_id: str | None,
+    action: str,
+    target_type: str,
+    target_id: str,
+    payload: dict[str, Any],
+    details: dict[str, Any] | None = None,
+) -> str:
+    """One write's audit row and its outbox event (type = `action`), in the write's own
+    transaction: both commit with the change or neither does. Returns the event id."""
+    record(
+        tx,
+        action=action,
+        channel_id=channel_id,
+        actor_user_id=actor_user_id,
+        target_type=target_type,
+        target_id=target_id,
+        details=details,
+    )
+    return outbox.add(tx, channel_id=channel_id, event_type=action, payload=payload)
+
+
+def verify_chain(tx: Tx, channel_id: str | None) -> int | None:
+    """Return the seq of the first row whose hash does not follow, or None if intact."""
+    rows = tx.all(
+        "SELECT seq, prev_hash, hash, audit_canonical(a) AS canonical FROM audit_log a"
+        " WHERE channel_id IS NOT DISTINCT FROM CAST(:c AS uuid) ORDER BY seq",
+        c=channel_id,
+    )
+    prev = b""
+    for i, r in enumerate(rows, start=1):
+        expected = hashlib.sha256(prev + bytes(r["canonical"])).digest()
+        if r["seq"] != i or bytes(r["prev_hash"] or b"") != prev or bytes(r["hash"]) != expected:
+            return r["seq"]
+        prev = bytes(r["hash"])
+    return None
