@@ -1,8 +1,9 @@
 """HTTP: the OpenAPI document (GET /v1/openapi.json) and a readable docs page (GET /v1/docs)."""
 
 import functions_framework
+from flask import Response
 
-from shared.web import Api, Ctx, apidocs
+from shared.web import Api, Ctx, docs_response, openapi_response
 
 api = Api("apidocs", tag="Documentation")
 
@@ -14,8 +15,8 @@ api = Api("apidocs", tag="Documentation")
     response={"type": "object"},
     summary="The OpenAPI 3.1 document of this API",
 )
-def openapi(ctx: Ctx):
-    return apidocs.openapi_response()
+def openapi(ctx: Ctx) -> Response:
+    return openapi_response()
 
 
 @api.route(
@@ -26,8 +27,8 @@ def openapi(ctx: Ctx):
     response={"type": "string"},
     summary="Human-readable API reference",
 )
-def docs(ctx: Ctx):
-    return apidocs.docs_response()
+def docs(ctx: Ctx) -> Response:
+    return docs_response()
 
 
 handle_apidocs = functions_framework.http(api)

@@ -4,8 +4,7 @@ recorded (and Stripe's own PaymentIntents when a key is configured), replay defe
 import functions_framework
 
 from shared import billing
-from shared.platform.config import settings
-from shared.web import Api, Ctx
+from shared.web import Api, Ctx, stripe_configured
 
 api = Api("billing_reconcile", tag="Operations")
 
@@ -13,7 +12,7 @@ api = Api("billing_reconcile", tag="Operations")
 @api.route("POST", "/_internal/billing_reconcile", auth="none", summary="Reconcile the ledger")
 def reconcile(ctx: Ctx):
     replayed = billing.retry_deferred()
-    report = billing.reconcile_all(check_stripe=settings().stripe_api_key is not None)
+    report = billing.reconcile_all(check_stripe=stripe_configured())
     return {"deferred_replayed": replayed, **report}
 
 

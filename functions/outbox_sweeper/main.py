@@ -3,15 +3,14 @@ and drop expired rate-limit windows and idempotency keys."""
 
 import functions_framework
 
-from shared.platform import outbox
-from shared.web import Api, Ctx
+from shared.web import Api, Ctx, run_outbox_sweep
 
 api = Api("outbox_sweeper", tag="Operations")
 
 
 @api.route("POST", "/_internal/outbox_sweeper", auth="none", summary="Sweep the outbox")
-def sweep(ctx: Ctx):
-    return {"republished": outbox.sweep(), "expired_rows": outbox.expire_housekeeping()}
+def sweep(ctx: Ctx) -> dict[str, int]:
+    return run_outbox_sweep()
 
 
 sweep_outbox = functions_framework.http(api)
