@@ -47,7 +47,7 @@ class GroupWriter(Generic[T]):
 
     def __init__(
         self,
-        write: Callable[[Sequence[T]], None],
+        write: Callable[[Sequence[T]], object],  # its result is ignored
         *,
         name: str,
         max_pending: int = 50_000,
@@ -55,8 +55,12 @@ class GroupWriter(Generic[T]):
         linger: float = 0.0,
         overdue: float | None = None,
         backoff: float = 0.1,  # seconds before the first retry; doubles, at most 5 s
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`clock` (seconds, monotonic) decides when a batch is due; tests pass a fake one and
+        call `wake()` after moving it, so no test has to sleep to let time pass."""
         self._write = write
+        self._clock = clock
         self._name = name
         self._max_pending = max_pending
         self._max_batch = max_batch
@@ -85,7 +89,7 @@ class GroupWriter(Generic[T]):
             if len(self._pending) >= self._max_pending:
                 raise Unavailable("Too much is waiting to be written; retry soon.", retry_after=2)
             if not self._pending:
-                self._oldest = time.monotonic()
+                self._oldest = self._clock()
             self._pending.append(item)
             self._submitted += 1
             batch = self._claim() if self._due(background=False) else None
@@ -95,7 +99,7 @@ class GroupWriter(Generic[T]):
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything submitted so far is written (or dropped); False on timeout."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout  # a real wait: not the injectable clock
         with self._cond:
             target = self._submitted
             self._waiting += 1
@@ -110,6 +114,11 @@ class GroupWriter(Generic[T]):
                 self._waiting -= 1
         return True
 
+    def wake(self) -> None:
+        """Re-check now whether a batch is due (after an injected clock was moved)."""
+        with self._cond:
+            self._cond.notify_all()
+
     # -- internals (callers hold self._cond where noted) ------------------------------------
     def _start(self) -> None:
         # A fresh process (first use, or a fork that inherited the parent's state): the items
@@ -121,7 +130,7 @@ class GroupWriter(Generic[T]):
 
     def _due_in(self, *, background: bool = True) -> float:
         """Seconds until the oldest batch should be written (0: now). Holds the lock."""
-        now = time.monotonic()
+        now = self._clock()
         if self._failures:
             return max(0.0, self._retry_at - now)
         if len(self._pending) >= self._max_batch or self._waiting or self._closing:
@@ -150,7 +159,7 @@ class GroupWriter(Generic[T]):
             if error is not None and self._failures + 1 < MAX_ATTEMPTS:
                 self._failures += 1
                 backoff = min(self._backoff * 2 ** (self._failures - 1), 5.0)
-                self._retry_at = time.monotonic() + backoff
+                self._retry_at = self._clock() + backoff
                 logger.error(
                     "%s: writing %d items failed (attempt %d), will retry: %r",
                     self._name,
@@ -170,7 +179,7 @@ class GroupWriter(Generic[T]):
                 del self._pending[: len(batch)]
                 self._done += len(batch)
                 self._failures = 0
-                self._oldest = time.monotonic()  # the rest waits at most one more linger
+                self._oldest = self._clock()  # the rest waits at most one more linger
             self._cond.notify_all()
 
     def _run(self) -> None:

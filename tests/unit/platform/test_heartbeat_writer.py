@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
 from shared.platform import group_writer as heartbeat_writer
 from shared.platform.errors import Unavailable
 from shared.platform.group_writer import GroupWriter
+
+
+class FakeClock:
+    """A monotonic clock that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 def test_items_arriving_during_a_write_form_the_next_batch_in_order():
@@ -54,19 +66,28 @@ def test_the_request_that_finds_a_batch_due_writes_it_itself():
 
 
 def test_the_writer_lingers_for_a_fuller_batch_and_the_thread_writes_when_requests_stop():
+    clock = FakeClock()
     batches: list[list[int]] = []
-    w: GroupWriter[int] = GroupWriter(lambda b: batches.append(list(b)), name="t", linger=0.2)
+    written = threading.Event()
+
+    def write(batch):
+        batches.append(list(batch))
+        written.set()
+
+    w: GroupWriter[int] = GroupWriter(write, name="t", linger=0.2, overdue=0.5, clock=clock)
     for i in range(5):
         w.submit(i)
-    assert batches == []  # lingering
-    deadline = time.monotonic() + 5
-    while not batches and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert batches == [[0, 1, 2, 3, 4]]  # the background thread, once the linger ended
-    started = time.monotonic()
-    w.submit(5)
-    assert w.flush(5)  # a flush does not wait for the linger
-    assert time.monotonic() - started < 0.15 and batches[-1] == [5]
+    clock.advance(0.19)
+    w.wake()
+    w.submit(5)  # the clock is frozen short of the linger: nobody may write yet
+    assert batches == []
+    clock.advance(0.02)  # the linger ends; no request comes: the thread writes
+    w.wake()
+    assert written.wait(5)
+    assert batches == [[0, 1, 2, 3, 4, 5]]
+    w.submit(6)
+    assert w.flush(5)  # a flush does not wait for the linger (the clock never moves again)
+    assert batches[-1] == [6]
 
 
 def test_batches_are_capped_and_flush_waits_for_everything_submitted():
@@ -108,12 +129,15 @@ def test_a_failed_write_is_retried_in_the_background_then_dropped():
 
 
 def test_too_much_pending_is_refused_with_503():
-    gate = threading.Event()
-    w: GroupWriter[int] = GroupWriter(lambda b: gate.wait(5), name="t", max_pending=3)
+    gate, writing = threading.Event(), threading.Event()
+
+    def write(batch):
+        writing.set()
+        gate.wait(5)
+
+    w: GroupWriter[int] = GroupWriter(write, name="t", max_pending=3)
     threading.Thread(target=w.submit, args=(1,)).start()  # its write blocks: 1 stays pending
-    deadline = time.monotonic() + 5
-    while w._submitted < 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert writing.wait(5)
     w.submit(2)
     w.submit(3)
     with pytest.raises(Unavailable) as e:
@@ -126,26 +150,29 @@ def test_too_much_pending_is_refused_with_503():
 
 
 def test_requests_leave_batches_to_the_thread_unless_overdue(monkeypatch):
+    clock = FakeClock()
     writes: list[tuple[str, list[int]]] = []
+    written = threading.Event()
 
     def write(batch):
         writes.append((threading.current_thread().name, list(batch)))
+        written.set()
 
     me = threading.current_thread().name
-    w: GroupWriter[int] = GroupWriter(write, name="bg", linger=0.02, overdue=0.2)
+    w: GroupWriter[int] = GroupWriter(write, name="bg", linger=0.02, overdue=0.2, clock=clock)
     w.submit(1)
-    deadline = time.monotonic() + 5
-    while not writes and time.monotonic() < deadline:
-        time.sleep(0.01)
+    clock.advance(0.03)
+    w.wake()
+    assert written.wait(5)
     assert writes == [("bg", [1])]  # the thread wrote it after the linger; the request did not
 
     # A starved thread (Cloud Run between sparse requests): the next request writes.
-    starved: GroupWriter[int] = GroupWriter(write, name="bg", linger=0.02, overdue=0.2)
+    starved: GroupWriter[int] = GroupWriter(write, name="bg", linger=0.02, overdue=0.2, clock=clock)
     monkeypatch.setattr(starved, "_run", lambda: None)
     starved.submit(2)
-    time.sleep(0.1)
+    clock.advance(0.1)
     starved.submit(3)  # 0.1 s old: past the linger, not yet overdue
     assert writes[1:] == []
-    time.sleep(0.15)
+    clock.advance(0.15)
     starved.submit(4)  # overdue now: this request writes everything pending
     assert writes[1:] == [(me, [2, 3, 4])]
