@@ -1036,7 +1036,21 @@ class Stack:
             )
         if rc != 0:
             raise StackError(self._failure("migrate", f"failed with code {rc}"))
+        self._grant_function_roles()
         self._say("  migrations applied")
+
+    def _grant_function_roles(self) -> None:
+        """One gateway serves every function here, so its login holds every function's role
+        (migration 0042); in the cloud each function's user holds only its own."""
+        app_user = unquote(urlparse(self.db["app"]).username or "")
+        conn = pg_connect(self.db["owner"])
+        try:
+            for (role,) in conn.run(
+                "SELECT rolname FROM pg_roles WHERE rolname LIKE 'platform\\_fn\\_%'"
+            ):
+                conn.run(f'GRANT "{role}" TO "{app_user}"')
+        finally:
+            conn.close()
 
     # -- emulators -------------------------------------------------------------------------
 

@@ -143,7 +143,7 @@ resource "google_sql_user" "function" {
   name           = local.function_db_users[each.key]
   instance       = google_sql_database_instance.main.name
   type           = "CLOUD_IAM_SERVICE_ACCOUNT"
-  database_roles = var.first_apply ? [] : ["platform_app"]
+  database_roles = var.first_apply ? [] : concat(["platform_app"], lookup(local.function_db_roles, each.key, []))
 
   depends_on = [google_service_account.function]
 }

@@ -43,6 +43,14 @@ locals {
   function_sa_emails = { for k, id in local.function_sa_ids : k => "${id}@${var.project}.iam.gserviceaccount.com" }
   # Cloud SQL IAM database user of a service account: its email without ".gserviceaccount.com".
   function_db_users = { for k, id in local.function_sa_ids : k => "${id}@${var.project}.iam" }
+  # Database roles beside platform_app: the cross-channel SQL functions each may call
+  # (migration 0042_system_function_grants.sql creates the roles and grants them).
+  function_db_roles = {
+    outbox_sweeper        = ["platform_fn_outbox_sweeper"]
+    analytics_maintenance = ["platform_fn_analytics_maintenance"]
+    stripe_webhook        = ["platform_fn_stripe_webhook"]
+    billing_reconcile     = ["platform_fn_billing_reconcile"]
+  }
 
   migrate_sa_id    = "db-migrate"
   migrate_db_user  = "${local.migrate_sa_id}@${var.project}.iam"
