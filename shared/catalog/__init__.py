@@ -5,6 +5,8 @@ from typing import TYPE_CHECKING
 from shared.platform.exports import lazy_exports
 
 if TYPE_CHECKING:
+    from shared.catalog.guards import require_writable
+    from shared.catalog.rules import CourseStatus, course_viewable, course_writable
     from shared.catalog.service import (
         archive_course,
         create_batch,
@@ -27,7 +29,10 @@ if TYPE_CHECKING:
 
 __getattr__ = lazy_exports(__name__, __file__)
 __all__ = [
+    "CourseStatus",
     "archive_course",
+    "course_viewable",
+    "course_writable",
     "create_batch",
     "create_course",
     "create_lesson",
@@ -41,6 +46,7 @@ __all__ = [
     "list_resources",
     "publish_course",
     "reorder_lessons",
+    "require_writable",
     "update_batch",
     "update_course",
     "update_lesson",

@@ -15,6 +15,8 @@ from typing import Any
 from pg8000.native import DatabaseError
 
 from shared import billing, media
+from shared.catalog.guards import require_writable
+from shared.catalog.rules import CourseStatus, course_viewable
 from shared.channels import allows, check_channel_id, require, role_of
 from shared.platform import audit
 from shared.platform.db import Tx, sqlstate, transaction
@@ -109,19 +111,20 @@ def _is_staff(role: str | None) -> bool:
 def _visible_course(
     tx: Tx, course_id: str, role: str | None, user_id: str | None
 ) -> dict[str, Any]:
-    """A course the caller may see (staff: any; others: published, or archived while they
-    are enrolled), else 404."""
+    """A course the caller may see (rules.course_viewable), else 404."""
     row = tx.one(
         f"SELECT {_COURSE} FROM courses WHERE id = :id AND channel_id = app_channel_id()",
         id=_uuid_or_404(course_id, "course"),
     )
     if row is None:
         raise NotFound("No such course.")
-    if row["status"] == "published" or _is_staff(role):
-        return row
-    if row["status"] == "archived" and _entitled(tx, course_id, user_id, role):
-        return row
-    raise NotFound("No such course.")
+    staff = _is_staff(role)
+    # Enrollment matters only for an archived course seen by a non-staff caller: ask then.
+    asks = not staff and row["status"] == CourseStatus.ARCHIVED
+    enrolled = asks and _enrolled(tx, course_id, user_id)
+    if not course_viewable(row["status"], staff=staff, enrolled=enrolled):
+        raise NotFound("No such course.")
+    return row
 
 
 def _course_for_update(tx: Tx, course_id: str) -> dict[str, Any]:
@@ -137,15 +140,12 @@ def _course_for_update(tx: Tx, course_id: str) -> dict[str, Any]:
 
 def _writable_course(tx: Tx, course_id: str) -> dict[str, Any]:
     row = _course_for_update(tx, course_id)
-    if row["status"] == "archived":
-        raise Conflict("The course is archived.")
+    require_writable(row["status"])
     return row
 
 
-def _entitled(tx: Tx, course_id: str, user_id: str | None, role: str | None) -> bool:
-    """Staff, or a student with an active enrollment: may read lesson bodies."""
-    if _is_staff(role):
-        return True
+def _enrolled(tx: Tx, course_id: str, user_id: str | None) -> bool:
+    """The caller has an active enrollment in the course."""
     if not user_id:
         return False
     return (
@@ -157,6 +157,11 @@ def _entitled(tx: Tx, course_id: str, user_id: str | None, role: str | None) -> 
         )
         is not None
     )
+
+
+def _entitled(tx: Tx, course_id: str, user_id: str | None, role: str | None) -> bool:
+    """Staff, or a student with an active enrollment: may read lesson bodies."""
+    return _is_staff(role) or _enrolled(tx, course_id, user_id)
 
 
 def _cursor_id(cursor: str | None) -> str | None:

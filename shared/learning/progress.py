@@ -4,8 +4,8 @@ Heartbeats are the hottest write of the platform. The route (`accept_heartbeat`)
 may watch (a database read only the first time a student beats a lesson in this process, then
 remembered for VIEWER_TTL seconds; a revoked enrollment is caught again at the write), stamps
 the beat with the time it arrived and hands it to this process's group writer
-(shared/heartbeat_writer.py), which writes all pending beats with ONE call of the SQL function
-record_heartbeats() (shared/migrations/0021_heartbeat_batches.sql): one round trip and one
+(shared/platform/group_writer.py), which writes all pending beats with ONE call of the SQL
+function record_heartbeats() (migrations 0021, 0026): one round trip and one
 commit for the whole batch. For each beat, in arrival order and with its arrival time as the
 server clock, the SQL sets the tenant context (transaction-local, so row-level security holds
 per beat), checks access again with the rule of shared.learning.authorize_viewer, swaps the
@@ -41,7 +41,12 @@ from typing import Any
 from shared import analytics
 from shared.channels import check_channel_id
 from shared.learning.rules import COMPLETION_RATIO, MAX_PLAYBACK_RATE, course_percent
-from shared.learning.service import STAFF_ROLES, authorize_viewer, lesson_access
+from shared.learning.service import (
+    STAFF_ROLES_LITERAL,
+    VIEWING_COLUMNS,
+    authorize_viewer,
+    lesson_access,
+)
 from shared.platform import db, outbox
 from shared.platform.db import Row, Tx, transaction
 from shared.platform.errors import Conflict, Forbidden, NotFound
@@ -53,7 +58,6 @@ logger = logging.getLogger("progress")
 HEARTBEATS_SQL = (
     "SELECT * FROM record_heartbeats(CAST(:beats AS jsonb), :rate, :ratio, CAST(:staff AS text[]))"
 )
-STAFF_ROLES_LITERAL = "{" + ",".join(STAFF_ROLES) + "}"  # a text[] literal, built once
 
 # The function's refusals, as the same errors authorize_viewer raises.
 HEARTBEAT_REFUSALS = {
@@ -310,9 +314,9 @@ def _lesson_completed(
     return True
 
 
-COURSE_ACCESS_SQL = """
+COURSE_ACCESS_SQL = f"""
 SELECT c.id AS course_id, c.status AS course_status, m.role, e.id AS enrollment_id,
-       e.completed_at
+       e.completed_at,{VIEWING_COLUMNS}
   FROM (SELECT 1) AS one
   LEFT JOIN memberships m ON m.channel_id = app_channel_id() AND m.user_id = :u
   LEFT JOIN courses c ON c.id = :c AND c.channel_id = app_channel_id()
@@ -325,7 +329,12 @@ def course_progress(*, channel_id: str, course_id: str, user_id: str) -> dict[st
     """The caller's progress through a course they are enrolled in (or staff of)."""
     check_channel_id(channel_id)
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
-        access = tx.one(COURSE_ACCESS_SQL, u=user_id, c=course_id if is_uuid(course_id) else None)
+        access = tx.one(
+            COURSE_ACCESS_SQL,
+            u=user_id,
+            c=course_id if is_uuid(course_id) else None,
+            staff=STAFF_ROLES_LITERAL,
+        )
         access = authorize_viewer(access, what="course")
         lessons = tx.all(
             "SELECT l.id AS lesson_id, p.completed_at, coalesce(p.watched_seconds, 0) AS ws"

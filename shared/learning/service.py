@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from shared import analytics
-from shared.channels import POLICY, allows, check_channel_id
+from shared.channels import POLICY, check_channel_id
 from shared.learning import enrollments
 from shared.learning.rules import PLAYBACK_URL_TTL
 from shared.platform.db import Row, Tx, transaction
@@ -21,11 +21,20 @@ from shared.platform.ids import is_uuid
 from shared.platform.pagination import decode_cursor, page
 
 STAFF_ROLES = sorted(POLICY["lesson.watch_any"])
+STAFF_ROLES_LITERAL = "{" + ",".join(STAFF_ROLES) + "}"  # a text[] literal, built once
+
+# The viewing columns every access query selects (`:staff` is STAFF_ROLES_LITERAL): whether
+# the caller is staff, and the course-viewing rule, course_viewable() of migration 0026 (the
+# SQL copy of shared.catalog.rules.course_viewable; the heartbeat writer calls it too).
+VIEWING_COLUMNS = """
+       m.role = ANY (CAST(:staff AS text[])) AS staff,
+       course_viewable(c.status, m.role = ANY (CAST(:staff AS text[])), e.id IS NOT NULL)
+           AS viewable"""
 
 # One round trip: the lesson, its course, the caller's role and active enrollment.
-LESSON_ACCESS_SQL = """
+LESSON_ACCESS_SQL = f"""
 SELECT l.id AS lesson_id, l.course_id, l.kind, l.status, l.video_object, l.duration_seconds,
-       c.status AS course_status, m.role, e.id AS enrollment_id
+       c.status AS course_status, m.role, e.id AS enrollment_id,{VIEWING_COLUMNS}
   FROM (SELECT 1) AS one
   LEFT JOIN memberships m ON m.channel_id = app_channel_id() AND m.user_id = :u
   LEFT JOIN lessons l ON l.id = :l AND l.channel_id = app_channel_id()
@@ -40,18 +49,13 @@ def _first(rows: list[Row]) -> Row | None:
 
 
 def authorize_viewer(row: Row | None, *, what: str = "lesson") -> Row:
-    """Apply the viewing rule to a LESSON_ACCESS_SQL-shaped row; return it when allowed."""
+    """Apply the viewing rule to a row of an access query (VIEWING_COLUMNS); return it when
+    allowed: 404 not a member or not viewable, 403 viewable but not enrolled (staff preview)."""
     if row is None or row["role"] is None:
         raise NotFound("No such channel.")
-    if row.get("course_id") is None:
+    if row.get("course_id") is None or not row["viewable"]:
         raise NotFound(f"No such {what}.")
-    staff = allows(row["role"], "lesson.watch_any")
-    hidden = row["course_status"] == "draft" or (
-        row["course_status"] == "archived" and row["enrollment_id"] is None
-    )
-    if hidden and not staff:
-        raise NotFound(f"No such {what}.")
-    if not staff and row["enrollment_id"] is None:
+    if not row["staff"] and row["enrollment_id"] is None:
         raise Forbidden("Enroll in this course first.")
     return row
 
@@ -59,9 +63,10 @@ def authorize_viewer(row: Row | None, *, what: str = "lesson") -> Row:
 def lesson_access(tx: Tx, *, lesson_id: str, user_id: str) -> Row:
     if not is_uuid(lesson_id):
         # Still answer 404 "no such channel" to non-members rather than "no such lesson".
-        authorize_viewer(tx.one(LESSON_ACCESS_SQL, u=user_id, l=None))
+        authorize_viewer(tx.one(LESSON_ACCESS_SQL, u=user_id, l=None, staff=STAFF_ROLES_LITERAL))
         raise NotFound("No such lesson.")
-    return authorize_viewer(_first(tx.all(LESSON_ACCESS_SQL, u=user_id, l=lesson_id)))
+    rows = tx.all(LESSON_ACCESS_SQL, u=user_id, l=lesson_id, staff=STAFF_ROLES_LITERAL)
+    return authorize_viewer(_first(rows))
 
 
 # -- enrollment ------------------------------------------------------------------------------
@@ -157,10 +162,10 @@ def playback(*, channel_id: str, lesson_id: str, user_id: str) -> dict[str, Any]
     return {"url": url, "expires_at": expires_at}
 
 
-RESOURCE_SQL = """
+RESOURCE_SQL = f"""
 SELECT r.id AS resource_id, r.course_id, r.lesson_id, r.title, r.object_name, r.content_type,
        u.filename, u.status AS upload_status, c.status AS course_status, m.role,
-       e.id AS enrollment_id
+       e.id AS enrollment_id,{VIEWING_COLUMNS}
   FROM (SELECT 1) AS one
   LEFT JOIN memberships m ON m.channel_id = app_channel_id() AND m.user_id = :u
   LEFT JOIN resources r ON r.id = :r AND r.channel_id = app_channel_id()
@@ -175,7 +180,12 @@ def resource_download(*, channel_id: str, resource_id: str, user_id: str) -> dic
     """A signed GET URL of a course resource (as an attachment); each one is an analytics event."""
     check_channel_id(channel_id)
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
-        row = tx.one(RESOURCE_SQL, u=user_id, r=resource_id if is_uuid(resource_id) else None)
+        row = tx.one(
+            RESOURCE_SQL,
+            u=user_id,
+            r=resource_id if is_uuid(resource_id) else None,
+            staff=STAFF_ROLES_LITERAL,
+        )
         row = authorize_viewer(row, what="resource")
         if not row["object_name"] or row["upload_status"] not in (None, "ready"):
             raise Conflict("This resource's file is not ready yet.")
