@@ -7,9 +7,11 @@ from shared.identity.schemas import (
     AcceptedOut,
     LoginIn,
     MeOut,
+    Profile,
     RefreshIn,
     ResetConfirmIn,
     ResetIn,
+    Session,
     SignupIn,
     TokensOut,
 )
@@ -29,7 +31,7 @@ LIMITED = {429: "Too many attempts (Retry-After says when to retry)"}
     summary="Create an account",
     errors={409: "Email taken", 422: "Weak password or bad email", **LIMITED},
 )
-def signup(ctx: Ctx):
+def signup(ctx: Ctx) -> Session:
     b = ctx.body
     return identity.signup(
         email=b.email, password=b.password, display_name=b.display_name, client_ip=ctx.client_ip
@@ -45,7 +47,7 @@ def signup(ctx: Ctx):
     summary="Sign in",
     errors={401: "Wrong email or password", **LIMITED},
 )
-def login(ctx: Ctx):
+def login(ctx: Ctx) -> Session:
     return identity.login(email=ctx.body.email, password=ctx.body.password, client_ip=ctx.client_ip)
 
 
@@ -58,7 +60,7 @@ def login(ctx: Ctx):
     summary="Rotate a refresh token",
     errors={401: "Invalid, expired or reused token"},
 )
-def refresh(ctx: Ctx):
+def refresh(ctx: Ctx) -> Session:
     return identity.refresh(refresh_token=ctx.body.refresh_token)
 
 
@@ -70,7 +72,7 @@ def refresh(ctx: Ctx):
     auth="none",
     summary="Sign out everywhere",
 )
-def logout(ctx: Ctx):
+def logout(ctx: Ctx) -> None:
     identity.logout(refresh_token=ctx.body.refresh_token)
 
 
@@ -84,7 +86,7 @@ def logout(ctx: Ctx):
     summary="Mail a password reset link",
     errors=LIMITED,
 )
-def password_reset(ctx: Ctx):
+def password_reset(ctx: Ctx) -> dict[str, str]:
     identity.request_password_reset(email=ctx.body.email, client_ip=ctx.client_ip)
     return {"status": "accepted"}
 
@@ -98,7 +100,7 @@ def password_reset(ctx: Ctx):
     summary="Set a new password with a reset token",
     errors={400: "Invalid or used token", 422: "Weak password"},
 )
-def password_reset_confirm(ctx: Ctx):
+def password_reset_confirm(ctx: Ctx) -> None:
     identity.confirm_password_reset(token=ctx.body.token, new_password=ctx.body.new_password)
 
 
@@ -109,7 +111,7 @@ def password_reset_confirm(ctx: Ctx):
     summary="The caller and their memberships",
     errors={401: "Not signed in"},
 )
-def me(ctx: Ctx):
+def me(ctx: Ctx) -> Profile:
     return identity.me(user_id=ctx.require_user())
 
 

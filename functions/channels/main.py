@@ -5,12 +5,16 @@ import functions_framework
 from shared import channels
 from shared.channels.schemas import (
     AuditList,
+    AuditPage,
+    Channel,
     ChannelIn,
     ChannelOut,
     ChannelPatch,
+    Member,
     MemberIn,
     MemberList,
     MemberOut,
+    MemberPage,
     MemberPatch,
 )
 from shared.web import Api, Ctx, ListQuery
@@ -31,15 +35,18 @@ DENIED = {403: "Your role cannot do this", **HIDDEN}
     summary="Open a channel; the caller becomes its owner",
     errors={409: "Slug taken"},
 )
-def create_channel(ctx: Ctx):
+def create_channel(ctx: Ctx) -> Channel:
     b = ctx.body
     return channels.create_channel(
-        user_id=ctx.user_id, slug=b.slug, name=b.name, theme=b.theme.tokens() if b.theme else {}
+        user_id=ctx.require_user(),
+        slug=b.slug,
+        name=b.name,
+        theme=b.theme.tokens() if b.theme else {},
     )
 
 
 @api.route("GET", C, response=ChannelOut, summary="Read a channel", errors=HIDDEN)
-def get_channel(ctx: Ctx):
+def get_channel(ctx: Ctx) -> Channel:
     return channels.get_channel(channel_id=ctx.params["channel_id"], user_id=ctx.user_id)
 
 
@@ -51,12 +58,9 @@ def get_channel(ctx: Ctx):
     summary="Rename or restyle a channel (owner/admin)",
     errors=DENIED,
 )
-def update_channel(ctx: Ctx):
-    changes = ctx.body.model_dump(exclude_unset=True)
-    if ctx.body.theme is not None:
-        changes["theme"] = ctx.body.theme.tokens()
+def update_channel(ctx: Ctx) -> Channel:
     return channels.update_channel(
-        channel_id=ctx.params["channel_id"], user_id=ctx.user_id, changes=changes
+        channel_id=ctx.params["channel_id"], user_id=ctx.user_id, patch=ctx.body
     )
 
 
@@ -68,7 +72,7 @@ def update_channel(ctx: Ctx):
     summary="List members (staff)",
     errors=DENIED,
 )
-def list_members(ctx: Ctx):
+def list_members(ctx: Ctx) -> MemberPage:
     return channels.list_members(
         channel_id=ctx.params["channel_id"],
         user_id=ctx.user_id,
@@ -87,7 +91,7 @@ def list_members(ctx: Ctx):
     summary="Add a member by email (owner/admin)",
     errors={**DENIED, 409: "Already a member"},
 )
-def add_member(ctx: Ctx):
+def add_member(ctx: Ctx) -> Member:
     return channels.add_member(
         channel_id=ctx.params["channel_id"],
         user_id=ctx.user_id,
@@ -104,7 +108,7 @@ def add_member(ctx: Ctx):
     summary="Change a member's role (owner/admin)",
     errors={**DENIED, 409: "Would leave the channel without an owner"},
 )
-def change_role(ctx: Ctx):
+def change_role(ctx: Ctx) -> Member:
     return channels.change_role(
         channel_id=ctx.params["channel_id"],
         user_id=ctx.user_id,
@@ -120,7 +124,7 @@ def change_role(ctx: Ctx):
     summary="Remove a member (owner/admin, or yourself)",
     errors={**DENIED, 409: "The last owner cannot be removed"},
 )
-def remove_member(ctx: Ctx):
+def remove_member(ctx: Ctx) -> None:
     channels.remove_member(
         channel_id=ctx.params["channel_id"], user_id=ctx.user_id, member_id=ctx.params["user_id"]
     )
@@ -134,7 +138,7 @@ def remove_member(ctx: Ctx):
     summary="The channel's audit log, newest first (owner/admin)",
     errors=DENIED,
 )
-def audit_log(ctx: Ctx):
+def audit_log(ctx: Ctx) -> AuditPage:
     return channels.audit_log(
         channel_id=ctx.params["channel_id"],
         user_id=ctx.user_id,

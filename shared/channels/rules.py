@@ -1,7 +1,9 @@
-"""Who may do what inside a channel: one table, checked by the use cases on every write."""
+"""Who may do what inside a channel: one table, checked by the use cases on every write;
+and the rules of membership changes. Pure: no I/O."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Literal
 
 Role = Literal["owner", "admin", "instructor", "moderator", "student"]
@@ -51,3 +53,34 @@ def can_assign(actor: str, current: str | None, new: str | None) -> bool:
     if actor != "admin":
         return False
     return all(r is None or RANK[r] < RANK["admin"] for r in (current, new))
+
+
+class MemberChange(StrEnum):
+    """The verdict on a membership change (role change or removal)."""
+
+    ALLOWED = "allowed"
+    NOT_PERMITTED = "not_permitted"  # 403: the actor's role cannot touch this seat
+    LAST_OWNER = "last_owner"  # 409: a channel keeps at least one owner
+
+
+def role_change(*, actor: str, current: str, new: str, owners: int) -> MemberChange:
+    """May `actor` turn a `current` member into `new`, with `owners` owners in the channel?"""
+    if not can_assign(actor, current, new):
+        return MemberChange.NOT_PERMITTED
+    if current == "owner" and new != "owner" and owners <= 1:
+        return MemberChange.LAST_OWNER
+    return MemberChange.ALLOWED
+
+
+def removal(*, actor: str, current: str, owners: int, leaving_self: bool) -> MemberChange:
+    """May `actor` remove a `current` member (themselves when `leaving_self`)?"""
+    if not leaving_self and not can_assign(actor, current, None):
+        return MemberChange.NOT_PERMITTED
+    if current == "owner" and owners <= 1:
+        return MemberChange.LAST_OWNER
+    return MemberChange.ALLOWED
+
+
+def removal_permission(*, leaving_self: bool) -> str:
+    """Anyone may leave a channel they can read; removing someone else is members.manage."""
+    return "channel.read" if leaving_self else "members.manage"

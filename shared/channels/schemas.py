@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict, cast
 
 from pydantic import AfterValidator, Field, HttpUrl
 
@@ -30,8 +30,20 @@ class Theme(Model):
     font: Annotated[str, Field(pattern=r"^[A-Za-z0-9 \-]{1,64}$")] | None = None
     logo_url: Annotated[HttpUrl, AfterValidator(_https_only), Field(max_length=2048)] | None = None
 
-    def tokens(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
+    def tokens(self) -> ThemeTokens:
+        return cast(ThemeTokens, self.model_dump(mode="json", exclude_none=True))
+
+
+class ThemeTokens(TypedDict, total=False):
+    """A theme as stored (channels.theme jsonb) and answered: only the tokens that are set."""
+
+    primary: str
+    secondary: str
+    accent: str
+    background: str
+    text: str
+    font: str
+    logo_url: str
 
 
 class ChannelIn(Model):
@@ -91,4 +103,50 @@ class AuditEntry(Out):
 
 class AuditList(Out):
     items: list[AuditEntry]
+    next_cursor: str | None
+
+
+# --- What the use cases return: the JSON of the response models above, as plain dicts -------
+
+
+class Channel(TypedDict):
+    """ChannelOut."""
+
+    id: str
+    slug: str
+    name: str
+    theme: ThemeTokens
+    created_at: datetime
+
+
+class Member(TypedDict):
+    """MemberOut."""
+
+    user_id: str
+    email: str
+    display_name: str
+    role: Role
+
+
+class MemberPage(TypedDict):
+    items: list[Member]
+    next_cursor: str | None
+
+
+class AuditRecord(TypedDict):
+    """AuditEntry."""
+
+    seq: int
+    action: str
+    actor_user_id: str | None
+    target_type: str | None
+    target_id: str | None
+    request_id: str | None
+    details: dict[str, Any]
+    occurred_at: datetime
+    hash: str
+
+
+class AuditPage(TypedDict):
+    items: list[AuditRecord]
     next_cursor: str | None

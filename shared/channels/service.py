@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from pg8000.native import DatabaseError
 
 from shared.channels.access import check_channel_id, require
-from shared.channels.rules import can_assign
-from shared.platform import audit, outbox
+from shared.channels.rules import MemberChange, can_assign, removal, removal_permission, role_change
+from shared.channels.schemas import (
+    AuditPage,
+    AuditRecord,
+    Channel,
+    ChannelPatch,
+    Member,
+    MemberPage,
+    ThemeTokens,
+)
+from shared.platform.audit import record_change
 from shared.platform.db import UNIQUE_VIOLATION, Tx, sqlstate, transaction
 from shared.platform.errors import Conflict, Forbidden, NotFound
 from shared.platform.ids import is_uuid, uuid7
 from shared.platform.pagination import decode_cursor, page
 
 _CHANNEL_COLS = "id, slug, name, theme, created_at"
+_NO_OWNER_LEFT = "A channel keeps at least one owner; make someone else owner first."
 
 
-def _channel_out(row: dict[str, Any]) -> dict[str, Any]:
+def _channel_out(row: dict[str, Any]) -> Channel:
     theme = row["theme"]
     return {
         "id": str(row["id"]),
@@ -29,11 +39,20 @@ def _channel_out(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def create_channel(*, user_id: str, slug: str, name: str, theme: dict[str, Any]) -> dict:
+def _one(tx: Tx, sql: str, **params: Any) -> dict[str, Any]:
+    """A statement that always answers one row (INSERT/UPDATE ... RETURNING, the channel)."""
+    row = tx.one(sql, **params)
+    if row is None:
+        raise NotFound("No such channel.")
+    return row
+
+
+def create_channel(*, user_id: str, slug: str, name: str, theme: ThemeTokens) -> Channel:
     channel_id = uuid7()
     try:
         with transaction(user_id=user_id) as tx:
-            row = tx.one(
+            row = _one(
+                tx,
                 f"INSERT INTO channels (id, slug, name, theme, created_by) VALUES"
                 f" (:id, :slug, :name, CAST(:theme AS jsonb), :u) RETURNING {_CHANNEL_COLS}",
                 id=channel_id,
@@ -48,22 +67,17 @@ def create_channel(*, user_id: str, slug: str, name: str, theme: dict[str, Any])
                 " VALUES (app_channel_id(), :u, 'owner')",
                 u=user_id,
             )
-            audit.record(
+            record_change(
                 tx,
-                action="channel.created",
                 channel_id=channel_id,
                 actor_user_id=user_id,
+                action="channel.created",
                 target_type="channel",
                 target_id=channel_id,
+                payload={"channel_id": channel_id, "owner_id": user_id, "slug": slug},
                 details={"slug": slug},
             )
             _member_event(tx, "member.added", channel_id, user_id, user_id, {"role": "owner"})
-            outbox.add(
-                tx,
-                channel_id=channel_id,
-                event_type="channel.created",
-                payload={"channel_id": channel_id, "owner_id": user_id, "slug": slug},
-            )
     except DatabaseError as e:
         if sqlstate(e) == UNIQUE_VIOLATION:
             raise Conflict("This slug is taken.") from e
@@ -71,42 +85,43 @@ def create_channel(*, user_id: str, slug: str, name: str, theme: dict[str, Any])
     return _channel_out(row)
 
 
-def get_channel(*, channel_id: str, user_id: str) -> dict:
+def get_channel(*, channel_id: str, user_id: str | None) -> Channel:
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         require(tx, user_id, "channel.read")
-        row = tx.one(f"SELECT {_CHANNEL_COLS} FROM channels WHERE id = app_channel_id()")
+        row = _one(tx, f"SELECT {_CHANNEL_COLS} FROM channels WHERE id = app_channel_id()")
     return _channel_out(row)
 
 
-def update_channel(*, channel_id: str, user_id: str, changes: dict[str, Any]) -> dict:
+def update_channel(*, channel_id: str, user_id: str | None, patch: ChannelPatch) -> Channel:
+    """Only the fields the request sent change (a field sent as null keeps its value)."""
+    fields = sorted(patch.model_fields_set)
+    theme = patch.theme.tokens() if patch.theme is not None else None
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         require(tx, user_id, "channel.update")
-        row = tx.one(
+        row = _one(
+            tx,
             f"UPDATE channels SET name = coalesce(:name, name),"
             f" theme = coalesce(CAST(:theme AS jsonb), theme), updated_at = now()"
             f" WHERE id = app_channel_id() RETURNING {_CHANNEL_COLS}",
-            name=changes.get("name"),
-            theme=json.dumps(changes["theme"]) if changes.get("theme") is not None else None,
+            name=patch.name,
+            theme=json.dumps(theme) if theme is not None else None,
         )
-        audit.record(
+        record_change(
             tx,
-            action="channel.updated",
             channel_id=channel_id,
             actor_user_id=user_id,
+            action="channel.updated",
             target_type="channel",
             target_id=channel_id,
-            details={"fields": sorted(changes)},
-        )
-        outbox.add(
-            tx,
-            channel_id=channel_id,
-            event_type="channel.updated",
-            payload={"channel_id": channel_id, "fields": sorted(changes)},
+            payload={"channel_id": channel_id, "fields": fields},
+            details={"fields": fields},
         )
     return _channel_out(row)
 
 
-def list_members(*, channel_id: str, user_id: str, limit: int, cursor: str | None) -> dict:
+def list_members(
+    *, channel_id: str, user_id: str | None, limit: int, cursor: str | None
+) -> MemberPage:
     after = decode_cursor(cursor) or {}
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         require(tx, user_id, "members.read")
@@ -117,25 +132,32 @@ def list_members(*, channel_id: str, user_id: str, limit: int, cursor: str | Non
             after=after.get("user_id", "00000000-0000-0000-0000-000000000000"),
             n=limit + 1,
         )
-    items = [{**r, "user_id": str(r["user_id"])} for r in rows]
-    return page(items, limit, lambda r: {"user_id": r["user_id"]})
+    items = [_member_out(r) for r in rows]
+    return cast(MemberPage, page(items, limit, lambda r: {"user_id": r["user_id"]}))
+
+
+def _member_out(row: dict[str, Any]) -> Member:
+    return {
+        "user_id": str(row["user_id"]),
+        "email": row["email"],
+        "display_name": row["display_name"],
+        "role": row["role"],
+    }
 
 
 def _member_event(
-    tx: Tx, action: str, channel_id: str, actor_id: str, member_id: str, details: dict[str, Any]
+    tx: Tx, action: str, channel_id: str, actor_id: str | None, member_id: str, details: dict
 ) -> None:
     """A membership change goes to the audit log and, as a domain event, to the outbox."""
-    audit.record(
+    record_change(
         tx,
-        action=action,
         channel_id=channel_id,
         actor_user_id=actor_id,
+        action=action,
         target_type="user",
         target_id=member_id,
+        payload={"user_id": member_id, **details},
         details=details,
-    )
-    outbox.add(
-        tx, channel_id=channel_id, event_type=action, payload={"user_id": member_id, **details}
     )
 
 
@@ -149,7 +171,7 @@ def _lock_owners(tx: Tx) -> int:
     )
 
 
-def _member(tx: Tx, member_id: str) -> dict[str, Any]:
+def _member(tx: Tx, member_id: str) -> Member:
     row = tx.one(
         "SELECT m.user_id, u.email, u.display_name, m.role FROM memberships m"
         " JOIN users u ON u.id = m.user_id"
@@ -158,10 +180,10 @@ def _member(tx: Tx, member_id: str) -> dict[str, Any]:
     )
     if row is None:
         raise NotFound("No such member.")
-    return {**row, "user_id": str(row["user_id"])}
+    return _member_out(row)
 
 
-def add_member(*, channel_id: str, user_id: str, email: str, role: str) -> dict:
+def add_member(*, channel_id: str, user_id: str | None, email: str, role: str) -> Member:
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         actor = require(tx, user_id, "members.manage")
         if not can_assign(actor, None, role):
@@ -186,17 +208,18 @@ def add_member(*, channel_id: str, user_id: str, email: str, role: str) -> dict:
         return _member(tx, member_id)
 
 
-def change_role(*, channel_id: str, user_id: str, member_id: str, role: str) -> dict:
+def change_role(*, channel_id: str, user_id: str | None, member_id: str, role: str) -> Member:
     if not is_uuid(member_id):
         raise NotFound("No such member.")
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         actor = require(tx, user_id, "members.manage")
         owners = _lock_owners(tx)
         current = _member(tx, member_id)["role"]
-        if not can_assign(actor, current, role):
+        verdict = role_change(actor=actor, current=current, new=role, owners=owners)
+        if verdict is MemberChange.NOT_PERMITTED:
             raise Forbidden(f"An {actor} cannot change a {current} to {role}.")
-        if current == "owner" and role != "owner" and owners <= 1:
-            raise Conflict("A channel keeps at least one owner; make someone else owner first.")
+        if verdict is MemberChange.LAST_OWNER:
+            raise Conflict(_NO_OWNER_LEFT)
         tx.exec(
             "UPDATE memberships SET role = :r, updated_at = now()"
             " WHERE channel_id = app_channel_id() AND user_id = :m",
@@ -209,17 +232,18 @@ def change_role(*, channel_id: str, user_id: str, member_id: str, role: str) -> 
         return _member(tx, member_id)
 
 
-def remove_member(*, channel_id: str, user_id: str, member_id: str) -> None:
+def remove_member(*, channel_id: str, user_id: str | None, member_id: str) -> None:
     if not is_uuid(member_id):
         raise NotFound("No such member.")
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         leaving_self = member_id == user_id
-        actor = require(tx, user_id, "channel.read" if leaving_self else "members.manage")
+        actor = require(tx, user_id, removal_permission(leaving_self=leaving_self))
         owners = _lock_owners(tx)
         current = _member(tx, member_id)["role"]
-        if not leaving_self and not can_assign(actor, current, None):
+        verdict = removal(actor=actor, current=current, owners=owners, leaving_self=leaving_self)
+        if verdict is MemberChange.NOT_PERMITTED:
             raise Forbidden(f"An {actor} cannot remove a {current}.")
-        if current == "owner" and owners <= 1:
+        if verdict is MemberChange.LAST_OWNER:
             raise Conflict("The last owner cannot be removed.")
         tx.exec(
             "DELETE FROM memberships WHERE channel_id = app_channel_id() AND user_id = :m",
@@ -228,7 +252,7 @@ def remove_member(*, channel_id: str, user_id: str, member_id: str) -> None:
         _member_event(tx, "member.removed", channel_id, user_id, member_id, {"role": current})
 
 
-def audit_log(*, channel_id: str, user_id: str, limit: int, cursor: str | None) -> dict:
+def audit_log(*, channel_id: str, user_id: str | None, limit: int, cursor: str | None) -> AuditPage:
     after = decode_cursor(cursor) or {}
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         require(tx, user_id, "audit.read")
@@ -239,12 +263,20 @@ def audit_log(*, channel_id: str, user_id: str, limit: int, cursor: str | None) 
             before=int(after.get("seq", 2**62)),
             n=limit + 1,
         )
-    items = [
-        {
-            **r,
-            "actor_user_id": str(r["actor_user_id"]) if r["actor_user_id"] else None,
-            "details": json.loads(r["details"]) if isinstance(r["details"], str) else r["details"],
-        }
-        for r in rows
-    ]
-    return page(items, limit, lambda r: {"seq": r["seq"]})
+    items = [_audit_out(r) for r in rows]
+    return cast(AuditPage, page(items, limit, lambda r: {"seq": r["seq"]}))
+
+
+def _audit_out(row: dict[str, Any]) -> AuditRecord:
+    details = row["details"]
+    return {
+        "seq": row["seq"],
+        "action": row["action"],
+        "actor_user_id": str(row["actor_user_id"]) if row["actor_user_id"] else None,
+        "target_type": row["target_type"],
+        "target_id": row["target_id"],
+        "request_id": row["request_id"],
+        "details": json.loads(details) if isinstance(details, str) else details,
+        "occurred_at": row["occurred_at"],
+        "hash": row["hash"],
+    }

@@ -1,6 +1,10 @@
-"""Password rules (OWASP ASVS 5.0 V6): length 10..128, byte cap before hashing, no common ones."""
+"""Identity rules, pure (no I/O): passwords (OWASP ASVS 5.0 V6: length 10..128, byte cap
+before hashing, no common ones), refresh-token rotation, access-token revocation."""
 
 from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
 
 MIN_LENGTH = 10
 MAX_LENGTH = 128
@@ -31,3 +35,55 @@ def problems(password: str) -> list[str]:
     if password.lower() in COMMON or len(set(password)) < 3:
         found.append("is too common; choose a less guessable password")
     return found
+
+
+# --- Refresh-token rotation ---------------------------------------------------------------
+
+
+class RefreshOutcome(StrEnum):
+    """What presenting a refresh token leads to."""
+
+    ROTATE = "rotate"  # valid and unused: spend it, issue the next of its family
+    REUSED = "reused"  # already spent and not revoked: it leaked, revoke the family
+    INVALID = "invalid"  # unknown, revoked or expired: 401
+
+
+def refresh_outcome(*, found: bool, used: bool, revoked: bool, expired: bool) -> RefreshOutcome:
+    """The rotation rule (OAuth 2.0 Security BCP 4.14.2): a spent token seen again means
+    two parties hold it, so the whole family ends."""
+    if not found or revoked:
+        return RefreshOutcome.INVALID
+    if used:
+        return RefreshOutcome.REUSED
+    if expired:
+        return RefreshOutcome.INVALID
+    return RefreshOutcome.ROTATE
+
+
+# --- Access-token revocation ----------------------------------------------------------------
+
+# A per-user "tokens valid after" instant ends every access token issued before it (logout,
+# password reset, refresh-token reuse). Each process caches the instant this long: an access
+# token outlives its revocation by at most this, instead of its whole lifetime.
+VALID_AFTER_CACHE_SECONDS = 5.0
+
+
+def issued_ms(claims: dict[str, Any]) -> int:
+    """When the token was issued, in milliseconds: its `jti` is a UUIDv7, whose first 48 bits
+    are the issuing instant (RFC 9562 5.7); `iat` (whole seconds) when it is not."""
+    jti = claims.get("jti")
+    if isinstance(jti, str) and len(jti) == 36 and jti[14] == "7":
+        try:
+            return int(jti.replace("-", "")[:12], 16)
+        except ValueError:
+            pass
+    return int(claims.get("iat", 0)) * 1000
+
+
+def revoked(issued_at_ms: int, valid_after_ms: int | None) -> bool:
+    """A token issued before the user's "valid after" instant no longer authenticates."""
+    return valid_after_ms is not None and issued_at_ms < valid_after_ms
+
+
+def cache_is_fresh(fetched_at: float, now: float) -> bool:
+    return 0 <= now - fetched_at < VALID_AFTER_CACHE_SECONDS

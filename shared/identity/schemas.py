@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal, TypedDict
 
 from pydantic import Field, field_validator
 
@@ -76,3 +76,37 @@ class MeOut(UserOut):
 
 class AcceptedOut(Out):
     status: str = "accepted"
+
+
+# --- What the use cases return: the JSON of the response models above, as plain dicts -------
+# (TypedDicts, not model instances: building a model per answer would cost every request.)
+
+
+class UserView(TypedDict):
+    id: str
+    email: str
+    display_name: str
+
+
+class TokenPair(TypedDict):
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    token_type: Literal["Bearer"]
+
+
+class Session(TokenPair):
+    """TokensOut: who signed in, and their tokens."""
+
+    user: UserView
+
+
+class Membership(TypedDict):
+    channel_id: str
+    role: str
+
+
+class Profile(UserView):
+    """MeOut."""
+
+    memberships: list[Membership]

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
 from pg8000.native import DatabaseError
 
+from shared.adapters import passwords
+from shared.identity.rules import RefreshOutcome, refresh_outcome
+from shared.identity.schemas import Membership, Profile, Session, TokenPair, UserView
 from shared.identity.tokens import issue_access_token
 from shared.platform import audit, db, ratelimit
 from shared.platform.config import settings
@@ -20,31 +22,6 @@ from shared.platform.ids import opaque_token, token_hash, uuid7
 log = logging.getLogger("identity")
 
 
-@cache
-def _hasher() -> Any:
-    """OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1. Imported on first
-    use so that /v1/me and token refreshes do not pay for it on a cold start."""
-    from argon2 import PasswordHasher
-
-    return PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
-
-
-@cache
-def _dummy_hash() -> str:
-    """Verified against when the email is unknown, so both failures cost the same time.
-    Made on first use: hashing at import would add ~35 ms to every cold start."""
-    return _hasher().hash("not-a-real-password-0")
-
-
-def _password_matches(password_hash: str, password: str) -> bool:
-    from argon2.exceptions import InvalidHashError, VerificationError
-
-    try:
-        return _hasher().verify(password_hash, password)
-    except (VerificationError, InvalidHashError):  # VerifyMismatchError is a VerificationError
-        return False
-
-
 _BAD_LOGIN = "The email or password is incorrect."
 
 
@@ -52,11 +29,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _user_out(row: dict[str, Any]) -> dict[str, Any]:
+def _user_out(row: dict[str, Any]) -> UserView:
     return {"id": str(row["id"]), "email": row["email"], "display_name": row["display_name"]}
 
 
-def _issue_pair(tx: Tx, user_id: str, family_id: str | None = None) -> dict[str, Any]:
+def _session(user: UserView, pair: TokenPair) -> Session:
+    return {"user": user, **pair}
+
+
+def _issue_pair(tx: Tx, user_id: str, family_id: str | None = None) -> TokenPair:
     refresh = "rt_" + opaque_token()
     tx.exec(
         "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at)"
@@ -76,15 +57,15 @@ def _issue_pair(tx: Tx, user_id: str, family_id: str | None = None) -> dict[str,
     }
 
 
-def signup(*, email: str, password: str, display_name: str, client_ip: str) -> dict[str, Any]:
+def signup(*, email: str, password: str, display_name: str, client_ip: str) -> Session:
     ratelimit.hit(f"signup:ip:{client_ip}", settings().rate_limit_signup_ip)
-    password_hash = _hasher().hash(password)
+    password_hash = passwords.hash_password(password)
     user_id = uuid7()
     try:
         with transaction(user_id=user_id) as tx:
-            row = tx.one(
+            tx.exec(
                 "INSERT INTO users (id, email, display_name, password_hash)"
-                " VALUES (:id, :e, :n, :h) RETURNING id, email, display_name",
+                " VALUES (:id, :e, :n, :h)",
                 id=user_id,
                 e=email.strip(),
                 n=display_name,
@@ -103,10 +84,11 @@ def signup(*, email: str, password: str, display_name: str, client_ip: str) -> d
         if sqlstate(e) == UNIQUE_VIOLATION:
             raise Conflict("An account with this email already exists.") from e
         raise
-    return {"user": _user_out(row), **pair}
+    user: UserView = {"id": user_id, "email": email.strip(), "display_name": display_name}
+    return _session(user, pair)
 
 
-def login(*, email: str, password: str, client_ip: str) -> dict[str, Any]:
+def login(*, email: str, password: str, client_ip: str) -> Session:
     s = settings()
     ratelimit.hit(f"login:ip:{client_ip}", s.rate_limit_login_ip)
     ratelimit.hit(f"login:acct:{email.strip().lower()}", s.rate_limit_login_account)
@@ -116,25 +98,25 @@ def login(*, email: str, password: str, client_ip: str) -> dict[str, Any]:
             " WHERE lower(email) = lower(:e) AND erased_at IS NULL",
             e=email.strip(),
         )
-    known = row is not None and row["password_hash"] is not None
-    matches = _password_matches(row["password_hash"] if known else _dummy_hash(), password)
-    ok = known and matches
-    with transaction(user_id=str(row["id"]) if row else None) as tx:
-        if not ok:
+    stored = row["password_hash"] if row is not None else None
+    # Unknown accounts verify against a dummy hash: both failures cost the same time.
+    matches = passwords.matches(stored or passwords.dummy_hash(), password)
+    user_id = str(row["id"]) if row is not None else None
+    with transaction(user_id=user_id) as tx:
+        if row is None or user_id is None or stored is None or not matches:
             audit.record(
                 tx,
                 action="auth.login_failed",
                 channel_id=None,
-                actor_user_id=str(row["id"]) if row else None,
+                actor_user_id=user_id,
                 details={"ip": client_ip},
             )
             result = None
         else:
-            user_id = str(row["id"])
-            if _hasher().check_needs_rehash(row["password_hash"]):
+            if passwords.needs_rehash(stored):
                 tx.exec(
                     "UPDATE users SET password_hash = :h WHERE id = :u",
-                    h=_hasher().hash(password),
+                    h=passwords.hash_password(password),
                     u=user_id,
                 )
             audit.record(
@@ -144,17 +126,16 @@ def login(*, email: str, password: str, client_ip: str) -> dict[str, Any]:
                 actor_user_id=user_id,
                 details={"ip": client_ip},
             )
-            result = {"user": _user_out(row), **_issue_pair(tx, user_id)}
+            result = _session(_user_out(row), _issue_pair(tx, user_id))
     if result is None:
         raise Unauthorized(_BAD_LOGIN)
     return result
 
 
-def refresh(*, refresh_token: str) -> dict[str, Any]:
+def refresh(*, refresh_token: str) -> Session:
     """Rotate: the presented token is spent and a new one of the same family is issued.
     A spent token presented again means it leaked: the whole family is revoked."""
-    reused = False
-    result = None
+    result: Session | None = None
     with transaction() as tx:
         row = tx.one(
             "SELECT t.id, t.user_id, t.family_id, t.expires_at, t.used_at, t.revoked_at,"
@@ -162,32 +143,44 @@ def refresh(*, refresh_token: str) -> dict[str, Any]:
             " WHERE t.token_hash = :h AND u.erased_at IS NULL FOR UPDATE OF t",
             h=token_hash(refresh_token),
         )
-        if row is not None and row["used_at"] is not None and row["revoked_at"] is None:
-            tx.exec(
-                "UPDATE refresh_tokens SET revoked_at = now()"
-                " WHERE family_id = :f AND revoked_at IS NULL",
-                f=row["family_id"],
+        outcome = (
+            refresh_outcome(
+                found=True,
+                used=row["used_at"] is not None,
+                revoked=row["revoked_at"] is not None,
+                expired=row["expires_at"] <= _now(),
             )
-            audit.record(
-                tx,
-                action="auth.refresh_reuse_detected",
-                channel_id=None,
-                actor_user_id=str(row["user_id"]),
-                target_type="token_family",
-                target_id=str(row["family_id"]),
-            )
-            reused = True
-        elif row is not None and row["revoked_at"] is None and row["expires_at"] > _now():
+            if row is not None
+            else RefreshOutcome.INVALID
+        )
+        if row is not None and outcome is RefreshOutcome.REUSED:
+            _revoke_family(tx, user_id=str(row["user_id"]), family_id=str(row["family_id"]))
+        elif row is not None and outcome is RefreshOutcome.ROTATE:
             tx.exec("UPDATE refresh_tokens SET used_at = now() WHERE id = :id", id=row["id"])
-            result = {
-                "user": _user_out({**row, "id": row["user_id"]}),
-                **_issue_pair(tx, str(row["user_id"]), str(row["family_id"])),
-            }
-    if reused:
+            result = _session(
+                _user_out({**row, "id": row["user_id"]}),
+                _issue_pair(tx, str(row["user_id"]), str(row["family_id"])),
+            )
+    if outcome is RefreshOutcome.REUSED:
         log.warning("refresh token reuse; family revoked")
     if result is None:
         raise Unauthorized("The refresh token is invalid, expired or already used.")
     return result
+
+
+def _revoke_family(tx: Tx, *, user_id: str, family_id: str) -> None:
+    tx.exec(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = :f AND revoked_at IS NULL",
+        f=family_id,
+    )
+    audit.record(
+        tx,
+        action="auth.refresh_reuse_detected",
+        channel_id=None,
+        actor_user_id=user_id,
+        target_type="token_family",
+        target_id=family_id,
+    )
 
 
 def _revoke_all(tx: Tx, user_id: str) -> None:
@@ -253,7 +246,7 @@ def request_password_reset(*, email: str, client_ip: str) -> None:
 
 
 def confirm_password_reset(*, token: str, new_password: str) -> None:
-    new_hash = _hasher().hash(new_password)
+    new_hash = passwords.hash_password(new_password)
     with transaction() as tx:
         row = tx.one(
             "SELECT user_id FROM password_reset_tokens WHERE token_hash = :h"
@@ -278,16 +271,14 @@ def confirm_password_reset(*, token: str, new_password: str) -> None:
         raise BadRequest("The reset link is invalid, expired or already used.")
 
 
-def me(*, user_id: str) -> dict[str, Any]:
+def me(*, user_id: str) -> Profile:
     # One round trip: me_read() sets the caller's context itself (migration 0024).
     rows = db.call("SELECT * FROM me_read(:u)", u=user_id)
     if not rows:
         raise Unauthorized("This account no longer exists.")
-    return {
-        **_user_out(rows[0]),
-        "memberships": [
-            {"channel_id": str(r["channel_id"]), "role": r["role"]}
-            for r in rows
-            if r["channel_id"] is not None
-        ],
-    }
+    memberships: list[Membership] = [
+        {"channel_id": str(r["channel_id"]), "role": r["role"]}
+        for r in rows
+        if r["channel_id"] is not None
+    ]
+    return {**_user_out(rows[0]), "memberships": memberships}

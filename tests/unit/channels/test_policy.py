@@ -1,7 +1,15 @@
 import pytest
 
-from shared.channels.rules import POLICY, ROLES, allows, can_assign
-from shared.identity import rules as passwords
+from shared.channels.rules import (
+    POLICY,
+    ROLES,
+    MemberChange,
+    allows,
+    can_assign,
+    removal,
+    removal_permission,
+    role_change,
+)
 
 
 def test_every_action_is_granted_to_the_owner():
@@ -48,23 +56,47 @@ def test_roles_are_ranked_in_order():
     assert ROLES[0] == "owner" and ROLES[-1] == "student"
 
 
-@pytest.mark.parametrize(
-    ("pw", "bad"),
-    [
-        ("short", True),
-        ("password123", True),  # common
-        ("aaaaaaaaaaaa", True),  # too few distinct characters
-        ("x" * 1025, True),  # over the byte cap, refused before hashing
-        ("é" * 600, True),  # 600 chars but 1200 bytes
-        ("correct horse battery", False),
-        ("Z" + "y" * 62 + "1", False),  # 64 characters accepted
-    ],
-)
-def test_password_rules(pw, bad):
-    assert bool(passwords.problems(pw)) is bad
-
-
 def test_moderators_see_live_classes_but_do_not_host_or_schedule_them():
     assert allows("moderator", "live.view_any")
     assert not allows("moderator", "live.host") and not allows("moderator", "batch.write")
     assert allows("instructor", "live.host") and allows("instructor", "batch.write")
+
+
+@pytest.mark.parametrize(
+    ("actor", "current", "new", "owners", "verdict"),
+    [
+        ("owner", "student", "instructor", 1, MemberChange.ALLOWED),
+        ("owner", "owner", "admin", 2, MemberChange.ALLOWED),
+        ("owner", "owner", "admin", 1, MemberChange.LAST_OWNER),
+        ("owner", "owner", "owner", 1, MemberChange.ALLOWED),  # no change of seat
+        ("admin", "owner", "student", 1, MemberChange.NOT_PERMITTED),  # 403 before 409
+        ("admin", "student", "moderator", 1, MemberChange.ALLOWED),
+        ("instructor", "student", "moderator", 3, MemberChange.NOT_PERMITTED),
+    ],
+)
+def test_role_change_verdicts(actor, current, new, owners, verdict):
+    assert role_change(actor=actor, current=current, new=new, owners=owners) is verdict
+
+
+@pytest.mark.parametrize(
+    ("actor", "current", "owners", "leaving_self", "verdict"),
+    [
+        ("owner", "student", 1, False, MemberChange.ALLOWED),
+        ("owner", "owner", 1, True, MemberChange.LAST_OWNER),  # the last owner cannot leave
+        ("owner", "owner", 2, True, MemberChange.ALLOWED),
+        ("student", "student", 1, True, MemberChange.ALLOWED),  # anyone may leave
+        ("moderator", "student", 1, False, MemberChange.NOT_PERMITTED),
+        ("admin", "admin", 1, False, MemberChange.NOT_PERMITTED),
+        ("admin", "instructor", 1, False, MemberChange.ALLOWED),
+    ],
+)
+def test_removal_verdicts(actor, current, owners, leaving_self, verdict):
+    got = removal(actor=actor, current=current, owners=owners, leaving_self=leaving_self)
+    assert got is verdict
+
+
+def test_leaving_needs_only_read_access_removing_others_needs_manage():
+    assert removal_permission(leaving_self=True) == "channel.read"
+    assert removal_permission(leaving_self=False) == "members.manage"
+    assert allows("student", removal_permission(leaving_self=True))
+    assert not allows("student", removal_permission(leaving_self=False))
