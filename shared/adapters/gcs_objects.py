@@ -11,8 +11,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import google.cloud.storage as storage
 from google.api_core import exceptions as gexc
-from google.cloud import storage
 
 from shared.platform.config import settings
 

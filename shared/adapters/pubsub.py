@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from google.cloud import pubsub_v1
+import google.cloud.pubsub_v1 as pubsub_v1
 
 from shared.platform.config import settings
 

@@ -52,7 +52,7 @@ def enqueue(*, queue: str, function: str, payload: dict[str, Any], task_id: str)
         http["oidc_token"] = {"service_account_email": s.tasks_invoker_service_account}
     task = {"name": f"{parent}/tasks/{task_id}", "http_request": http}
     try:
-        client.create_task(parent=parent, task=task)
+        client.create_task(request={"parent": parent, "task": task})
     except AlreadyExists:
         return False
     return True

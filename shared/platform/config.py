@@ -136,4 +136,4 @@ class Settings(BaseModel):
 def settings() -> Settings:
     fields = Settings.model_fields
     values = {k: os.environ[k.upper()] for k in fields if k.upper() in os.environ}
-    return Settings(**values)
+    return Settings.model_validate(values)

@@ -28,20 +28,12 @@ def connect(url: str | None = None) -> pg8000.native.Connection:
     """Open one connection; `url` overrides the settings (migrations use the owner URL)."""
     s = settings()
     if url is None and s.cloud_sql_instance:
-        from google.cloud.sql.connector import Connector, IPTypes  # cloud only
+        from shared.adapters import cloudsql  # cloud only
 
-        connector = _cloud_connector(Connector)
-        dbapi = connector.connect(
-            s.cloud_sql_instance,
-            "pg8000",
-            user=s.db_iam_user,
-            db=s.db_name,
-            enable_iam_auth=True,
-            ip_type=IPTypes.PRIVATE,
-        )
+        dbapi = cloudsql.connect(instance=s.cloud_sql_instance, user=s.db_iam_user, db=s.db_name)
         _no_delay(getattr(dbapi, "_usock", None))  # the connector's TLS socket
         # The connector hands back a DB-API connection; reuse its socket for the native API.
-        return _NativeFromDbapi(dbapi)  # type: ignore[return-value]
+        return _NativeFromDbapi(dbapi)
     u = urlparse(url or s.database_url)
     sock = socket.create_connection((u.hostname or "127.0.0.1", u.port or 5432), timeout=30)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)  # as pg8000 does for its own
@@ -62,17 +54,6 @@ def _no_delay(sock: socket.socket | None) -> None:
     of the first: a batch of heartbeats took 48 ms instead of 5."""
     if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-_connector = None
-
-
-def _cloud_connector(cls: Any) -> Any:
-    global _connector
-    if _connector is None:
-        # "lazy": background refresh is throttled when a serverless instance's CPU is idle.
-        _connector = cls(refresh_strategy="lazy")
-    return _connector
 
 
 class _NativeFromDbapi:

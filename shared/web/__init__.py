@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from shared.platform.models import ListQuery, Model, Out
     from shared.web.api import Api, Ctx
     from shared.web.apidocs import docs_response, openapi_response
-    from shared.web.operations import run_outbox_sweep, stripe_configured
+    from shared.web.operations import run_outbox_sweep
+    from shared.web.reconcile import stripe_configured
 
 __getattr__ = lazy_exports(__name__, __file__)
 __all__ = [

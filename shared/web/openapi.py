@@ -63,7 +63,7 @@ def _statuses(route: Route) -> dict[int, str]:
     return codes
 
 
-def _query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[str, Any]]:
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     required = set(schema.get("required", []))
     return [
@@ -76,7 +76,8 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
-def build(apis: list[Api], *, version: str = "1.0.0") -> dict[str, Any]:
+def component_schemas(apis: list[Api]) -> dict[str, Any]:
+    """`components.schemas`: every model a route names, by name, then `Problem`."""
     models: dict[str, type[BaseModel]] = {}
     for api in apis:
         for route in api.routes:
@@ -88,76 +89,112 @@ def build(apis: list[Api], *, version: str = "1.0.0") -> dict[str, Any]:
     )
     schemas = dict(sorted(defs.get("$defs", {}).items()))
     schemas["Problem"] = PROBLEM_SCHEMA
-    paths: dict[str, dict[str, Any]] = {}
+    return schemas
+
+
+def parameters(route: Route) -> list[dict[str, Any]]:
+    """Path ids, then the query model's fields, then `Idempotency-Key` where it applies."""
+    params = [
+        {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+        for p in route.regex.groupindex
+    ]
+    if route.query is not None:
+        params += _query_parameters(route.query)
+    if route.idempotent:
+        params.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "description": "Same key and body within 24 h replays the first answer",
+            }
+        )
+    return params
+
+
+def request_body(body: type[BaseModel], *, raw: bool) -> dict[str, Any]:
+    """A raw body is any JSON object; a model body is required when one of its fields is."""
+    return {
+        "required": not raw
+        and bool(body.model_fields)
+        and any(f.is_required() for f in body.model_fields.values()),
+        "content": {"application/json": {"schema": {"type": "object"} if raw else _ref(body)}},
+    }
+
+
+def security(auth: str) -> list[dict[str, list[str]]]:
+    """Bearer token required, optional (or none at all), or not asked for."""
+    if auth == "required":
+        return [{"bearerAuth": []}]
+    if auth == "optional":
+        return [{"bearerAuth": []}, {}]
+    return []
+
+
+def success_response(route: Route) -> dict[str, Any]:
+    """The route's own status: its model, literal schema or any content (none for 204)."""
+    ok: dict[str, Any] = {"description": "Success"}
+    if route.status == 204:
+        return ok
+    if isinstance(route.response, type) and issubclass(route.response, BaseModel):
+        schema: dict[str, Any] = _ref(route.response)
+    elif isinstance(route.response, dict):
+        schema = route.response
+    else:
+        schema = {}
+    ok["content"] = {route.content_type: {"schema": schema}}
+    return ok
+
+
+def responses(route: Route) -> dict[str, Any]:
+    """Success, then every problem+json status by code; a documented 429 names Retry-After."""
+    out: dict[str, Any] = {str(route.status): success_response(route)}
+    for code, reason in sorted(_statuses(route).items()):
+        out[str(code)] = {
+            "description": reason,
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            },
+        }
+    if code_429 := route.errors.get(429):
+        out["429"]["headers"] = {
+            "Retry-After": {"schema": {"type": "integer"}, "description": code_429}
+        }
+    return out
+
+
+def operation(api: Api, route: Route) -> dict[str, Any]:
+    """One path item operation (key order is part of the committed document)."""
+    op: dict[str, Any] = {
+        "operationId": f"{api.function}.{route.handler.__name__}",
+        "summary": route.summary or route.handler.__name__.replace("_", " "),
+        "tags": [api.tag],
+        "responses": responses(route),
+    }
+    doc = (route.handler.__doc__ or "").strip()
+    if doc:
+        op["description"] = doc
+    if params := parameters(route):
+        op["parameters"] = params
+    if route.body is not None:
+        op["requestBody"] = request_body(route.body, raw=route.raw_body)
+    op["security"] = security(route.auth)
+    return op
+
+
+def paths(apis: list[Api]) -> dict[str, dict[str, Any]]:
+    """Public routes by template, then method; internal (`/_...`: cron, task, event)
+    endpoints are not public API."""
+    found: dict[str, dict[str, Any]] = {}
     for api in sorted(apis, key=lambda a: a.function):
         for route in api.routes:
-            if route.template.startswith("/_"):
-                continue  # internal (cron, task, event) endpoints are not public API
-            op: dict[str, Any] = {
-                "operationId": f"{api.function}.{route.handler.__name__}",
-                "summary": route.summary or route.handler.__name__.replace("_", " "),
-                "tags": [api.tag],
-                "responses": {},
-            }
-            doc = (route.handler.__doc__ or "").strip()
-            if doc:
-                op["description"] = doc
-            params = [
-                {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-                for p in route.regex.groupindex
-            ]
-            if route.query is not None:
-                params += _query_parameters(route.query, schemas)
-            if route.idempotent:
-                params.append(
-                    {
-                        "name": "Idempotency-Key",
-                        "in": "header",
-                        "required": False,
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-                        "description": "Same key and body within 24 h replays the first answer",
-                    }
-                )
-            if params:
-                op["parameters"] = params
-            if route.body is not None:
-                body_schema = _ref(route.body) if not route.raw_body else {"type": "object"}
-                op["requestBody"] = {
-                    "required": not route.raw_body
-                    and bool(route.body.model_fields)
-                    and any(f.is_required() for f in route.body.model_fields.values()),
-                    "content": {"application/json": {"schema": body_schema}},
-                }
-            if route.auth == "required":
-                op["security"] = [{"bearerAuth": []}]
-            elif route.auth == "optional":
-                op["security"] = [{"bearerAuth": []}, {}]
-            else:
-                op["security"] = []
-            ok: dict[str, Any] = {"description": "Success"}
-            if route.status != 204:
-                if isinstance(route.response, type) and issubclass(route.response, BaseModel):
-                    ok["content"] = {route.content_type: {"schema": _ref(route.response)}}
-                elif isinstance(route.response, dict):
-                    ok["content"] = {route.content_type: {"schema": route.response}}
-                else:
-                    ok["content"] = {route.content_type: {"schema": {}}}
-            op["responses"][str(route.status)] = ok
-            for code, reason in sorted(_statuses(route).items()):
-                op["responses"][str(code)] = {
-                    "description": reason,
-                    "content": {
-                        "application/problem+json": {
-                            "schema": {"$ref": "#/components/schemas/Problem"}
-                        }
-                    },
-                }
-            if code_429 := route.errors.get(429):
-                op["responses"]["429"]["headers"] = {
-                    "Retry-After": {"schema": {"type": "integer"}, "description": code_429}
-                }
-            path = paths.setdefault(route.template, {})
-            path[route.method.lower()] = op
+            if not route.template.startswith("/_"):
+                found.setdefault(route.template, {})[route.method.lower()] = operation(api, route)
+    return dict(sorted(found.items()))
+
+
+def build(apis: list[Api], *, version: str = "1.0.0") -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
@@ -168,9 +205,9 @@ def build(apis: list[Api], *, version: str = "1.0.0") -> dict[str, Any]:
             "{items, next_cursor}; money is {amount, currency} in minor units.",
         },
         "servers": [{"url": "/"}],
-        "paths": dict(sorted(paths.items())),
+        "paths": paths(apis),
         "components": {
-            "schemas": schemas,
+            "schemas": component_schemas(apis),
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
             },
