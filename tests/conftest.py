@@ -47,6 +47,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import stack as local_stack  # noqa: E402  (scripts/stack.py)
 
+from tests.helpers import eventually  # noqa: E402
+
 STACK_MARKERS = ("integration", "e2e", "stack")
 DIR_MARKERS = {"unit": "unit", "integration": "integration", "e2e": "e2e", "infra": "infra"}
 
@@ -210,18 +212,23 @@ def wait_for_mail(mail_dir: Path):
     """Wait for a mail to `to` (and `subject`, if given) that arrived after the test started."""
     started = time.time_ns() - 10**9
 
+    def arrived(to: str, subject: str | None):
+        for path in sorted(mail_dir.glob("*.eml")):
+            if int(path.name.split("-", 1)[0]) < started:
+                continue
+            msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            rcpts = f"{msg.get('X-Envelope-To', '')},{msg.get('To', '')}".lower()
+            if to.lower() in rcpts and (subject is None or subject in str(msg["Subject"])):
+                return msg
+        return None
+
     def wait(to: str, timeout: float = 10, subject: str | None = None):
-        deadline = time.monotonic() + timeout
-        while True:
-            for path in sorted(mail_dir.glob("*.eml")):
-                if int(path.name.split("-", 1)[0]) < started:
-                    continue
-                msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-                rcpts = f"{msg.get('X-Envelope-To', '')},{msg.get('To', '')}".lower()
-                if to.lower() in rcpts and (subject is None or subject in str(msg["Subject"])):
-                    return msg
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no mail to {to} within {timeout}s in {mail_dir}")
-            time.sleep(0.1)
+        return eventually(
+            lambda: arrived(to, subject),
+            until=lambda msg: msg is not None,
+            timeout=timeout,
+            interval=0.1,
+            what=f"mail to {to} in {mail_dir}",
+        )
 
     return wait

@@ -1,7 +1,10 @@
-"""Helpers shared by the integration and end-to-end tests: real HTTP against the gateway."""
+"""Helpers shared by the integration and end-to-end tests: real HTTP against the gateway, the
+one polling helper (`eventually`) and small reads of the database. Test data: tests/factories.py.
+"""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -77,13 +80,51 @@ def assert_problem(resp: requests.Response, status: int) -> dict[str, Any]:
     return body
 
 
-def eventually(read: Callable[[], Any], expected: Any, *, timeout: float = 5.0) -> Any:
-    """Poll `read()` until it answers `expected` (for writes that land moments later, e.g.
-    heartbeats, written in batches); assert on the last answer."""
+_UNSET: Any = object()
+
+
+def eventually(
+    read: Callable[[], Any],
+    expected: Any = _UNSET,
+    *,
+    until: Callable[[Any], bool] | None = None,
+    timeout: float = 5.0,
+    interval: float = 0.05,
+    what: str = "",
+) -> Any:
+    """Poll `read()` until its answer equals `expected` (or satisfies `until`; or, given
+    neither, is truthy) and return that answer; at the deadline, fail with the last answer.
+
+    The one way tests wait for an effect that lands moments later on an asynchronous path:
+    heartbeats written in batches, Pub/Sub pushes, Cloud Tasks, objects deleted from storage,
+    mails. It proves that something happened, never that something did not: an absence needs
+    a check that cannot pass by waiting too little (e.g. no event that would cause it exists).
+    """
+    if expected is not _UNSET and until is not None:
+        raise TypeError("eventually() takes `expected` or `until`, not both")
+    if until is None:
+        until = bool if expected is _UNSET else (lambda got: got == expected)
     deadline = time.monotonic() + timeout
     got = read()
-    while got != expected and time.monotonic() < deadline:
-        time.sleep(0.05)
+    while not until(got):
+        if time.monotonic() > deadline:
+            want = f"{expected!r}" if expected is not _UNSET else (what or "the condition")
+            raise AssertionError(f"after {timeout}s still {got!r}; waited for {want}")
+        time.sleep(interval)
         got = read()
-    assert got == expected
     return got
+
+
+def channel_url(gateway_url: str, channel_id: str, suffix: str = "") -> str:
+    """The URL of a channel-scoped route, e.g. channel_url(gw, cid, "/courses")."""
+    return f"{gateway_url}/v1/channels/{channel_id}{suffix}"
+
+
+def outbox_events(admin, channel_id: str, event_type: str) -> list[dict[str, Any]]:
+    """The payloads of the channel's outbox events of a type, oldest first (read as `admin`)."""
+    rows = admin.run(
+        "SELECT payload FROM outbox WHERE channel_id = :c AND event_type = :t ORDER BY occurred_at",
+        c=channel_id,
+        t=event_type,
+    )
+    return [r[0] if isinstance(r[0], dict) else json.loads(r[0]) for r in rows]

@@ -10,22 +10,15 @@ import time
 import pytest
 import requests
 
-from tests.helpers import User, assert_problem, make_channel, signup
+from tests.helpers import User, assert_problem, eventually, make_channel, signup
 
 pytestmark = pytest.mark.e2e
 PRICE = 4900
 URLS = {"success_url": "https://learner.example/paid", "cancel_url": "https://learner.example/no"}
 
 
-def wait_until(fn, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
+# The webhook path runs through Pub/Sub: allow it 15 s.
+ASYNC = {"timeout": 15.0, "interval": 0.2}
 
 
 @pytest.fixture(scope="module")
@@ -131,8 +124,10 @@ def test_purchase_then_refund_end_to_end(gateway_url, shop, stripe_base, admin_d
     page = requests.get(checkout["checkout_url"], timeout=10)
     assert page.status_code == 200 and "<form" in page.text
     assert requests.post(checkout["checkout_url"], timeout=20).status_code == 200
-    enr = wait_until(
-        lambda: my_enrollment(gateway_url, buyer, shop["course_id"]), what="the paid enrollment"
+    enr = eventually(
+        lambda: my_enrollment(gateway_url, buyer, shop["course_id"]),
+        **ASYNC,
+        what="the paid enrollment",
     )
     assert enr["status"] == "active" and enr["source"] == "paid"
     # a second checkout for the same course is refused
@@ -159,8 +154,9 @@ def test_purchase_then_refund_end_to_end(gateway_url, shop, stripe_base, admin_d
         timeout=10,
     )
     assert r.status_code == 200, r.text
-    wait_until(
+    eventually(
         lambda: my_enrollment(gateway_url, buyer, shop["course_id"])["status"] == "ended",
+        **ASYNC,
         what="the refund to end the enrollment",
     )
     refunds = db.run(
@@ -175,7 +171,9 @@ def test_lost_dispute_lands_in_the_queue_and_ends_the_enrollment(gateway_url, sh
     buyer = signup(gateway_url, name="Disputer")
     checkout = buy(gateway_url, shop, buyer)
     requests.post(checkout["checkout_url"], timeout=20)
-    wait_until(lambda: my_enrollment(gateway_url, buyer, shop["course_id"]), what="enrollment")
+    eventually(
+        lambda: my_enrollment(gateway_url, buyer, shop["course_id"]), **ASYNC, what="enrollment"
+    )
     pi = stripe_get(stripe_base, f"/v1/checkout/sessions/{checkout['session_id']}")[
         "payment_intent"
     ]
@@ -289,17 +287,17 @@ def test_plans_subscribe_upgrade_grace_and_cancel(gateway_url, stripe_base):
     assert r.json()["action"] == "checkout"
     session_id = r.json()["session_id"]
     assert requests.post(r.json()["checkout_url"], timeout=30).status_code == 200
-    wait_until(lambda: current()["plan"]["key"] == "pro", what="the pro plan")
+    eventually(lambda: current()["plan"]["key"] == "pro", **ASYNC, what="the pro plan")
     r = requests.post(url, json={"plan": "business"}, headers=owner.headers, timeout=20)
     assert r.json()["action"] == "updating"
-    wait_until(lambda: current()["plan"]["key"] == "business", what="the upgrade")
+    eventually(lambda: current()["plan"]["key"] == "business", **ASYNC, what="the upgrade")
     sub = stripe_get(stripe_base, f"/v1/checkout/sessions/{session_id}")["subscription"]
     requests.post(f"{stripe_base}/_local/subscriptions/{sub}/fail_payment", timeout=20)
     state = current()
     assert (state["plan"]["key"], state["status"]) == ("business", "grace")
     r = requests.post(url, json={"plan": "free"}, headers=owner.headers, timeout=20)
     assert r.json()["action"] == "canceling"
-    wait_until(lambda: current()["plan"]["key"] == "free", what="the downgrade")
+    eventually(lambda: current()["plan"]["key"] == "free", **ASYNC, what="the downgrade")
     stranger = signup(gateway_url)
     assert_problem(requests.get(url, headers=stranger.headers, timeout=10), 404)
 

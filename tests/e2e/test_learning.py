@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from shared.platform.ids import uuid7
+from tests.factories import make_batch, make_course
 from tests.helpers import assert_problem, eventually, make_channel, member_of, signup
-from tests.integration.learning.test_enrollments import make_batch, make_course
 
 pytestmark = pytest.mark.e2e
 MP4 = (Path(__file__).resolve().parent.parent / "fixtures" / "tiny_faststart.mp4").read_bytes()

@@ -10,7 +10,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 
-from tests.helpers import assert_problem, make_channel, member_of, signup
+from tests.factories import course_with_video_lesson
+from tests.helpers import assert_problem, eventually, make_channel, member_of, signup
+from tests.helpers import channel_url as api
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 MP4 = (FIXTURES / "tiny_faststart.mp4").read_bytes()
@@ -19,10 +21,6 @@ PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
 )
-
-
-def api(gw, cid, suffix=""):
-    return f"{gw}/v1/channels/{cid}{suffix}"
 
 
 @pytest.fixture(scope="module")
@@ -43,19 +41,6 @@ def world(gateway_url):
     }
 
 
-def course_with_video_lesson(gw, cid, user):
-    course = requests.post(
-        api(gw, cid, "/courses"), json={"title": "Video course"}, headers=user.headers, timeout=10
-    ).json()
-    lesson = requests.post(
-        api(gw, cid, f"/courses/{course['id']}/lessons"),
-        json={"title": "Watch me", "kind": "video"},
-        headers=user.headers,
-        timeout=10,
-    ).json()
-    return course, lesson
-
-
 def ask_upload(gw, cid, user, **fields):
     return requests.post(api(gw, cid, "/uploads"), json=fields, headers=user.headers, timeout=10)
 
@@ -66,14 +51,14 @@ def put_bytes(ticket, data):
 
 
 def wait_finalized(gw, cid, user, upload_id, timeout=5.0):
-    """The upload's state once it leaves `pending` (or the last state seen at the deadline)."""
-    deadline = time.monotonic() + timeout
-    while True:
+    """The upload's state once it leaves `pending`."""
+
+    def state():
         r = requests.get(api(gw, cid, f"/uploads/{upload_id}"), headers=user.headers, timeout=10)
         assert r.status_code == 200, r.text
-        if r.json()["status"] != "pending" or time.monotonic() > deadline:
-            return r.json()
-        time.sleep(0.1)
+        return r.json()
+
+    return eventually(state, until=lambda s: s["status"] != "pending", timeout=timeout)
 
 
 @pytest.mark.parametrize("data", [MP4, MP4_MOOV_AT_END], ids=["faststart", "moov-at-end"])
@@ -164,10 +149,7 @@ def test_a_non_mp4_upload_is_rejected_and_deleted(gateway_url, world):
     assert state["status"] == "rejected", state
     assert "not a playable MP4" in state["reason"]
     name = urlparse(ticket["url"]).path.split("/", 2)[2]
-    deadline = time.monotonic() + 3
-    while gcs.stat("media", name) is not None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert gcs.stat("media", name) is None
+    eventually(lambda: gcs.stat("media", name), None, timeout=3)
     got = requests.get(
         api(gateway_url, cid, f"/courses/{course['id']}"), headers=instructor.headers, timeout=10
     ).json()
@@ -426,10 +408,8 @@ def test_a_ready_video_gets_a_thumbnail_through_the_task_queue_once(gateway_url,
 
     # media_finalized queued a task on media-thumbnails; the Tasks emulator delivers it.
     conn = admin_db(role="superuser")
-    deadline, thumb = time.time() + 30, None
-    while time.time() < deadline and thumb is None:
-        (thumb,) = conn.run("SELECT thumbnail_object FROM lessons WHERE id = :l", l=lesson["id"])[0]
-        time.sleep(0.3)
+    sql = "SELECT thumbnail_object FROM lessons WHERE id = :l"
+    thumb = eventually(lambda: conn.run(sql, l=lesson["id"])[0][0], timeout=30, interval=0.3)
     assert thumb == f"channels/{cid}/thumbnails/{lesson['id']}/{ticket['upload_id']}.jpg"
     assert gcs.read_range("media", thumb, 0, 2) == b"\xff\xd8\xff"  # a JPEG
 

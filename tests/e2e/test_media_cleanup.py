@@ -3,14 +3,14 @@ objects (outbox `media.released`) -> Pub/Sub emulator -> push through the gatewa
 subscription filter -> media_cleanup deletes them from fake-gcs-server. The tests drive the
 HTTP API and upload real bytes, then poll the bucket."""
 
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.e2e.test_media import api, course_with_video_lesson
-from tests.helpers import assert_problem, make_channel, member_of, signup
+from tests.factories import course_with_video_lesson
+from tests.helpers import assert_problem, eventually, make_channel, member_of, signup
+from tests.helpers import channel_url as api
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 MP4 = (FIXTURES / "tiny_faststart.mp4").read_bytes()
@@ -51,12 +51,14 @@ def exists(name: str) -> bool:
     return gcs.describe("media", name) is not None
 
 
-def wait_until(check, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
+def released(db, cid: str, name: str) -> int:
+    """How many `media.released` events of the channel name the object."""
+    return db(
+        "SELECT count(*) FROM outbox WHERE channel_id = :c AND event_type = 'media.released'"
+        " AND position(:n IN payload::text) > 0",
+        c=cid,
+        n=name,
+    )
 
 
 def upload(gw, world, lesson, *, data, purpose, content_type, filename, with_lesson=True):
@@ -87,7 +89,7 @@ def wait_ready(gw, world, upload_id):
         r = requests.get(api(gw, cid, f"/uploads/{upload_id}"), headers=user.headers, timeout=10)
         return r.json()["status"]
 
-    wait_until(lambda: status() != "pending", what=f"upload {upload_id} to finalize")
+    eventually(lambda: status() != "pending", timeout=10, what=f"upload {upload_id} to finalize")
     assert status() == "ready"
 
 
@@ -111,7 +113,7 @@ def video(gw, world, lesson, db, *, with_thumbnail=True):
     thumb = f"channels/{world['cid']}/thumbnails/{lesson['lesson_id']}/{ticket['upload_id']}.jpg"
     # media_finalized queued the thumbnail task; ffmpeg grabs a frame.
     lesson_thumb = "SELECT thumbnail_object FROM lessons WHERE id = :l"
-    wait_until(
+    eventually(
         lambda: db(lesson_thumb, l=lesson["lesson_id"]) == thumb,
         timeout=30,
         what="the generated thumbnail",
@@ -152,7 +154,7 @@ def test_deleting_a_lesson_deletes_its_video_thumbnail_and_resources(
     )
     assert r.status_code == 204, r.text
     for name in (video_obj, thumb, resource_obj):
-        wait_until(lambda n=name: not exists(n), timeout=10, what=f"{name} to be deleted")
+        eventually(lambda n=name: not exists(n), timeout=10, what=f"{name} to be deleted")
     # the resource's upload cannot be attached again to point at the deleted object
     r = requests.post(
         api(gateway_url, cid, f"/courses/{lesson['course_id']}/resources"),
@@ -169,11 +171,15 @@ def test_replacing_a_video_deletes_the_first_and_its_thumbnail_and_keeps_the_sec
     _, first, first_thumb = video(gateway_url, world, lesson, db)
     second_id, second, second_thumb = video(gateway_url, world, lesson, db)  # a new frame too
 
-    wait_until(lambda: not exists(first), what="the first video to be deleted")
-    wait_until(lambda: not exists(first_thumb), what="the first thumbnail to be deleted")
+    eventually(lambda: not exists(first), timeout=10, what="the first video to be deleted")
+    eventually(
+        lambda: not exists(first_thumb), timeout=10, what="the first thumbnail to be deleted"
+    )
     assert exists(second) and exists(second_thumb)
-    time.sleep(1.0)  # nothing else is on its way to delete the second video
-    assert exists(second) and exists(second_thumb)
+    # and nothing is on its way to delete them: no media.released event names them (an object
+    # is released in the transaction that unreferences it, and only a released one is deleted)
+    for name in (second, second_thumb):
+        assert released(db, world["cid"], name) == 0, name
     assert db("SELECT status FROM uploads WHERE id = :u", u=second_id) == "ready"
 
 
@@ -203,7 +209,7 @@ def test_an_upload_that_loses_to_a_newer_one_is_deleted(gateway_url, world, less
 
     older_obj = db("SELECT object_name FROM uploads WHERE id = :u", u=older["upload_id"])
     newer_obj = db("SELECT object_name FROM uploads WHERE id = :u", u=newer["upload_id"])
-    wait_until(lambda: not exists(older_obj), what="the losing upload to be deleted")
+    eventually(lambda: not exists(older_obj), timeout=10, what="the losing upload to be deleted")
     assert exists(newer_obj)
     assert db("SELECT video_object FROM lessons WHERE id = :l", l=lesson["lesson_id"]) == newer_obj
 
@@ -226,7 +232,7 @@ def test_a_replaced_course_thumbnail_is_deleted(gateway_url, world, lesson, db):
         names.append(db("SELECT object_name FROM uploads WHERE id = :u", u=ticket["upload_id"]))
     cover = db("SELECT thumbnail_object FROM courses WHERE id = :c", c=lesson["course_id"])
     assert cover == names[1]
-    wait_until(lambda: not exists(names[0]), what="the replaced cover to be deleted")
+    eventually(lambda: not exists(names[0]), timeout=10, what="the replaced cover to be deleted")
     assert exists(names[1])
 
 
@@ -254,7 +260,7 @@ def test_deleting_a_resource_deletes_its_file(gateway_url, world, lesson, db):
     assert exists(name)
     r = requests.delete(api(gateway_url, cid, f"/resources/{res['id']}"), headers=user.headers)
     assert r.status_code == 204, r.text
-    wait_until(lambda: not exists(name), what="the resource file to be deleted")
+    eventually(lambda: not exists(name), timeout=10, what="the resource file to be deleted")
 
 
 def test_deleting_a_lesson_withdraws_an_upload_still_on_its_way(gateway_url, world, lesson, db):
@@ -277,4 +283,4 @@ def test_deleting_a_lesson_withdraws_an_upload_still_on_its_way(gateway_url, wor
     put(ticket, MP4)  # the bytes land after the lesson is gone
     name = db("SELECT object_name FROM uploads WHERE id = :u", u=ticket["upload_id"])
     assert db("SELECT status FROM uploads WHERE id = :u", u=ticket["upload_id"]) == "rejected"
-    wait_until(lambda: not exists(name), what="the late upload to be discarded")
+    eventually(lambda: not exists(name), timeout=10, what="the late upload to be discarded")

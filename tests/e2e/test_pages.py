@@ -7,8 +7,8 @@ import re
 import pytest
 import requests
 
+from tests.factories import make_course
 from tests.helpers import make_channel, signup
-from tests.integration.learning.test_enrollments import make_course
 
 pytestmark = pytest.mark.e2e
 THEME = {

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from shared.analytics import events as analytics_events
-from tests.integration.learning.test_enrollments import new_channel, new_user
+from tests.factories import new_channel, new_user
 
 pytestmark = pytest.mark.usefixtures("stack")
 

@@ -2,108 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import threading
-from decimal import Decimal
 
 import pytest
 
-from shared.channels import service as channels
-from shared.identity import service as identity
 from shared.learning import enrollments
 from shared.learning import service as learning
 from shared.platform.db import transaction
 from shared.platform.errors import Conflict, NotFound, PaymentRequired
 from shared.platform.ids import uuid7
-from tests.helpers import PASSWORD, unique
+from tests.factories import make_batch, make_course, new_channel, new_user
+from tests.helpers import outbox_events, unique
 
 pytestmark = pytest.mark.usefixtures("stack")
-
-
-# -- data helpers (also used by test_learning_*.py) ------------------------------------------
-def new_user(name: str = "L") -> str:
-    out = identity.signup(
-        email=f"{unique('lrn')}@example.com",
-        password=PASSWORD,
-        display_name=name,
-        client_ip=unique("ip"),
-    )
-    return out["user"]["id"]
-
-
-def new_channel(owner: str, theme: dict | None = None) -> str:
-    return channels.create_channel(
-        user_id=owner, slug=unique("lc"), name="Learn", theme=theme or {}
-    )["id"]
-
-
-def make_course(
-    admin,
-    channel_id: str,
-    owner: str,
-    *,
-    status: str = "published",
-    price: int | None = None,
-    lessons=(("video", 10.0),),
-    title: str = "Course",
-    description: str = "",
-) -> dict:
-    """A course with lessons, written as the superuser (fast, no dependency on `courses`)."""
-    course_id = uuid7()
-    admin.run(
-        "INSERT INTO courses (id, channel_id, title, description, status, price_amount,"
-        " price_currency, created_by, published_at) VALUES (:i, :c, :t, :d, :s, :p, :cur, :u,"
-        " CASE WHEN :s = 'published' THEN now() END)",
-        i=course_id,
-        c=channel_id,
-        t=title,
-        d=description,
-        s=status,
-        p=price,
-        cur="usd" if price else None,
-        u=owner,
-    )
-    ids = []
-    for pos, (kind, duration) in enumerate(lessons, start=1):
-        lid = uuid7()
-        ready = kind != "video" or duration is not None
-        admin.run(
-            "INSERT INTO lessons (id, channel_id, course_id, position, title, kind, status,"
-            " video_object, duration_seconds) VALUES (:i, :c, :co, :p, :t, :k, :st, :v, :d)",
-            i=lid,
-            c=channel_id,
-            co=course_id,
-            p=pos,
-            t=f"Lesson {pos}",
-            k=kind,
-            st="ready" if ready else "pending_media",
-            v=f"channels/{channel_id}/lessons/{lid}.mp4" if kind == "video" and ready else None,
-            d=Decimal(str(duration)) if duration else None,
-        )
-        ids.append(lid)
-    return {"id": course_id, "lessons": ids}
-
-
-def make_batch(admin, channel_id: str, course_id: str, capacity: int | None) -> str:
-    bid = uuid7()
-    admin.run(
-        "INSERT INTO batches (id, channel_id, course_id, name, starts_at, capacity)"
-        " VALUES (:i, :c, :co, 'B', now(), :cap)",
-        i=bid,
-        c=channel_id,
-        co=course_id,
-        cap=capacity,
-    )
-    return bid
-
-
-def outbox_events(admin, channel_id: str, event_type: str) -> list[dict]:
-    rows = admin.run(
-        "SELECT payload FROM outbox WHERE channel_id = :c AND event_type = :t ORDER BY occurred_at",
-        c=channel_id,
-        t=event_type,
-    )
-    return [r[0] if isinstance(r[0], dict) else json.loads(r[0]) for r in rows]
 
 
 @pytest.fixture

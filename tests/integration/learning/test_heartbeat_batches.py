@@ -17,13 +17,9 @@ import pytest
 from shared.learning import progress
 from shared.learning.progress import Heartbeat, write_heartbeats
 from shared.learning.rules import Beat, credited_interval, distinct_seconds, is_complete
-from tests.integration.learning.test_enrollments import (
-    make_course,
-    new_channel,
-    new_user,
-    outbox_events,
-)
-from tests.integration.learning.test_heartbeat_sql import enrolled_student, random_beats
+from tests import factories
+from tests.factories import make_course, new_channel, new_user, random_beats
+from tests.helpers import outbox_events
 
 pytestmark = pytest.mark.usefixtures("stack")
 
@@ -46,6 +42,11 @@ def school(admin_db):
         "other_lesson": other_course["lessons"][0],
     }
     admin.close()
+
+
+def enrolled_student(s) -> str:
+    """A fresh student enrolled in the school's first course."""
+    return factories.enrolled_student(s["admin"], s["channel"], s["course"])
 
 
 def beat(s, student, session, pos, at, *, lesson=None, channel=None, playing=True):

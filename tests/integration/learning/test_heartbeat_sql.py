@@ -26,14 +26,9 @@ import pytest
 from shared.learning import progress
 from shared.learning.rules import Beat, credited_interval, distinct_seconds, is_complete
 from shared.platform import db
-from shared.platform.ids import uuid7
-from tests.helpers import unique
-from tests.integration.learning.test_enrollments import (
-    make_course,
-    new_channel,
-    new_user,
-    outbox_events,
-)
+from tests import factories
+from tests.factories import make_course, new_channel, new_user, random_beats
+from tests.helpers import outbox_events
 
 pytestmark = pytest.mark.usefixtures("stack")
 
@@ -57,55 +52,8 @@ def school(admin_db):
 
 
 def enrolled_student(s) -> str:
-    """A fresh enrolled student (straight SQL: no password hashing per sequence)."""
-    uid = uuid7()
-    s["admin"].run(
-        "INSERT INTO users (id, email, display_name) VALUES (:i, :e, 'S')",
-        i=uid,
-        e=f"{unique('hb')}@example.com",
-    )
-    s["admin"].run(
-        "INSERT INTO memberships (channel_id, user_id, role) VALUES (:c, :u, 'student')",
-        c=s["channel"],
-        u=uid,
-    )
-    s["admin"].run(
-        "INSERT INTO enrollments (id, channel_id, course_id, user_id, source)"
-        " VALUES (:i, :c, :co, :u, 'free')",
-        i=uuid7(),
-        c=s["channel"],
-        co=s["course"],
-        u=uid,
-    )
-    return uid
-
-
-def random_beats(rng: random.Random, duration: float, steps: int):
-    """(position, playing, at_ms): real time moves on; the player plays, seeks, pauses, lies."""
-    t, playing = 0, True
-    pos = rng.choice([0.0, round(rng.uniform(0, duration), 3)])
-    beats = [(pos, playing, t)]
-    for _ in range(steps):
-        dt = rng.choice(
-            [0, 1, 250, 500, 1000, 1000, 2000, 5000, 10_000, 30_000, rng.randint(1, 20_000)]
-        )
-        t += dt
-        move = rng.random()
-        if move < 0.45 and playing:
-            pos += dt / 1000 * rng.choice([1, 1, 1, 1.5, 2, 2.5])  # 2.5x: faster than allowed
-        elif move < 0.55:
-            pos = rng.uniform(0, duration)  # seek, either way
-        elif move < 0.65:
-            pos += rng.uniform(100, 1000)  # a lie: more than real time allows
-        elif move < 0.7:
-            pos = duration + rng.uniform(0, 50)  # past the end (clamped)
-        elif move < 0.75:
-            pos = max(0.0, pos - rng.uniform(0, 30))  # small seek back
-        # millisecond positions, whole seconds, or arbitrary floats (never an exact x.xxx5)
-        pos = rng.choice([round(pos, 3), float(round(pos)), pos + rng.uniform(1e-6, 1e-3)])
-        playing = rng.random() > 0.2
-        beats.append((pos, playing, t))
-    return beats
+    """A fresh student enrolled in the school's course."""
+    return factories.enrolled_student(s["admin"], s["channel"], s["course"])
 
 
 @pytest.mark.parametrize("seed", range(48))

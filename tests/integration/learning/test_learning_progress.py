@@ -16,13 +16,8 @@ from shared.learning.rules import MAX_PLAYBACK_RATE, distinct_seconds
 from shared.platform.db import transaction
 from shared.platform.errors import Conflict, Forbidden, NotFound
 from shared.platform.ids import uuid7
-from tests.helpers import unique
-from tests.integration.learning.test_enrollments import (
-    make_course,
-    new_channel,
-    new_user,
-    outbox_events,
-)
+from tests.factories import make_course, new_channel, new_user
+from tests.helpers import outbox_events, unique
 
 pytestmark = pytest.mark.usefixtures("stack")
 

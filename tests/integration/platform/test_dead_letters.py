@@ -1,13 +1,12 @@
 """Dead letters wait on their inspection subscription and the replay tool sends them back."""
 
 import os
-import time
 
 import pytest
 from google.cloud import pubsub_v1
 
 from scripts import replay_dead_letters as tool
-from tests.helpers import unique
+from tests.helpers import eventually, unique
 
 pytestmark = pytest.mark.usefixtures("stack")
 TOPIC = "domain-events"
@@ -45,10 +44,11 @@ def test_dead_letters_are_listed_then_replayed_to_their_topic_once():
         assert tool.replay(project, TOPIC) == 1  # listing left it in place
         assert tool.list_messages(project, TOPIC) == []  # and replay acked it
 
-        got, deadline = [], time.time() + 10
-        while time.time() < deadline and not got:
+        def replayed():
             resp = subscriber.pull(subscription=watch, max_messages=10, timeout=3)
-            got = [m.message for m in resp.received_messages]
+            return [m.message for m in resp.received_messages]
+
+        got = eventually(replayed, timeout=10, what="the replayed message")
         assert [(m.data, m.attributes["marker"]) for m in got] == [(b'{"n": 1}', marker)]
         assert "CloudPubSubDeadLetterSourceDeliveryCount" not in got[0].attributes
     finally:

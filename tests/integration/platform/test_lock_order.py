@@ -18,7 +18,7 @@ import pytest
 
 from shared.platform import audit, db
 from shared.platform.db import transaction
-from tests.integration.learning.test_enrollments import new_channel, new_user
+from tests.factories import new_channel, new_user
 
 pytestmark = pytest.mark.usefixtures("stack")
 SHARED = Path(__file__).resolve().parents[3] / "shared"

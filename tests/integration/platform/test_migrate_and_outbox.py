@@ -3,7 +3,6 @@
 import json
 import os
 import threading
-import time
 from urllib.parse import urlparse, urlunparse
 
 import pytest
@@ -13,7 +12,7 @@ from shared.identity import service as identity
 from shared.platform import migrate, outbox
 from shared.platform.db import transaction
 from shared.platform.ids import uuid7
-from tests.helpers import PASSWORD, unique
+from tests.helpers import PASSWORD, eventually, unique
 
 pytestmark = pytest.mark.usefixtures("stack")
 
@@ -67,8 +66,8 @@ def domain_events():
 
     def pull(expect_ids: set[str], timeout: float = 10) -> dict[str, dict]:
         got: dict[str, dict] = {}
-        deadline = time.time() + timeout
-        while time.time() < deadline and not expect_ids <= set(got):
+
+        def pull_once() -> dict[str, dict]:
             resp = sub_client.pull(subscription=sub, max_messages=50, timeout=5)
             for m in resp.received_messages:
                 body = json.loads(m.message.data)
@@ -77,7 +76,11 @@ def domain_events():
                 sub_client.acknowledge(
                     subscription=sub, ack_ids=[m.ack_id for m in resp.received_messages]
                 )
-        return got
+            return got
+
+        return eventually(
+            pull_once, until=lambda g: expect_ids <= set(g), timeout=timeout, what=str(expect_ids)
+        )
 
     yield pull
     sub_client.delete_subscription(subscription=sub)
