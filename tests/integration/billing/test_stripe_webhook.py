@@ -30,7 +30,7 @@ from shared.identity import service as identity
 from shared.platform.config import settings
 from shared.platform.errors import Conflict, Forbidden, NotFound
 from shared.platform.ids import uuid7
-from tests.helpers import PASSWORD, unique
+from tests.helpers import PASSWORD, eventually, unique
 
 pytestmark = pytest.mark.usefixtures("stack")
 ROOT = Path(__file__).resolve().parents[3]
@@ -748,9 +748,7 @@ def test_reconcile_cross_checks_stripe_for_a_real_standin_payment(admin):
     co = shop.checkout()
     paid = requests.post(co["checkout_url"], timeout=20)  # the stand-in's page pays
     assert paid.status_code == 200
-    deadline = time.time() + 10
-    while time.time() < deadline and not shop.enrollments():
-        time.sleep(0.2)
+    eventually(shop.enrollments, timeout=10, interval=0.2, what="the enrollment")
     assert [e["status"] for e in shop.enrollments()] == ["active"]
     assert ledger.reconcile_channel(shop.channel_id, check_stripe=True) == []
 
