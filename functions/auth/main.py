@@ -78,6 +78,17 @@ def logout(ctx: Ctx) -> None:
 
 @api.route(
     "POST",
+    "/v1/auth/logout-all",
+    status=204,
+    summary="Sign out everywhere, access tokens included",
+    errors={401: "Not signed in"},
+)
+def logout_all(ctx: Ctx) -> None:
+    identity.logout_all(user_id=ctx.require_user())
+
+
+@api.route(
+    "POST",
     "/v1/auth/password-reset",
     body=ResetIn,
     status=202,

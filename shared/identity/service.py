@@ -4,6 +4,7 @@ password reset, and the caller's own profile."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ from pg8000.native import DatabaseError
 from shared.adapters import passwords
 from shared.identity.rules import RefreshOutcome, refresh_outcome
 from shared.identity.schemas import Membership, Profile, Session, TokenPair, UserView
-from shared.identity.tokens import issue_access_token
+from shared.identity.tokens import issue_access_token, revoke_before
 from shared.platform import audit, db, ratelimit
 from shared.platform.config import settings
 from shared.platform.db import UNIQUE_VIOLATION, Tx, sqlstate, transaction
@@ -155,14 +156,16 @@ def refresh(*, refresh_token: str) -> Session:
         )
         if row is not None and outcome is RefreshOutcome.REUSED:
             _revoke_family(tx, user_id=str(row["user_id"]), family_id=str(row["family_id"]))
+            ended = _end_access_tokens(tx, str(row["user_id"]))
         elif row is not None and outcome is RefreshOutcome.ROTATE:
             tx.exec("UPDATE refresh_tokens SET used_at = now() WHERE id = :id", id=row["id"])
             result = _session(
                 _user_out({**row, "id": row["user_id"]}),
                 _issue_pair(tx, str(row["user_id"]), str(row["family_id"])),
             )
-    if outcome is RefreshOutcome.REUSED:
-        log.warning("refresh token reuse; family revoked")
+    if row is not None and outcome is RefreshOutcome.REUSED:
+        revoke_before(str(row["user_id"]), ended)
+        log.warning("refresh token reuse; family revoked, access tokens ended")
     if result is None:
         raise Unauthorized("The refresh token is invalid, expired or already used.")
     return result
@@ -183,22 +186,49 @@ def _revoke_family(tx: Tx, *, user_id: str, family_id: str) -> None:
     )
 
 
-def _revoke_all(tx: Tx, user_id: str) -> None:
+def _end_access_tokens(tx: Tx, user_id: str) -> int:
+    """Every access token of the user issued until now stops authenticating (within the
+    verification cache's window elsewhere). Returns the new "valid after" instant (epoch ms),
+    taken from this process's clock, the clock that stamps the tokens it issues."""
+    valid_after = time.time_ns() // 1_000_000
+    tx.exec(
+        "UPDATE users SET tokens_valid_after ="
+        " greatest(tokens_valid_after, to_timestamp(CAST(:ms AS bigint) / 1000.0)) WHERE id = :u",
+        ms=valid_after,
+        u=user_id,
+    )
+    return valid_after
+
+
+def _revoke_all(tx: Tx, user_id: str) -> int:
+    """End every session of the user: refresh tokens now, access tokens within seconds."""
     tx.exec(
         "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = :u AND revoked_at IS NULL",
         u=user_id,
     )
+    return _end_access_tokens(tx, user_id)
 
 
 def logout(*, refresh_token: str) -> None:
-    """Ends every session of the token's owner (RELIABILITY: logout revokes all families)."""
+    """Ends every session of the token's owner (RELIABILITY: logout revokes all families),
+    access tokens included."""
     with transaction() as tx:
         user_id = tx.scalar(
             "SELECT user_id FROM refresh_tokens WHERE token_hash = :h", h=token_hash(refresh_token)
         )
         if user_id is not None:
-            _revoke_all(tx, str(user_id))
+            ended = _revoke_all(tx, str(user_id))
             audit.record(tx, action="auth.logout", channel_id=None, actor_user_id=str(user_id))
+    if user_id is not None:
+        revoke_before(str(user_id), ended)
+
+
+def logout_all(*, user_id: str) -> None:
+    """The caller, signed in with an access token, ends all their sessions everywhere."""
+    with transaction(user_id=user_id) as tx:
+        ended = _revoke_all(tx, user_id)
+        audit.record(tx, action="auth.logout_all", channel_id=None, actor_user_id=user_id)
+    revoke_before(user_id, ended)
 
 
 def request_password_reset(*, email: str, client_ip: str) -> None:
@@ -265,10 +295,11 @@ def confirm_password_reset(*, token: str, new_password: str) -> None:
                 p=new_hash,
                 u=user_id,
             )
-            _revoke_all(tx, user_id)
+            ended = _revoke_all(tx, user_id)
             audit.record(tx, action="auth.password_reset", channel_id=None, actor_user_id=user_id)
     if row is None:
         raise BadRequest("The reset link is invalid, expired or already used.")
+    revoke_before(str(row["user_id"]), ended)
 
 
 def me(*, user_id: str) -> Profile:

@@ -5,6 +5,11 @@ cold start of every authenticated function) for an algorithm we pin to HMAC anyw
 of RFC 8725 are kept: the signature is checked first, the algorithm comes from an allow-list
 and never from the token, `kid` only selects among configured keys, and exp/iss/aud/typ are
 all required. Keys rotate: JWT_KEYS holds every key that still verifies, JWT_ACTIVE_KID signs.
+
+Revocation: a token issued before its user's "tokens valid after" instant (set by logout,
+logout-all, password reset and refresh-token reuse) is refused. The instant is read from the
+database at most once per user every few seconds per process (rules.VALID_AFTER_CACHE_SECONDS),
+so revoking ends every access token within seconds, at one indexed read per user and window.
 """
 
 from __future__ import annotations
@@ -14,11 +19,13 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
+from shared.identity import rules
 from shared.platform.config import settings
 from shared.platform.errors import Unauthorized
-from shared.platform.ids import uuid7
+from shared.platform.ids import is_uuid, uuid7
 
 TOKEN_TYPE = "at+jwt"
 LEEWAY_SECONDS = 30
@@ -77,7 +84,51 @@ def verify_access_token(token: str, *, now: float | None = None) -> dict[str, An
     now = time.time() if now is None else now
     if claims["exp"] + LEEWAY_SECONDS < now:
         raise Unauthorized("The access token is missing, invalid or expired.")
+    if rules.revoked(rules.issued_ms(claims), valid_after_ms(claims["sub"])):
+        raise Unauthorized("The access token is missing, invalid or expired.")
     return claims
+
+
+def _load_valid_after(user_id: str) -> int | None:
+    """The user's "tokens valid after" instant in epoch milliseconds (None: never revoked).
+    One autocommit statement on the primary key."""
+    from shared.platform import db
+
+    rows = db.call(
+        "SELECT (extract(epoch FROM tokens_valid_after) * 1000)::bigint AS ms"
+        " FROM users WHERE id = :u",
+        u=user_id,
+    )
+    return int(rows[0]["ms"]) if rows and rows[0]["ms"] is not None else None
+
+
+# user id -> (monotonic time read, valid-after ms). Tests replace `load_valid_after`/`clock`.
+_valid_after: dict[str, tuple[float, int | None]] = {}
+load_valid_after: Callable[[str], int | None] = _load_valid_after
+clock: Callable[[], float] = time.monotonic
+
+
+def valid_after_ms(user_id: str) -> int | None:
+    """The cached instant before which `user_id`'s tokens are refused.
+
+    A subject that is not a UUID names no account row (ids are UUIDv7), so it has nothing to
+    look up."""
+    if not is_uuid(user_id):
+        return None
+    now = clock()
+    known = _valid_after.get(user_id)
+    if known is not None and rules.cache_is_fresh(known[0], now):
+        return known[1]
+    value = load_valid_after(user_id)
+    if len(_valid_after) >= _VERIFIED_MAX:
+        _valid_after.clear()
+    _valid_after[user_id] = (now, value)
+    return value
+
+
+def revoke_before(user_id: str, valid_after: int) -> None:
+    """This process learns a revocation it made at once (others within the cache window)."""
+    _valid_after[user_id] = (clock(), valid_after)
 
 
 def _check(token: str, s: Any) -> dict[str, Any]:

@@ -4,7 +4,7 @@ import re
 
 import requests
 
-from tests.helpers import PASSWORD, assert_problem, signup, unique
+from tests.helpers import PASSWORD, assert_problem, eventually, signup, unique
 
 
 def post(gw, path, body, **kw):
@@ -94,6 +94,58 @@ def test_logout_ends_every_session(gateway_url):
     )
 
 
+def me_status(gw, access_token: str) -> int:
+    auth = {"Authorization": f"Bearer {access_token}"}
+    return requests.get(f"{gw}/v1/me", headers=auth, timeout=10).status_code
+
+
+# Each gateway worker caches a user's "tokens valid after" instant a few seconds
+# (identity.rules.VALID_AFTER_CACHE_SECONDS); the worker that revoked knows at once, the other
+# within the window. Tokens must stop working within it, never only at their expiry (15 min).
+ENDED_WITHIN = 10.0
+
+
+def assert_access_ended(gw, *access_tokens: str) -> None:
+    for token in access_tokens:
+        eventually(lambda t=token: me_status(gw, t), 401, timeout=ENDED_WITHIN)
+
+
+def test_logout_all_ends_every_access_token_and_session(gateway_url):
+    user = signup(gateway_url)
+    other = post(gateway_url, "/v1/auth/login", {"email": user.email, "password": PASSWORD}).json()
+    assert (
+        me_status(gateway_url, user.token) == 200 == me_status(gateway_url, other["access_token"])
+    )
+    r = requests.post(f"{gateway_url}/v1/auth/logout-all", headers=user.headers, timeout=10)
+    assert r.status_code == 204
+    assert_access_ended(gateway_url, user.token, other["access_token"])
+    for rt in (user.refresh_token, other["refresh_token"]):
+        assert_problem(post(gateway_url, "/v1/auth/refresh", {"refresh_token": rt}), 401)
+    # signing in again works at once
+    again = post(gateway_url, "/v1/auth/login", {"email": user.email, "password": PASSWORD})
+    assert again.status_code == 200
+    assert me_status(gateway_url, again.json()["access_token"]) == 200
+    assert_problem(requests.post(f"{gateway_url}/v1/auth/logout-all", timeout=10), 401)
+
+
+def test_logout_ends_access_tokens_too(gateway_url):
+    user = signup(gateway_url)
+    r = post(gateway_url, "/v1/auth/logout", {"refresh_token": user.refresh_token})
+    assert r.status_code == 204
+    assert_access_ended(gateway_url, user.token)
+
+
+def test_refresh_token_reuse_ends_every_access_token(gateway_url):
+    user = signup(gateway_url)
+    rotated = post(gateway_url, "/v1/auth/refresh", {"refresh_token": user.refresh_token}).json()
+    assert me_status(gateway_url, rotated["access_token"]) == 200
+    # the spent token comes back: someone else holds it
+    assert_problem(
+        post(gateway_url, "/v1/auth/refresh", {"refresh_token": user.refresh_token}), 401
+    )
+    assert_access_ended(gateway_url, user.token, rotated["access_token"])
+
+
 def test_password_reset_by_mailed_single_use_token(gateway_url, wait_for_mail):
     user = signup(gateway_url)
     r = post(gateway_url, "/v1/auth/password-reset", {"email": user.email})
@@ -115,7 +167,8 @@ def test_password_reset_by_mailed_single_use_token(gateway_url, wait_for_mail):
         ),
         400,
     )
-    # every session revoked; old password refused; new password works
+    # every session revoked, access tokens included; old password refused; new password works
+    assert_access_ended(gateway_url, user.token)
     assert_problem(
         post(gateway_url, "/v1/auth/refresh", {"refresh_token": user.refresh_token}), 401
     )

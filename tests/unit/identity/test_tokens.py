@@ -1,11 +1,13 @@
 import base64
 import json
+import uuid
 
 import pytest
 
 from shared.identity import tokens
 from shared.platform.config import settings
 from shared.platform.errors import Unauthorized
+from shared.platform.ids import uuid7
 
 
 def _b64(obj) -> str:
@@ -82,3 +84,76 @@ def test_rotated_key_still_verifies_until_expiry(monkeypatch):
             tokens.verify_access_token(old)
     finally:
         settings.cache_clear()
+
+
+class Revocations:
+    """The users table's "tokens valid after" column, and a clock for the process cache."""
+
+    def __init__(self):
+        self.valid_after: dict[str, int] = {}
+        self.reads = 0
+        self.now = 1000.0
+
+    def load(self, user_id):
+        self.reads += 1
+        return self.valid_after.get(user_id)
+
+
+@pytest.fixture
+def revocations(monkeypatch):
+    r = Revocations()
+    monkeypatch.setattr(tokens, "load_valid_after", r.load)
+    monkeypatch.setattr(tokens, "clock", lambda: r.now)
+    monkeypatch.setattr(tokens, "_valid_after", {})
+    return r
+
+
+def _ms(token: str) -> int:
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    return uuid.UUID(claims["jti"]).int >> 80
+
+
+def test_a_token_issued_before_the_users_valid_after_instant_is_refused(revocations):
+    user = uuid7()
+    old, _ = tokens.issue_access_token(user)
+    assert tokens.verify_access_token(old)["sub"] == user
+    revocations.valid_after[user] = _ms(old) + 1  # revoked elsewhere, after `old` was issued
+    revocations.now += tokens.rules.VALID_AFTER_CACHE_SECONDS  # this process's cache expires
+    with pytest.raises(Unauthorized):
+        tokens.verify_access_token(old)
+
+
+def test_a_token_issued_after_the_revocation_verifies(revocations):
+    user = uuid7()
+    old, _ = tokens.issue_access_token(user)
+    tokens.revoke_before(user, _ms(old) + 1)
+    new, _ = tokens.issue_access_token(user)
+    while _ms(new) <= _ms(old):  # same millisecond: issue again
+        new, _ = tokens.issue_access_token(user)
+    assert tokens.verify_access_token(new)["sub"] == user
+    with pytest.raises(Unauthorized):
+        tokens.verify_access_token(old)
+
+
+def test_the_instant_is_read_once_per_user_per_cache_window(revocations):
+    user = uuid7()
+    token, _ = tokens.issue_access_token(user)
+    for _ in range(5):
+        tokens.verify_access_token(token)
+    assert revocations.reads == 1
+    revocations.now += tokens.rules.VALID_AFTER_CACHE_SECONDS - 0.1
+    tokens.verify_access_token(token)
+    assert revocations.reads == 1
+    revocations.now += 0.1
+    tokens.verify_access_token(token)
+    assert revocations.reads == 2
+
+
+def test_the_revoking_process_refuses_at_once_without_waiting_for_its_cache(revocations):
+    user = uuid7()
+    token, _ = tokens.issue_access_token(user)
+    assert tokens.verify_access_token(token)["sub"] == user  # cached: never revoked
+    tokens.revoke_before(user, _ms(token) + 1)
+    with pytest.raises(Unauthorized):
+        tokens.verify_access_token(token)
+    assert revocations.reads == 1
