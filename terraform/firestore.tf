@@ -1,5 +1,7 @@
-# Firestore (native mode) is the realtime layer: the backend projects presence, notifications and
-# community activity there; clients subscribe under the security rules in firestore.rules.
+# Firestore (native mode), provisioned for the planned realtime layer: the backend would project
+# presence, notifications and community activity there and clients would subscribe under the
+# rules in firestore.rules. Not built yet: no code writes to Firestore, no function is granted
+# access (local.function_access firestore = false), and the rules refuse every client.
 
 resource "google_firestore_database" "default" {
   name                              = "(default)"

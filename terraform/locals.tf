@@ -94,8 +94,9 @@ locals {
     ]) : "${n.bucket}/${n.topic}" => n
   }
   # Extra per-bucket infrastructure metadata that resources.yaml does not (yet) carry.
-  # recordings: retention by channel plan. The code sets each object's customTime to the end of
-  # its plan's retention; the lifecycle rule deletes it then. delete_after_days is the ceiling.
+  # recordings: retention by channel plan (planned). The recordings code, once built, sets each
+  # object's customTime to the end of its plan's retention and the lifecycle rule deletes it
+  # then; no code writes recordings yet. delete_after_days is the ceiling.
   bucket_extras = {
     recordings = { delete_at_custom_time = true }
   }

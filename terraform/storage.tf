@@ -50,8 +50,10 @@ resource "google_storage_bucket" "data" {
     }
   }
 
-  # Retention by plan: the object's customTime is the end of its channel plan's retention; it
-  # goes a day later (1, not 0: a zero condition is easily dropped as "unset").
+  # Retention by plan (planned): once the recordings code exists it sets each object's customTime
+  # to the end of its channel plan's retention, and this rule deletes it a day later (1, not 0:
+  # a zero condition is easily dropped as "unset"). No code writes recordings yet, so today
+  # only the bucket's delete_after_days ceiling applies.
   dynamic "lifecycle_rule" {
     for_each = try(local.bucket_extras[each.key].delete_at_custom_time, false) ? [1] : []
     content {
@@ -146,10 +148,12 @@ resource "google_storage_bucket_object" "source" {
   content_type = "application/zip"
 }
 
-# --- Cloud CDN for media playback ----------------------------------------------------------------
+# --- Cloud CDN for media playback (provisioned; the code does not use it yet) -------------------
 # The media bucket behind a backend bucket on var.media_domain. The bucket stays private: only
-# Cloud CDN's fill account reads it, and clients need a Cloud CDN signed URL (key added with
-# gcloud, docs/DEPLOY.md, so that its value never enters Terraform state).
+# Cloud CDN's fill account reads it, and clients would need a Cloud CDN signed URL (key added
+# with gcloud, docs/DEPLOY.md, so that its value never enters Terraform state). Planned: today
+# playback and downloads are V4 signed URLs of the bucket itself (shared/adapters/gcs.py
+# signed_get_url), so video bytes come from GCS directly, not through this CDN.
 
 resource "google_compute_backend_bucket" "media_cdn" {
   name        = "media-cdn"
