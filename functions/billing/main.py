@@ -36,7 +36,7 @@ STRIPE = {502: "Stripe could not be reached"}
 )
 def onboarding(ctx: Ctx):
     return billing.start_onboarding(
-        channel_id=ctx.params["channel_id"], user_id=ctx.user_id, **ctx.body.model_dump()
+        channel_id=ctx.params["channel_id"], user_id=ctx.require_user(), body=ctx.body
     )
 
 
@@ -48,7 +48,7 @@ def onboarding(ctx: Ctx):
     errors=DENIED,
 )
 def payout_account(ctx: Ctx):
-    return billing.payout_account(channel_id=ctx.params["channel_id"], user_id=ctx.user_id)
+    return billing.payout_account(channel_id=ctx.params["channel_id"], user_id=ctx.require_user())
 
 
 @api.route(
@@ -69,8 +69,8 @@ def checkout(ctx: Ctx):
     return billing.create_course_checkout(
         channel_id=ctx.params["channel_id"],
         course_id=ctx.params["course_id"],
-        user_id=ctx.user_id,
-        **ctx.body.model_dump(),
+        user_id=ctx.require_user(),
+        body=ctx.body,
     )
 
 
@@ -81,7 +81,7 @@ def plans(ctx: Ctx):
 
 @api.route("GET", f"{C}/plan", response=ChannelPlanOut, summary="The channel's plan", errors=DENIED)
 def get_plan(ctx: Ctx):
-    return billing.get_channel_plan(channel_id=ctx.params["channel_id"], user_id=ctx.user_id)
+    return billing.get_channel_plan(channel_id=ctx.params["channel_id"], user_id=ctx.require_user())
 
 
 @api.route(
@@ -94,7 +94,7 @@ def get_plan(ctx: Ctx):
 )
 def change_plan(ctx: Ctx):
     return billing.change_plan(
-        channel_id=ctx.params["channel_id"], user_id=ctx.user_id, **ctx.body.model_dump()
+        channel_id=ctx.params["channel_id"], user_id=ctx.require_user(), body=ctx.body
     )
 
 
@@ -107,13 +107,8 @@ def change_plan(ctx: Ctx):
     errors=DENIED,
 )
 def disputes(ctx: Ctx):
-    q = ctx.query
     return billing.list_disputes(
-        channel_id=ctx.params["channel_id"],
-        user_id=ctx.user_id,
-        limit=q.limit,
-        cursor=q.cursor,
-        status=q.status,
+        channel_id=ctx.params["channel_id"], user_id=ctx.require_user(), query=ctx.query
     )
 
 
@@ -127,7 +122,7 @@ def disputes(ctx: Ctx):
 def dispute(ctx: Ctx):
     return billing.get_dispute(
         channel_id=ctx.params["channel_id"],
-        user_id=ctx.user_id,
+        user_id=ctx.require_user(),
         dispute_id=ctx.params["dispute_id"],
     )
 

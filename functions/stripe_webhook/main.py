@@ -19,9 +19,10 @@ api = Api("stripe_webhook", tag="Payments")
     errors={400: "Bad or stale signature, or not a Stripe event"},
 )
 def on_event(ctx: Ctx):
-    return billing.handle_stripe_event(
+    ack = billing.handle_stripe_event(
         payload=ctx.raw, signature=ctx.request.headers.get("Stripe-Signature")
     )
+    return ack.model_dump(mode="json", exclude_none=True)  # a duplicate has no status
 
 
 on_stripe_event = functions_framework.http(api)

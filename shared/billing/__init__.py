@@ -7,12 +7,13 @@ from shared.platform.exports import lazy_exports
 
 if TYPE_CHECKING:
     from shared.billing.ledger import reconcile_all
-    from shared.billing.plans import (
+    from shared.billing.plans import assert_can_publish, plan_of
+    from shared.billing.rules import (
         FREE,
         PLANS,
-        assert_can_publish,
+        SUPPORTED_CURRENCIES,
+        UnsupportedCurrency,
         get_plan,
-        plan_of,
         plan_out,
         platform_fee,
     )
@@ -33,6 +34,8 @@ __getattr__ = lazy_exports(__name__, __file__)
 __all__ = [
     "FREE",
     "PLANS",
+    "SUPPORTED_CURRENCIES",
+    "UnsupportedCurrency",
     "assert_can_publish",
     "change_plan",
     "create_course_checkout",

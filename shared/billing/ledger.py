@@ -154,7 +154,8 @@ def _stripe_diff(p: dict[str, Any]) -> dict[str, dict[str, int]]:
     except stripe_api.PaymentProviderError:
         return {"stripe_unreachable": {"expected": 1, "ledger": 0}}
     out: dict[str, dict[str, int]] = {}
-    charge = pi.get("latest_charge") if isinstance(pi.get("latest_charge"), dict) else {}
+    latest = pi.get("latest_charge")
+    charge: dict[str, Any] = latest if isinstance(latest, dict) else {}
     pairs = {
         "stripe_amount_received": (int(pi.get("amount_received") or 0), int(p["amount"] or 0)),
         "stripe_amount_refunded": (

@@ -11,16 +11,37 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.billing.plans import FREE, PLANS, get_plan, plan_of, plan_out, platform_fee
+from shared.billing.plans import plan_of
+from shared.billing.rules import (
+    ENDED,
+    PLANS,
+    CheckoutFacts,
+    CheckoutRefusal,
+    PlanAction,
+    checkout_metadata,
+    checkout_terms,
+    get_plan,
+    plan_change_action,
+    plan_out,
+)
+from shared.billing.schemas import (
+    CheckoutIn,
+    CheckoutOut,
+    DisputeQuery,
+    OnboardingIn,
+    OnboardingOut,
+    PlanChangeIn,
+    PlanChangeOut,
+)
 from shared.channels import check_channel_id, require
 from shared.platform import audit
 from shared.platform.config import settings
 from shared.platform.db import Tx, transaction
-from shared.platform.errors import Conflict, NotFound, Unprocessable
+from shared.platform.errors import Conflict, DomainError, NotFound, Unprocessable
 from shared.platform.ids import is_uuid
 from shared.platform.pagination import decode_cursor, page
 
-ENDED = ("canceled", "incomplete_expired")
+_REFUSALS: dict[int, type[DomainError]] = {404: NotFound, 409: Conflict, 422: Unprocessable}
 
 
 def _stripe():  # the adapter imports the SDK: only when a use case needs it
@@ -30,9 +51,7 @@ def _stripe():  # the adapter imports the SDK: only when a use case needs it
 
 
 # -- payouts (Connect Express) ----------------------------------------------------------------
-def start_onboarding(
-    *, channel_id: str, user_id: str, return_url: str | None = None, refresh_url: str | None = None
-) -> dict[str, Any]:
+def start_onboarding(*, channel_id: str, user_id: str, body: OnboardingIn) -> OnboardingOut:
     """A Connect onboarding link for the channel owner; creates the Express account once."""
     check_channel_id(channel_id)
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
@@ -70,14 +89,14 @@ def start_onboarding(
     page_url = f"{settings().public_base_url.rstrip('/')}/ch/{ch['slug']}"
     link = stripe_api.create_account_link(
         account_id=account_id,
-        refresh_url=refresh_url or f"{page_url}?payouts=refresh",
-        return_url=return_url or f"{page_url}?payouts=done",
+        refresh_url=body.refresh_url or f"{page_url}?payouts=refresh",
+        return_url=body.return_url or f"{page_url}?payouts=done",
     )
     expires = link.get("expires_at")
-    return {
-        "url": link["url"],
-        "expires_at": datetime.fromtimestamp(expires, UTC) if isinstance(expires, int) else None,
-    }
+    return OnboardingOut(
+        url=link["url"],
+        expires_at=datetime.fromtimestamp(expires, UTC) if isinstance(expires, int) else None,
+    )
 
 
 def payout_account(*, channel_id: str, user_id: str) -> dict[str, Any]:
@@ -102,69 +121,31 @@ def payout_account(*, channel_id: str, user_id: str) -> dict[str, Any]:
 
 # -- course checkout --------------------------------------------------------------------------
 def create_course_checkout(
-    *,
-    channel_id: str,
-    course_id: str,
-    user_id: str,
-    batch_id: str | None,
-    success_url: str,
-    cancel_url: str,
-) -> dict[str, Any]:
+    *, channel_id: str, course_id: str, user_id: str, body: CheckoutIn
+) -> CheckoutOut:
     """A Stripe Checkout Session for a published, priced course of a channel that can take
     charges. The enrollment is created only by the webhook when the payment succeeds."""
     check_channel_id(channel_id)
     if not is_uuid(course_id):
         raise NotFound("No such course.")
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
-        course = tx.one(
-            "SELECT id, title, status, price_amount, price_currency FROM courses"
-            " WHERE id = :c AND channel_id = app_channel_id() AND status = 'published'",
-            c=course_id,
-        )
-        if course is None:
-            raise NotFound("No such course.")
-        if course["price_amount"] is None:
-            raise Conflict("This course is free: enroll with POST .../enroll instead.")
-        ch = tx.one(
-            "SELECT stripe_account_id, charges_enabled FROM channels WHERE id = app_channel_id()"
-        )
-        assert ch is not None
-        if not ch["charges_enabled"] or not ch["stripe_account_id"]:
-            raise Conflict("This channel cannot take payments yet.")
-        if batch_id is not None:
-            batch = tx.one(
-                "SELECT capacity, seats_taken FROM batches WHERE id = :b"
-                " AND course_id = :c AND channel_id = app_channel_id()",
-                b=batch_id,
-                c=course_id,
-            )
-            if batch is None:
-                raise NotFound("No such batch for this course.")
-            if batch["capacity"] is not None and batch["seats_taken"] >= batch["capacity"]:
-                raise Conflict("This batch is full.")
-        if tx.scalar(
-            "SELECT 1 FROM enrollments WHERE channel_id = app_channel_id()"
-            " AND course_id = :c AND user_id = :u AND status = 'active'",
-            c=course_id,
-            u=user_id,
-        ):
-            raise Conflict("Already enrolled in this course.")
-        amount = int(course["price_amount"])
-        currency = str(course["price_currency"])
-        fee = platform_fee(plan_of(tx), amount)
+        facts = _checkout_facts(tx, course_id=course_id, user_id=user_id, batch_id=body.batch_id)
+        terms = checkout_terms(facts, plan_of(tx))
+        if isinstance(terms, CheckoutRefusal):
+            raise _REFUSALS[terms.status](terms.detail)
         email = tx.scalar("SELECT email FROM users WHERE id = :u", u=user_id)
-    metadata = {"channel_id": channel_id, "course_id": course_id, "user_id": user_id}
-    if batch_id:
-        metadata["batch_id"] = batch_id
+    assert facts.course is not None and facts.stripe_account_id is not None
     session = _stripe().create_course_checkout(
-        amount=amount,
-        currency=currency,
-        product_name=course["title"],
-        fee=fee,
-        destination=ch["stripe_account_id"],
-        metadata=metadata,
-        success_url=success_url,
-        cancel_url=cancel_url,
+        amount=terms.amount,
+        currency=terms.currency,
+        product_name=facts.course["title"],
+        fee=terms.fee,
+        destination=facts.stripe_account_id,
+        metadata=checkout_metadata(
+            channel_id=channel_id, course_id=course_id, user_id=user_id, batch_id=body.batch_id
+        ),
+        success_url=body.success_url,
+        cancel_url=body.cancel_url,
         customer_email=email,
     )
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
@@ -175,13 +156,48 @@ def create_course_checkout(
             id=session["id"],
             u=user_id,
             c=course_id,
-            b=batch_id,
-            a=amount,
-            cur=currency,
-            fee=fee,
-            d=ch["stripe_account_id"],
+            b=body.batch_id,
+            a=terms.amount,
+            cur=terms.currency,
+            fee=terms.fee,
+            d=facts.stripe_account_id,
         )
-    return {"checkout_url": session["url"], "session_id": session["id"]}
+    return CheckoutOut(checkout_url=session["url"], session_id=session["id"])
+
+
+def _checkout_facts(tx: Tx, *, course_id: str, user_id: str, batch_id: str | None) -> CheckoutFacts:
+    course = tx.one(
+        "SELECT id, title, status, price_amount, price_currency FROM courses"
+        " WHERE id = :c AND channel_id = app_channel_id() AND status = 'published'",
+        c=course_id,
+    )
+    ch = tx.one(
+        "SELECT stripe_account_id, charges_enabled FROM channels WHERE id = app_channel_id()"
+    )
+    batch = None
+    if batch_id is not None and course is not None:
+        batch = tx.one(
+            "SELECT capacity, seats_taken FROM batches WHERE id = :b"
+            " AND course_id = :c AND channel_id = app_channel_id()",
+            b=batch_id,
+            c=course_id,
+        )
+    enrolled = course is not None and bool(
+        tx.scalar(
+            "SELECT 1 FROM enrollments WHERE channel_id = app_channel_id()"
+            " AND course_id = :c AND user_id = :u AND status = 'active'",
+            c=course_id,
+            u=user_id,
+        )
+    )
+    return CheckoutFacts(
+        course=course,
+        charges_enabled=bool(ch and ch["charges_enabled"]),
+        stripe_account_id=ch["stripe_account_id"] if ch else None,
+        batch_requested=batch_id is not None,
+        batch=batch,
+        already_enrolled=enrolled,
+    )
 
 
 # -- channel plans ----------------------------------------------------------------------------
@@ -214,13 +230,12 @@ def get_channel_plan(*, channel_id: str, user_id: str) -> dict[str, Any]:
     return state
 
 
-def change_plan(
-    *, channel_id: str, user_id: str, plan: str, success_url: str | None, cancel_url: str | None
-) -> dict[str, Any]:
-    """Subscribe (Checkout in subscription mode), switch price (prorated) or cancel (downgrade
-    to free). The channel's plan itself changes when Stripe's webhook confirms it."""
+def change_plan(*, channel_id: str, user_id: str, body: PlanChangeIn) -> PlanChangeOut:
+    """Subscribe (Checkout in subscription mode), switch price or cancel (downgrade to free).
+    The channel's plan itself changes when Stripe's webhook confirms it: a price switch is a
+    pending update that Stripe applies only once its prorated invoice is paid."""
     check_channel_id(channel_id)
-    target = get_plan(plan)
+    target = get_plan(body.plan)
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
         require(tx, user_id, "billing.manage")
         state = _plan_state(tx)
@@ -237,17 +252,14 @@ def change_plan(
         )
     sub = state.pop("_sub")
     live_sub = sub.get("stripe_subscription_id") if sub.get("status") not in ENDED else None
+    action = plan_change_action(
+        current=state["plan"]["key"], target=target.key, live_subscription=bool(live_sub)
+    )
     stripe_api = _stripe()
-    result: dict[str, Any] = {"checkout_url": None, "session_id": None}
-    if target.key == state["plan"]["key"] and (live_sub or target.key == FREE):
-        result["action"] = "unchanged"
-    elif target.key == FREE:
-        if live_sub:
-            stripe_api.cancel_subscription(live_sub)
-            result["action"] = "canceling"
-        else:
-            result["action"] = "unchanged"
-    elif live_sub:
+    checkout: dict[str, Any] = {}
+    if action is PlanAction.CANCELING:
+        stripe_api.cancel_subscription(live_sub)
+    elif action is PlanAction.UPDATING:
         current = stripe_api.retrieve_subscription(live_sub)
         stripe_api.change_subscription_price(
             subscription=current,
@@ -255,39 +267,57 @@ def change_plan(
             amount=target.monthly_price_minor,
             currency=target.currency,
         )
-        result["action"] = "updating"
-    else:
-        if not success_url or not cancel_url:
-            raise Unprocessable(
-                "success_url and cancel_url are required to subscribe.",
-                errors=[{"loc": ["body", "success_url"], "msg": "required to start a checkout"}],
-            )
-        customer = sub.get("stripe_customer_id") or _ensure_customer(
-            channel_id=channel_id, user_id=user_id, email=email, name=ch["name"] if ch else ""
+    elif action is PlanAction.CHECKOUT:
+        checkout = _plan_checkout(
+            channel_id=channel_id,
+            user_id=user_id,
+            body=body,
+            customer=sub.get("stripe_customer_id"),
+            email=email,
+            name=ch["name"] if ch else "",
         )
-        session = stripe_api.create_plan_checkout(
-            customer=customer,
-            plan_key=target.key,
-            plan_name=target.name or target.key,
-            amount=target.monthly_price_minor,
-            currency=target.currency,
-            metadata={"channel_id": channel_id, "user_id": user_id},
-            success_url=success_url,
-            cancel_url=cancel_url,
+    return PlanChangeOut.model_validate({**checkout, "action": action.value, "current": state})
+
+
+def _plan_checkout(
+    *,
+    channel_id: str,
+    user_id: str,
+    body: PlanChangeIn,
+    customer: str | None,
+    email: str | None,
+    name: str,
+) -> dict[str, Any]:
+    if not body.success_url or not body.cancel_url:
+        raise Unprocessable(
+            "success_url and cancel_url are required to subscribe.",
+            errors=[{"loc": ["body", "success_url"], "msg": "required to start a checkout"}],
         )
-        with transaction(channel_id=channel_id, user_id=user_id) as tx:
-            tx.exec(
-                "INSERT INTO checkout_sessions (id, channel_id, purpose, user_id, plan,"
-                " amount, currency) VALUES (:id, app_channel_id(), 'plan', :u, :p, :a, :c)",
-                id=session["id"],
-                u=user_id,
-                p=target.key,
-                a=target.monthly_price_minor,
-                c=target.currency,
-            )
-        result.update(action="checkout", checkout_url=session["url"], session_id=session["id"])
-    result["current"] = state
-    return result
+    target = get_plan(body.plan)
+    customer = customer or _ensure_customer(
+        channel_id=channel_id, user_id=user_id, email=email, name=name
+    )
+    session = _stripe().create_plan_checkout(
+        customer=customer,
+        plan_key=target.key,
+        plan_name=target.name or target.key,
+        amount=target.monthly_price_minor,
+        currency=target.currency,
+        metadata={"channel_id": channel_id, "user_id": user_id},
+        success_url=body.success_url,
+        cancel_url=body.cancel_url,
+    )
+    with transaction(channel_id=channel_id, user_id=user_id) as tx:
+        tx.exec(
+            "INSERT INTO checkout_sessions (id, channel_id, purpose, user_id, plan,"
+            " amount, currency) VALUES (:id, app_channel_id(), 'plan', :u, :p, :a, :c)",
+            id=session["id"],
+            u=user_id,
+            p=target.key,
+            a=target.monthly_price_minor,
+            c=target.currency,
+        )
+    return {"checkout_url": session["url"], "session_id": session["id"]}
 
 
 def _ensure_customer(*, channel_id: str, user_id: str, email: str | None, name: str) -> str:
@@ -318,12 +348,11 @@ def _dispute_out(r: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def list_disputes(
-    *, channel_id: str, user_id: str, limit: int, cursor: str | None, status: str | None = None
-) -> dict[str, Any]:
+def list_disputes(*, channel_id: str, user_id: str, query: DisputeQuery) -> dict[str, Any]:
     """The channel's disputes, newest first; `status=open|closed` filters."""
     check_channel_id(channel_id)
-    after = decode_cursor(cursor)
+    limit, status = query.limit, query.status
+    after = decode_cursor(query.cursor)
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
         require(tx, user_id, "disputes.read")
         where = ["d.channel_id = app_channel_id()"]

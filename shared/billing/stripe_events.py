@@ -45,14 +45,37 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from shared.billing import ledger
-from shared.billing.plans import FREE, PLANS
+from shared.billing.rules import (
+    ENDED,
+    DisputeFacts,
+    InvalidEventField,
+    Outcome,
+    Status,
+    dispute_detail,
+    dispute_effects,
+    dispute_update_applies,
+    event_time,
+    id_of,
+    ignored,
+    int_amount,
+    invoice_subscription,
+    is_plan_change_invoice,
+    period_end,
+    plan_key,
+    processed,
+    projected_plan,
+    read_dispute,
+    subscription_plan,
+)
+from shared.billing.schemas import WebhookAck
 from shared.learning import create_enrollment, end_enrollment
 from shared.platform import audit, outbox
 from shared.platform.config import settings
@@ -63,7 +86,8 @@ from shared.platform.log import log_context
 
 log = logging.getLogger("stripe_events")
 TOLERANCE_SECONDS = 300
-Result = tuple[str, str]  # (status, detail)
+REJECTED_METRIC = "webhook_rejected"  # the log-based metric counting refused deliveries
+AUDIT_SAMPLE_SECONDS = 60.0  # at most one audit row per process per minute for rejections
 
 
 # -- verification ---------------------------------------------------------------------------
@@ -134,8 +158,45 @@ def _check_shape(event: Any) -> None:
         raise BadRequest("Not a Stripe event.")
 
 
-def audit_rejected(*, provider: str, reason: str) -> None:
-    """Rejected deliveries go on the platform audit chain: who tried what, never the body."""
+class RejectionSampler:
+    """Rejected deliveries are counted in the logs (a log-based metric on `metric`), never
+    one audit row each: an unauthenticated flood must not queue on the platform audit
+    chain. At most one audit row per `every` seconds per process records how many were
+    refused since the last one."""
+
+    def __init__(
+        self, every: float = AUDIT_SAMPLE_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.every, self.clock = every, clock
+        self._lock = threading.Lock()
+        self._next: float | None = None
+        self._since = 0
+
+    def take(self) -> int | None:
+        """Count one rejection; the number to audit now (this one included), or None."""
+        with self._lock:
+            self._since += 1
+            now = self.clock()
+            if self._next is not None and now < self._next:
+                return None
+            self._next, count, self._since = now + self.every, self._since, 0
+            return count
+
+
+rejections = RejectionSampler()
+
+
+def reject(*, provider: str, reason: str) -> None:
+    """Log (and maybe sample into the audit chain) a delivery that failed verification."""
+    log.warning(
+        "rejected %s webhook: %s",
+        provider,
+        reason,
+        extra={"fields": {"metric": REJECTED_METRIC, "provider": provider, "reason": reason}},
+    )
+    count = rejections.take()
+    if count is None:
+        return
     with transaction() as tx:
         audit.record(
             tx,
@@ -144,18 +205,17 @@ def audit_rejected(*, provider: str, reason: str) -> None:
             actor_user_id=None,
             target_type="webhook",
             target_id=provider,
-            details={"reason": reason},
+            details={"reason": reason, "rejected_since_last_sample": count},
         )
 
 
-def handle(*, payload: bytes, signature: str | None) -> dict[str, Any]:
+def handle(*, payload: bytes, signature: str | None) -> WebhookAck:
     """The webhook use case: verify the raw bytes, then process the event once."""
     secret = settings().stripe_webhook_secret.get_secret_value()
     try:
         event = verify(payload, signature, secret)
     except BadRequest as e:
-        log.warning("rejected stripe webhook: %s", e.detail)
-        audit_rejected(provider="stripe", reason=e.detail)
+        reject(provider="stripe", reason=e.detail)
         raise
     return process(event)
 
@@ -164,10 +224,26 @@ def handle(*, payload: bytes, signature: str | None) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Handler:
     resolve: Callable[[Tx, dict[str, Any]], tuple[str | None, str | None]]  # channel, related
-    apply: Callable[[Tx, dict[str, Any], dict[str, Any]], Result]
+    apply: Callable[[Tx, dict[str, Any], dict[str, Any]], Outcome]
 
 
-def process(event: dict[str, Any]) -> dict[str, Any]:
+def _apply(handler: Handler, tx: Tx, event: dict[str, Any]) -> Outcome:
+    try:
+        return handler.apply(tx, event, event["data"]["object"])
+    except InvalidEventField as e:  # a verified event with a malformed amount: 400
+        raise BadRequest(str(e)) from e
+
+
+def _unapplied(handler: Handler | None, related: str | None) -> Outcome:
+    """The outcome of an event that cannot be applied (no handler, no channel yet)."""
+    if handler is None:
+        return ignored("event type not handled")
+    if related:
+        return Outcome(Status.DEFERRED, "channel not known yet")
+    return ignored("no channel for this object")
+
+
+def process(event: dict[str, Any]) -> WebhookAck:
     obj = event["data"]["object"]
     handler = HANDLERS.get(event["type"])
     channel_id = related = None
@@ -179,19 +255,17 @@ def process(event: dict[str, Any]) -> dict[str, Any]:
         ctx["channel_id"] = channel_id
     with transaction(channel_id=channel_id) as tx:
         if not _claim(tx, event):
-            return {"received": True, "duplicate": True}
-        payload = None
-        if handler is None:
-            status, detail = "ignored", "event type not handled"
-        elif channel_id is None:
-            status = "deferred" if related else "ignored"
-            detail = "channel not known yet" if related else "no channel for this object"
-            payload = event if related else None
+            return WebhookAck(received=True, duplicate=True)
+        if handler is None or channel_id is None:
+            outcome = _unapplied(handler, related)
         else:
-            status, detail = handler.apply(tx, event, obj)
-        _finish(tx, event["id"], status, detail, related, payload)
-    log.info("stripe event %s %s: %s (%s)", event["id"], event["type"], status, detail)
-    return {"received": True, "duplicate": False, "status": status}
+            outcome = _apply(handler, tx, event)
+        deferred = outcome.status is Status.DEFERRED
+        _finish(tx, event["id"], outcome, related, event if deferred else None)
+    log.info(
+        "stripe event %s %s: %s (%s)", event["id"], event["type"], outcome.status, outcome.detail
+    )
+    return WebhookAck(received=True, duplicate=False, status=outcome.status)
 
 
 def _claim(tx: Tx, event: dict[str, Any]) -> bool:
@@ -203,8 +277,8 @@ def _claim(tx: Tx, event: dict[str, Any]) -> bool:
         t=event["type"][:255],
         c=event["created"],
         l=bool(event.get("livemode")),
-        a=_id(event.get("account")),
-        o=_id(event["data"]["object"].get("id")),
+        a=id_of(event.get("account")),
+        o=id_of(event["data"]["object"].get("id")),
     )
     return row is not None
 
@@ -212,17 +286,17 @@ def _claim(tx: Tx, event: dict[str, Any]) -> bool:
 def _finish(
     tx: Tx,
     event_id: str,
-    status: str,
-    detail: str,
+    outcome: Outcome,
     related: str | None,
     payload: dict[str, Any] | None,
+    prefix: str = "",
 ) -> None:
     tx.exec(
         "UPDATE stripe_events SET status = :s, detail = :d, related = :r,"
         " payload = CAST(:p AS jsonb), processed_at = CASE WHEN :s = 'deferred' THEN NULL"
         " ELSE now() END WHERE id = :id",
-        s=status,
-        d=detail[:500],
+        s=outcome.status.value,
+        d=(prefix + outcome.detail)[:500],
         r=related,
         p=json.dumps(payload) if payload else None,
         id=event_id,
@@ -241,8 +315,8 @@ def _replay_deferred(tx: Tx, keys: list[str | None]) -> None:
     )
     for r in rows:
         event = r["payload"] if isinstance(r["payload"], dict) else json.loads(r["payload"])
-        status, detail = HANDLERS[event["type"]].apply(tx, event, event["data"]["object"])
-        _finish(tx, r["id"], status, f"replayed: {detail}", None, None)
+        outcome = _apply(HANDLERS[event["type"]], tx, event)
+        _finish(tx, r["id"], outcome, None, None, prefix="replayed: ")
 
 
 def retry_deferred(*, limit: int = 200) -> int:
@@ -268,30 +342,13 @@ def retry_deferred(*, limit: int = 200) -> int:
             )
             if locked is None:
                 continue
-            status, detail = handler.apply(tx, event, event["data"]["object"])
-            _finish(tx, r["id"], status, f"replayed: {detail}", None, None)
+            outcome = _apply(handler, tx, event)
+            _finish(tx, r["id"], outcome, None, None, prefix="replayed: ")
             done += 1
     return done
 
 
 # -- helpers --------------------------------------------------------------------------------
-def _id(value: Any) -> str | None:
-    """A Stripe reference is either an id string or an expanded object."""
-    if isinstance(value, dict):
-        value = value.get("id")
-    return value if isinstance(value, str) and value else None
-
-
-def _int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BadRequest(f"Stripe event field {what} is not an integer amount.")
-    return value
-
-
-def _when(event: dict[str, Any]) -> datetime:
-    return datetime.fromtimestamp(event["created"], UTC)
-
-
 def _channel_from_metadata(tx: Tx, *metadatas: Any) -> str | None:
     for meta in metadatas:
         c = meta.get("channel_id") if isinstance(meta, dict) else None
@@ -373,29 +430,30 @@ def _upsert_payment(
     return row
 
 
-def _checkout_completed(tx: Tx, event: dict[str, Any], s: dict[str, Any]) -> Result:
+def _checkout_completed(tx: Tx, event: dict[str, Any], s: dict[str, Any]) -> Outcome:
     if s.get("mode") == "subscription":
         return _plan_checkout_completed(tx, event, s)
     if s.get("payment_status") != "paid":
-        return "ignored", f"payment_status={s.get('payment_status')}: waiting for the payment"
+        return ignored(f"payment_status={s.get('payment_status')}: waiting for the payment")
     row = tx.one(
         "SELECT * FROM checkout_sessions WHERE id = :id AND channel_id = app_channel_id()"
         " FOR UPDATE",
         id=s.get("id"),
     )
     if row is None or row["purpose"] != "course":
-        return "ignored", "not a checkout session of this platform"
-    when = _when(event)
-    amount = _int(s.get("amount_total"), "amount_total")
+        return ignored("not a checkout session of this platform")
+    when = event_time(event)
+    amount = int_amount(s.get("amount_total"), "amount_total")
     currency = str(s.get("currency") or row["currency"]).lower()
     fee = int(row["application_fee_amount"] or 0)
-    pi = _id(s.get("payment_intent")) or f"cs:{s['id']}"
+    pi = id_of(s.get("payment_intent")) or f"cs:{s['id']}"
     pay = _upsert_payment(tx, pi=pi, amount=amount, currency=currency, fee=fee, session=row)
     if pay["paid_at"] is None:
-        pay = tx.one(
+        paid = tx.one(
             "UPDATE payments SET paid_at = :t WHERE id = :id RETURNING *", t=when, id=pay["id"]
         )
-        assert pay is not None
+        assert paid is not None
+        pay = paid
     common = {
         "currency": currency,
         "occurred_at": when,
@@ -427,9 +485,9 @@ def _checkout_completed(tx: Tx, event: dict[str, Any], s: dict[str, Any]) -> Res
     # Events that arrived before this one and waited for the payment (e.g. a lost dispute)
     # apply first, so fulfilment sees them.
     _replay_deferred(tx, [pi, pay["charge_id"]])
-    pay = tx.one("SELECT * FROM payments WHERE id = :id FOR UPDATE", id=pay["id"])
-    assert pay is not None
-    return "processed", _fulfil(tx, pay, event)
+    locked = tx.one("SELECT * FROM payments WHERE id = :id FOR UPDATE", id=pay["id"])
+    assert locked is not None
+    return processed(_fulfil(tx, locked, event))
 
 
 def _refuse(
@@ -504,18 +562,18 @@ def _fulfil(tx: Tx, pay: dict[str, Any], event: dict[str, Any]) -> str:
 
 
 def _resolve_charge(tx: Tx, ch: dict[str, Any]) -> tuple[str | None, str | None]:
-    pi = _id(ch.get("payment_intent"))
+    pi = id_of(ch.get("payment_intent"))
     channel = _channel_from_metadata(tx, ch.get("metadata")) or _channel_of(tx, pi, ch.get("id"))
-    return channel, pi or _id(ch.get("id"))
+    return channel, pi or id_of(ch.get("id"))
 
 
-def _charge_refunded(tx: Tx, event: dict[str, Any], ch: dict[str, Any]) -> Result:
-    charge_id = _id(ch.get("id"))
+def _charge_refunded(tx: Tx, event: dict[str, Any], ch: dict[str, Any]) -> Outcome:
+    charge_id = id_of(ch.get("id"))
     if charge_id is None:
-        return "ignored", "charge without id"
-    amount = _int(ch.get("amount"), "amount")
-    total = _int(ch.get("amount_refunded", 0), "amount_refunded")
-    pi = _id(ch.get("payment_intent")) or charge_id
+        return ignored("charge without id")
+    amount = int_amount(ch.get("amount"), "amount")
+    total = int_amount(ch.get("amount_refunded", 0), "amount_refunded")
+    pi = id_of(ch.get("payment_intent")) or charge_id
     fee = ch.get("application_fee_amount")
     pay = _upsert_payment(
         tx,
@@ -533,7 +591,7 @@ def _charge_refunded(tx: Tx, event: dict[str, Any], ch: dict[str, Any]) -> Resul
             kind="refund",
             amount=-(total - int(pay["amount_refunded"])),
             currency=str(ch.get("currency") or pay["currency"]),
-            occurred_at=_when(event),
+            occurred_at=event_time(event),
             payment_id=str(pay["id"]),
             course_id=str(pay["course_id"]) if pay["course_id"] else None,
             stripe_object_id=charge_id,
@@ -564,121 +622,49 @@ def _charge_refunded(tx: Tx, event: dict[str, Any], ch: dict[str, Any]) -> Resul
                 "charge": charge_id,
             },
         )
-    return "processed", ("full refund" if full else "partial refund") + (
-        ", enrollment ended" if ended else ""
+    return processed(
+        ("full refund" if full else "partial refund") + (", enrollment ended" if ended else "")
     )
 
 
 # -- disputes -------------------------------------------------------------------------------
-OUTCOMES = {"won": "won", "lost": "lost", "warning_closed": "inquiry_closed"}
-
-
 def _resolve_dispute(tx: Tx, d: dict[str, Any]) -> tuple[str | None, str | None]:
-    pi, ch = _id(d.get("payment_intent")), _id(d.get("charge"))
+    pi, ch = id_of(d.get("payment_intent")), id_of(d.get("charge"))
     return _channel_of(tx, pi, ch), pi or ch
 
 
-def _dispute(tx: Tx, event: dict[str, Any], d: dict[str, Any]) -> Result:
-    dispute_id = _id(d.get("id"))
-    if dispute_id is None:
-        return "ignored", "dispute without id"
-    pi, ch = _id(d.get("payment_intent")), _id(d.get("charge"))
-    amount = _int(d.get("amount"), "amount")
-    currency = str(d.get("currency") or "usd").lower()
-    status = str(d.get("status") or "needs_response")
-    ver = int(event["created"])
+def _dispute(tx: Tx, event: dict[str, Any], d: dict[str, Any]) -> Outcome:
+    facts = read_dispute(event, d)
+    if facts is None:
+        return ignored("dispute without id")
     pay = tx.one(
         "SELECT * FROM payments WHERE channel_id = app_channel_id() AND"
         " (payment_intent_id = :pi OR charge_id = :ch) ORDER BY created_at LIMIT 1"
         " FOR UPDATE",
-        pi=pi or "",
-        ch=ch or "",
+        pi=facts.payment_intent or "",
+        ch=facts.charge or "",
     )
-    due = (d.get("evidence_details") or {}).get("due_by")
-    due_at = datetime.fromtimestamp(due, UTC) if isinstance(due, int) else None
-    outcome = OUTCOMES.get(status)
-    opened = (
-        datetime.fromtimestamp(d["created"], UTC)
-        if isinstance(d.get("created"), int)
-        else _when(event)
+    row, opened_now, newly_closed = _store_dispute(tx, facts, pay["id"] if pay else None)
+    effects = dispute_effects(
+        dispute_id=facts.dispute_id,
+        status=str(row["status"]),
+        outcome=row["outcome"],
+        amount=int(row["amount"]),
+        opened_now=opened_now,
+        newly_closed=newly_closed,
     )
-    closed_at = _when(event) if outcome else None
-    row = tx.one(
-        "INSERT INTO disputes (id, channel_id, stripe_dispute_id, payment_id, charge_id,"
-        " payment_intent_id, amount, currency, reason, status, outcome, evidence_due_by,"
-        " state_version, opened_at, closed_at) VALUES (:id, app_channel_id(), :sd, :p, :ch,"
-        " :pi, :a, :cur, :r, :s, :o, :due, :v, :op, :cl)"
-        " ON CONFLICT (channel_id, stripe_dispute_id) DO NOTHING RETURNING *",
-        id=uuid7(),
-        sd=dispute_id,
-        p=pay["id"] if pay else None,
-        ch=ch,
-        pi=pi,
-        a=amount,
-        cur=currency,
-        r=d.get("reason"),
-        s=status,
-        o=outcome,
-        due=due_at,
-        v=ver,
-        op=opened,
-        cl=closed_at,
-    )
-    newly_closed = outcome is not None and row is not None
-    if row is None:
-        cur = tx.one(
-            "SELECT * FROM disputes WHERE channel_id = app_channel_id()"
-            " AND stripe_dispute_id = :sd FOR UPDATE",
-            sd=dispute_id,
-        )
-        assert cur is not None
-        if cur["outcome"] is None and ver >= cur["state_version"]:
-            row = tx.one(
-                "UPDATE disputes SET status = :s, outcome = :o, reason = coalesce(:r, reason),"
-                " evidence_due_by = coalesce(:due, evidence_due_by), amount = :a,"
-                " state_version = :v, closed_at = :cl, payment_id = coalesce(payment_id, :p),"
-                " updated_at = now() WHERE id = :id RETURNING *",
-                s=status,
-                o=outcome,
-                r=d.get("reason"),
-                due=due_at,
-                a=amount,
-                v=ver,
-                cl=closed_at,
-                p=pay["id"] if pay else None,
-                id=cur["id"],
-            )
-            newly_closed = outcome is not None
-        else:
-            row = cur
-        opened_now = False
-    else:
-        opened_now = True
-    assert row is not None
-    channel_id = str(row["channel_id"])
     common = {
-        "currency": currency,
-        "occurred_at": _when(event),
+        "currency": facts.currency,
+        "occurred_at": event_time(event),
         "payment_id": str(pay["id"]) if pay else None,
         "course_id": str(pay["course_id"]) if pay and pay["course_id"] else None,
-        "stripe_object_id": dispute_id,
+        "stripe_object_id": facts.dispute_id,
         "stripe_event_id": event["id"],
     }
-    # A chargeback withdraws the funds when it opens; an inquiry (warning_*) moves no money.
-    if not str(row["status"]).startswith("warning_"):
-        ledger.add(
-            tx, key=f"dispute:{dispute_id}", kind="dispute", amount=-int(row["amount"]), **common
-        )
-    if row["outcome"] == "won":
-        ledger.add(
-            tx,
-            key=f"dispute_won:{dispute_id}",
-            kind="dispute_won",
-            amount=int(row["amount"]),
-            **common,
-        )
+    for move in effects.ledger:
+        ledger.add(tx, key=move.key, kind=move.kind, amount=move.amount, **common)
     ended = False
-    if row["outcome"] == "lost" and pay is not None:
+    if effects.lost and pay is not None:
         tx.exec(
             "UPDATE payments SET dispute_lost = true, updated_at = now() WHERE id = :id",
             id=pay["id"],
@@ -687,51 +673,128 @@ def _dispute(tx: Tx, event: dict[str, Any], d: dict[str, Any]) -> Result:
             ended = end_enrollment(
                 tx, enrollment_id=str(pay["enrollment_id"]), reason="dispute_lost"
             )
-    if opened_now or newly_closed:
-        audit.record(
+    if effects.audit_action is not None:
+        _record_dispute(
+            tx, row, facts.currency, effects.audit_action, effects.publish_opened, ended
+        )
+    return processed(dispute_detail(str(row["status"]), ended))
+
+
+def _store_dispute(tx: Tx, f: DisputeFacts, payment_id: Any) -> tuple[dict[str, Any], bool, bool]:
+    """Insert or advance the dispute row: (row, opened now, closed now)."""
+    row = tx.one(
+        "INSERT INTO disputes (id, channel_id, stripe_dispute_id, payment_id, charge_id,"
+        " payment_intent_id, amount, currency, reason, status, outcome, evidence_due_by,"
+        " state_version, opened_at, closed_at) VALUES (:id, app_channel_id(), :sd, :p, :ch,"
+        " :pi, :a, :cur, :r, :s, :o, :due, :v, :op, :cl)"
+        " ON CONFLICT (channel_id, stripe_dispute_id) DO NOTHING RETURNING *",
+        id=uuid7(),
+        sd=f.dispute_id,
+        p=payment_id,
+        ch=f.charge,
+        pi=f.payment_intent,
+        a=f.amount,
+        cur=f.currency,
+        r=f.reason,
+        s=f.status,
+        o=f.outcome,
+        due=f.evidence_due_by,
+        v=f.version,
+        op=f.opened_at,
+        cl=f.closed_at,
+    )
+    if row is not None:
+        return row, True, f.outcome is not None
+    cur = tx.one(
+        "SELECT * FROM disputes WHERE channel_id = app_channel_id()"
+        " AND stripe_dispute_id = :sd FOR UPDATE",
+        sd=f.dispute_id,
+    )
+    assert cur is not None
+    if not dispute_update_applies(
+        stored_outcome=cur["outcome"], stored_version=cur["state_version"], version=f.version
+    ):
+        return cur, False, False
+    row = tx.one(
+        "UPDATE disputes SET status = :s, outcome = :o, reason = coalesce(:r, reason),"
+        " evidence_due_by = coalesce(:due, evidence_due_by), amount = :a,"
+        " state_version = :v, closed_at = :cl, payment_id = coalesce(payment_id, :p),"
+        " updated_at = now() WHERE id = :id RETURNING *",
+        s=f.status,
+        o=f.outcome,
+        r=f.reason,
+        due=f.evidence_due_by,
+        a=f.amount,
+        v=f.version,
+        cl=f.closed_at,
+        p=payment_id,
+        id=cur["id"],
+    )
+    assert row is not None
+    return row, False, f.outcome is not None
+
+
+def _record_dispute(
+    tx: Tx,
+    row: dict[str, Any],
+    currency: str,
+    action: str,
+    publish_opened: bool,
+    ended: bool,
+) -> None:
+    """The dispute's audit row, with the `dispute.opened` event when it just opened."""
+    channel_id = str(row["channel_id"])
+    details = {
+        "stripe_dispute_id": row["stripe_dispute_id"],
+        "status": row["status"],
+        "amount": int(row["amount"]),
+        "currency": currency,
+        "reason": row["reason"],
+        "enrollment_ended": ended,
+    }
+    payload = {"dispute_id": str(row["id"]), "amount": int(row["amount"]), "currency": currency}
+    if publish_opened and action == "dispute.opened":
+        audit.record_change(
             tx,
-            action="dispute.closed" if row["outcome"] else "dispute.opened",
             channel_id=channel_id,
             actor_user_id=None,
+            action=action,
             target_type="dispute",
             target_id=str(row["id"]),
-            details={
-                "stripe_dispute_id": dispute_id,
-                "status": row["status"],
-                "amount": int(row["amount"]),
-                "currency": currency,
-                "reason": row["reason"],
-                "enrollment_ended": ended,
-            },
+            payload=payload,
+            details=details,
         )
-    if opened_now:
-        outbox.add(
-            tx,
-            channel_id=channel_id,
-            event_type="dispute.opened",
-            payload={
-                "dispute_id": str(row["id"]),
-                "amount": int(row["amount"]),
-                "currency": currency,
-            },
-        )
-    return "processed", f"dispute {row['status']}" + (", enrollment ended" if ended else "")
+        return
+    # A dispute first seen already closed: audited as closed, still announced as opened.
+    audit.record(
+        tx,
+        action=action,
+        channel_id=channel_id,
+        actor_user_id=None,
+        target_type="dispute",
+        target_id=str(row["id"]),
+        details=details,
+    )
+    if publish_opened:
+        outbox.add(tx, channel_id=channel_id, event_type="dispute.opened", payload=payload)
 
 
 # -- Connect accounts -----------------------------------------------------------------------
 def _resolve_account(tx: Tx, a: dict[str, Any]) -> tuple[str | None, str | None]:
-    c = tx.scalar("SELECT id FROM channels WHERE stripe_account_id = :a", a=_id(a.get("id")) or "")
+    c = tx.scalar(
+        "SELECT id FROM channels WHERE stripe_account_id = :a", a=id_of(a.get("id")) or ""
+    )
     return (str(c) if c else _channel_from_metadata(tx, a.get("metadata"))), None
 
 
-def _account_updated(tx: Tx, event: dict[str, Any], a: dict[str, Any]) -> Result:
-    acct = _id(a.get("id"))
+def _account_updated(tx: Tx, event: dict[str, Any], a: dict[str, Any]) -> Outcome:
+    acct = id_of(a.get("id"))
     ch = tx.one(
         "SELECT stripe_account_id, charges_enabled, payouts_enabled FROM channels"
         " WHERE id = app_channel_id() FOR NO KEY UPDATE"
     )
     if acct is None or ch is None or ch["stripe_account_id"] not in (None, acct):
-        return "ignored", "account does not belong to this channel"
+        return ignored("account does not belong to this channel")
     due = (a.get("requirements") or {}).get("currently_due") or []
     charges, payouts = bool(a.get("charges_enabled")), bool(a.get("payouts_enabled"))
     row = tx.one(
@@ -752,7 +815,7 @@ def _account_updated(tx: Tx, event: dict[str, Any], a: dict[str, Any]) -> Result
         v=int(event["created"]),
     )
     if row is None:
-        return "ignored", "stale: older than the account state we hold"
+        return ignored("stale: older than the account state we hold")
     tx.exec(
         "UPDATE channels SET stripe_account_id = :a, charges_enabled = :c,"
         " payouts_enabled = :p, updated_at = now() WHERE id = app_channel_id()",
@@ -770,23 +833,10 @@ def _account_updated(tx: Tx, event: dict[str, Any], a: dict[str, Any]) -> Result
             target_id=acct,
             details={"charges_enabled": charges, "payouts_enabled": payouts},
         )
-    return "processed", f"charges_enabled={charges} payouts_enabled={payouts}"
+    return processed(f"charges_enabled={charges} payouts_enabled={payouts}")
 
 
 # -- plan subscriptions -------------------------------------------------------------------
-ACTIVE = {"active", "trialing"}
-GRACE = {"past_due", "unpaid"}
-ENDED = {"canceled", "incomplete_expired"}
-
-
-def _plan_key(*metadatas: Any) -> str | None:
-    for meta in metadatas:
-        p = meta.get("plan") if isinstance(meta, dict) else None
-        if isinstance(p, str) and p in PLANS:
-            return p
-    return None
-
-
 def _lock_subscription(tx: Tx) -> dict[str, Any]:
     tx.exec(
         "INSERT INTO channel_subscriptions (channel_id) VALUES (app_channel_id())"
@@ -799,14 +849,6 @@ def _lock_subscription(tx: Tx) -> dict[str, Any]:
     return row
 
 
-def _period_end(sub: dict[str, Any]) -> datetime | None:
-    end = sub.get("current_period_end")
-    if end is None:  # since API 2025-03-31 the period lives on the items
-        items = (sub.get("items") or {}).get("data") or [{}]
-        end = items[0].get("current_period_end")
-    return datetime.fromtimestamp(end, UTC) if isinstance(end, int) else None
-
-
 def _apply_plan_state(
     tx: Tx,
     event: dict[str, Any],
@@ -815,7 +857,7 @@ def _apply_plan_state(
     customer: str | None,
     plan: str,
     status: str,
-    period_end: datetime | None = None,
+    ends: datetime | None = None,
     cancel_at_period_end: bool | None = None,
 ) -> str:
     """Store the subscription state and project it onto channels.plan/plan_status."""
@@ -823,14 +865,9 @@ def _apply_plan_state(
         "SELECT plan, plan_status FROM channels WHERE id = app_channel_id() FOR NO KEY UPDATE"
     )
     assert before is not None
-    if status in ACTIVE:
-        new_plan, new_status = plan, "active"
-    elif status in GRACE:
-        new_plan, new_status = plan, "grace"
-    elif status in ENDED:
-        new_plan, new_status = FREE, "active"
-    else:  # incomplete, paused: the first payment is not through yet; keep what we have
-        new_plan, new_status = before["plan"], before["plan_status"]
+    new_plan, new_status = projected_plan(
+        status=status, plan=plan, before=(before["plan"], before["plan_status"])
+    )
     tx.exec(
         "UPDATE channel_subscriptions SET stripe_subscription_id = coalesce(:s,"
         " stripe_subscription_id), stripe_customer_id = coalesce(stripe_customer_id, :cu),"
@@ -843,10 +880,10 @@ def _apply_plan_state(
         cu=customer,
         p=new_plan if status in ENDED else plan,
         st=status,
-        pe=period_end,
+        pe=ends,
         cap=cancel_at_period_end,
         g=new_status == "grace",
-        t=_when(event),
+        t=event_time(event),
         v=int(event["created"]),
         e=event["id"],
     )
@@ -865,6 +902,8 @@ def _apply_plan_state(
         "subscription_status": status,
         "event_id": event["id"],
     }
+    # The audit action and the event type differ (plan.changed / channel.plan_changed), which
+    # record_change (event type = action) cannot express without renaming a published event.
     audit.record(
         tx,
         action="plan.changed",
@@ -878,89 +917,88 @@ def _apply_plan_state(
     return f"plan {new_plan} {new_status}"
 
 
-def _plan_checkout_completed(tx: Tx, event: dict[str, Any], s: dict[str, Any]) -> Result:
+def _plan_checkout_completed(tx: Tx, event: dict[str, Any], s: dict[str, Any]) -> Outcome:
     row = tx.one(
         "SELECT * FROM checkout_sessions WHERE id = :id AND channel_id = app_channel_id()"
         " FOR UPDATE",
         id=s.get("id"),
     )
     if row is None or row["purpose"] != "plan":
-        return "ignored", "not a plan checkout of this platform"
+        return ignored("not a plan checkout of this platform")
     tx.exec(
         "UPDATE checkout_sessions SET status = 'complete', completed_at = coalesce("
         "completed_at, :t) WHERE id = :id",
-        t=_when(event),
+        t=event_time(event),
         id=row["id"],
     )
     if s.get("payment_status") not in ("paid", "no_payment_required"):
-        return "ignored", "waiting for the first payment"
-    sub_id = _id(s.get("subscription"))
+        return ignored("waiting for the first payment")
+    sub_id = id_of(s.get("subscription"))
     cur = _lock_subscription(tx)
     if int(event["created"]) < cur["state_version"] and cur["stripe_subscription_id"] == sub_id:
-        return "ignored", "stale: the subscription state is newer"
+        return ignored("stale: the subscription state is newer")
     if cur["stripe_subscription_id"] == sub_id and cur["status"] in ENDED:
-        return "ignored", "subscription already canceled"
-    return "processed", _apply_plan_state(
-        tx, event, sub_id=sub_id, customer=_id(s.get("customer")), plan=row["plan"], status="active"
+        return ignored("subscription already canceled")
+    return processed(
+        _apply_plan_state(
+            tx,
+            event,
+            sub_id=sub_id,
+            customer=id_of(s.get("customer")),
+            plan=row["plan"],
+            status="active",
+        )
     )
 
 
 def _resolve_subscription(tx: Tx, sub: dict[str, Any]) -> tuple[str | None, str | None]:
     return (
         _channel_from_metadata(tx, sub.get("metadata"))
-        or _channel_of(tx, _id(sub.get("id")), _id(sub.get("customer")))
+        or _channel_of(tx, id_of(sub.get("id")), id_of(sub.get("customer")))
     ), None
 
 
-def _subscription_changed(tx: Tx, event: dict[str, Any], sub: dict[str, Any]) -> Result:
-    sub_id = _id(sub.get("id"))
+def _subscription_changed(tx: Tx, event: dict[str, Any], sub: dict[str, Any]) -> Outcome:
+    sub_id = id_of(sub.get("id"))
     deleted = event["type"] == "customer.subscription.deleted"
     status = "canceled" if deleted else str(sub.get("status") or "")
     ver = int(event["created"])
     cur = _lock_subscription(tx)
     if cur["stripe_subscription_id"] not in (None, sub_id):
         if status in ENDED or ver < cur["state_version"]:
-            return "ignored", "about a replaced subscription"
+            return ignored("about a replaced subscription")
     elif ver < cur["state_version"]:
-        return "ignored", "stale: older than the subscription state we hold"
+        return ignored("stale: older than the subscription state we hold")
     if cur["stripe_subscription_id"] == sub_id and cur["status"] in ENDED:
-        return "ignored", "subscription already canceled"
-    plan = _plan_key(sub.get("metadata")) or cur["plan"]
-    return "processed", _apply_plan_state(
-        tx,
-        event,
-        sub_id=sub_id,
-        customer=_id(sub.get("customer")),
-        plan=plan,
-        status=status,
-        period_end=_period_end(sub),
-        cancel_at_period_end=bool(sub.get("cancel_at_period_end")),
+        return ignored("subscription already canceled")
+    plan = subscription_plan(sub, cur["plan"])
+    return processed(
+        _apply_plan_state(
+            tx,
+            event,
+            sub_id=sub_id,
+            customer=id_of(sub.get("customer")),
+            plan=plan,
+            status=status,
+            ends=period_end(sub),
+            cancel_at_period_end=bool(sub.get("cancel_at_period_end")),
+        )
     )
-
-
-def _invoice_subscription(inv: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
-    details = (
-        (inv.get("parent") or {}).get("subscription_details")
-        or inv.get("subscription_details")
-        or {}
-    )
-    sub = _id(details.get("subscription")) or _id(inv.get("subscription"))
-    return sub, details.get("metadata") or {}
 
 
 def _resolve_invoice(tx: Tx, inv: dict[str, Any]) -> tuple[str | None, str | None]:
-    sub, meta = _invoice_subscription(inv)
+    sub, meta = invoice_subscription(inv)
     return (
-        _channel_from_metadata(tx, meta) or _channel_of(tx, sub, _id(inv.get("customer")))
+        _channel_from_metadata(tx, meta) or _channel_of(tx, sub, id_of(inv.get("customer")))
     ), None
 
 
-def _invoice(tx: Tx, event: dict[str, Any], inv: dict[str, Any]) -> Result:
-    sub_id, meta = _invoice_subscription(inv)
+def _invoice(tx: Tx, event: dict[str, Any], inv: dict[str, Any]) -> Outcome:
+    sub_id, meta = invoice_subscription(inv)
     if sub_id is None:
-        return "ignored", "not a subscription invoice"
+        return ignored("not a subscription invoice")
     paid = event["type"] == "invoice.paid"
-    amount_paid = _int(inv.get("amount_paid", 0), "amount_paid")
+    amount_paid = int_amount(inv.get("amount_paid", 0), "amount_paid")
     if paid and amount_paid > 0:
         ledger.add(
             tx,
@@ -968,18 +1006,20 @@ def _invoice(tx: Tx, event: dict[str, Any], inv: dict[str, Any]) -> Result:
             kind="plan_invoice",
             amount=-amount_paid,
             currency=str(inv.get("currency") or "usd"),
-            occurred_at=_when(event),
-            stripe_object_id=_id(inv.get("id")),
+            occurred_at=event_time(event),
+            stripe_object_id=id_of(inv.get("id")),
             stripe_event_id=event["id"],
         )
+    if is_plan_change_invoice(inv):
+        return processed("ledger only: plan change invoice (the subscription event applies it)")
     cur = _lock_subscription(tx)
     if cur["stripe_subscription_id"] not in (None, sub_id):
-        return "processed", "ledger only: invoice of a replaced subscription"
+        return processed("ledger only: invoice of a replaced subscription")
     if int(event["created"]) < cur["state_version"]:
-        return "processed", "ledger only: older than the subscription state"
+        return processed("ledger only: older than the subscription state")
     if cur["status"] in ENDED and cur["stripe_subscription_id"] == sub_id:
-        return "processed", "ledger only: subscription canceled"
-    plan = _plan_key(meta) or cur["plan"]
+        return processed("ledger only: subscription canceled")
+    plan = plan_key(meta) or cur["plan"]
     if not paid:
         audit.record(
             tx,
@@ -987,29 +1027,31 @@ def _invoice(tx: Tx, event: dict[str, Any], inv: dict[str, Any]) -> Result:
             channel_id=str(cur["channel_id"]),
             actor_user_id=None,
             target_type="invoice",
-            target_id=_id(inv.get("id")),
+            target_id=id_of(inv.get("id")),
             details={
                 "amount_due": inv.get("amount_due"),
                 "attempt_count": inv.get("attempt_count"),
             },
         )
-    return "processed", _apply_plan_state(
-        tx,
-        event,
-        sub_id=sub_id,
-        customer=_id(inv.get("customer")),
-        plan=plan,
-        status="active" if paid else "past_due",
+    return processed(
+        _apply_plan_state(
+            tx,
+            event,
+            sub_id=sub_id,
+            customer=id_of(inv.get("customer")),
+            plan=plan,
+            status="active" if paid else "past_due",
+        )
     )
 
 
-def _checkout_expired(tx: Tx, event: dict[str, Any], s: dict[str, Any]) -> Result:
+def _checkout_expired(tx: Tx, event: dict[str, Any], s: dict[str, Any]) -> Outcome:
     n = tx.exec(
         "UPDATE checkout_sessions SET status = 'expired' WHERE id = :id"
         " AND channel_id = app_channel_id() AND status = 'open'",
         id=s.get("id"),
     )
-    return ("processed", "expired") if n else ("ignored", "not an open checkout session")
+    return processed("expired") if n else ignored("not an open checkout session")
 
 
 _CHECKOUT = Handler(_resolve_checkout, _checkout_completed)
@@ -1028,6 +1070,9 @@ HANDLERS: dict[str, Handler] = {
     "customer.subscription.created": _SUBSCRIPTION,
     "customer.subscription.updated": _SUBSCRIPTION,
     "customer.subscription.deleted": _SUBSCRIPTION,
+    # Pending updates (plan changes wait for their invoice): applied once paid, or expired.
+    "customer.subscription.pending_update_applied": _SUBSCRIPTION,
+    "customer.subscription.pending_update_expired": _SUBSCRIPTION,
     "invoice.paid": _INVOICE,
     "invoice.payment_failed": _INVOICE,
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import logging
 import threading
 import time
 import uuid
@@ -21,14 +22,15 @@ from flask import Request
 from werkzeug.test import EnvironBuilder
 
 from shared.adapters import stripe_api
-from shared.billing import ledger
+from shared.billing import ledger, stripe_events
 from shared.billing import service as billing
-from shared.billing.plans import PLANS, platform_fee
-from shared.billing.stripe_events import sign
+from shared.billing.rules import PLANS, platform_fee
+from shared.billing.schemas import CheckoutIn, DisputeQuery
+from shared.billing.stripe_events import RejectionSampler, sign
 from shared.channels import service as channels
 from shared.identity import service as identity
 from shared.platform.config import settings
-from shared.platform.errors import Conflict, Forbidden, NotFound
+from shared.platform.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.platform.ids import uuid7
 from tests.helpers import PASSWORD, eventually, unique
 
@@ -191,7 +193,9 @@ class Shop:
         )
         self.buyer = new_user()
 
-    def course(self, *, price: int | None = PRICE, status: str = "published") -> str:
+    def course(
+        self, *, price: int | None = PRICE, status: str = "published", currency: str = "usd"
+    ) -> str:
         cid = uuid7()
         self.admin.run(
             "INSERT INTO courses (id, channel_id, title, status, price_amount, price_currency,"
@@ -201,7 +205,7 @@ class Shop:
             c=self.channel_id,
             s=status,
             p=price,
-            cur="usd" if price else None,
+            cur=currency if price else None,
             u=self.owner,
         )
         return cid
@@ -211,10 +215,12 @@ class Shop:
             channel_id=self.channel_id,
             course_id=self.course_id,
             user_id=buyer or self.buyer,
-            batch_id=self.batch_id if batch else None,
-            success_url="https://shop.example/ok",
-            cancel_url="https://shop.example/cancel",
-        )
+            body=CheckoutIn(
+                batch_id=self.batch_id if batch else None,
+                success_url="https://shop.example/ok",
+                cancel_url="https://shop.example/cancel",
+            ),
+        ).model_dump()
         meta = {
             "channel_id": self.channel_id,
             "course_id": self.course_id,
@@ -275,7 +281,7 @@ def test_checkout_session_carries_fee_destination_and_metadata(admin):
     assert co["checkout_url"].startswith(settings().stripe_api_base)
     [row] = q(admin, "SELECT * FROM checkout_sessions WHERE id = :i", i=co["session_id"])
     assert row["amount"] == PRICE and row["currency"] == "usd"
-    assert row["application_fee_amount"] == platform_fee(PLANS["free"], PRICE) == 520
+    assert row["application_fee_amount"] == platform_fee(PLANS["free"], PRICE, "usd") == 520
     assert row["destination_account"] == shop.account and str(row["batch_id"]) == shop.batch_id
     remote = stripe_api.client().v1.checkout.sessions.retrieve(co["session_id"]).to_dict()
     assert remote["metadata"] == co["meta"] and remote["amount_total"] == PRICE
@@ -283,16 +289,28 @@ def test_checkout_session_carries_fee_destination_and_metadata(admin):
     assert shop.enrollments() == []
 
 
+def test_fixed_fee_follows_the_currency_and_unsupported_currencies_are_refused(admin):
+    shop = Shop(admin)
+    shop.course_id = shop.course(price=5000, currency="jpy")  # zero-decimal: 5,000 yen
+    co = shop.checkout()
+    [row] = q(admin, "SELECT * FROM checkout_sessions WHERE id = :i", i=co["session_id"])
+    assert row["currency"] == "jpy" and row["amount"] == 5000
+    assert row["application_fee_amount"] == 500 + 50  # 10 % + 50 yen (not 30 yen)
+    remote = stripe_api.client().v1.checkout.sessions.retrieve(co["session_id"]).to_dict()
+    assert remote["amount_total"] == 5000 and remote["currency"] == "jpy"
+    before = q(admin, "SELECT count(*) AS n FROM checkout_sessions")[0]["n"]
+    shop.course_id = shop.course(price=5000, currency="inr")
+    with pytest.raises(Unprocessable, match="INR"):
+        shop.checkout()
+    assert q(admin, "SELECT count(*) AS n FROM checkout_sessions")[0]["n"] == before
+
+
 def test_checkout_refusals_write_nothing(admin):
     shop = Shop(admin)
     other = Shop(admin)
     before = q(admin, "SELECT count(*) AS n FROM checkout_sessions")[0]["n"]
-    kw = {
-        "user_id": shop.buyer,
-        "batch_id": None,
-        "success_url": "https://x.example/ok",
-        "cancel_url": "https://x.example/no",
-    }
+    urls = {"success_url": "https://x.example/ok", "cancel_url": "https://x.example/no"}
+    kw = {"user_id": shop.buyer, "body": CheckoutIn(**urls)}
     with pytest.raises(NotFound):  # another channel's course
         billing.create_course_checkout(channel_id=shop.channel_id, course_id=other.course_id, **kw)
     with pytest.raises(NotFound):
@@ -309,7 +327,7 @@ def test_checkout_refusals_write_nothing(admin):
         billing.create_course_checkout(
             channel_id=shop.channel_id,
             course_id=shop.course_id,
-            **{**kw, "batch_id": other.batch_id},
+            **{**kw, "body": CheckoutIn(**urls, batch_id=other.batch_id)},
         )
     admin.run("UPDATE channels SET charges_enabled = false WHERE id = :c", c=other.channel_id)
     with pytest.raises(Conflict, match="cannot take payments"):
@@ -461,7 +479,7 @@ def test_dispute_lands_in_the_queue_and_a_lost_dispute_ends_the_enrollment(admin
     )
     ok(deliver(opened))
     queue = billing.list_disputes(
-        channel_id=shop.channel_id, user_id=shop.owner, limit=10, cursor=None
+        channel_id=shop.channel_id, user_id=shop.owner, query=DisputeQuery(limit=10)
     )
     [item] = queue["items"]
     assert item["stripe_dispute_id"] == dp and item["outcome"] is None
@@ -470,7 +488,9 @@ def test_dispute_lands_in_the_queue_and_a_lost_dispute_ends_the_enrollment(admin
     assert shop.enrollments()[0]["status"] == "active"  # access continues while open
     assert kinds(shop.ledger())["dispute"] == -PRICE
     with pytest.raises(Forbidden):  # the buyer (now a student member) is no manager
-        billing.list_disputes(channel_id=shop.channel_id, user_id=shop.buyer, limit=10, cursor=None)
+        billing.list_disputes(
+            channel_id=shop.channel_id, user_id=shop.buyer, query=DisputeQuery(limit=10)
+        )
     lost = evt("charge.dispute.closed", dispute_obj(dp, co["charge"], co["pi"], "lost"))
     ok(deliver(lost))
     assert shop.enrollments()[0]["ended_reason"] == "dispute_lost"
@@ -481,7 +501,9 @@ def test_dispute_lands_in_the_queue_and_a_lost_dispute_ends_the_enrollment(admin
     )
     ok(deliver(stale))
     [d] = billing.list_disputes(
-        channel_id=shop.channel_id, user_id=shop.owner, limit=10, cursor=None, status="closed"
+        channel_id=shop.channel_id,
+        user_id=shop.owner,
+        query=DisputeQuery(limit=10, status="closed"),
     )["items"]
     assert d["status"] == "lost" and d["outcome"] == "lost"
     assert kinds(shop.ledger()) == {"sale": PRICE, "platform_fee": -520, "dispute": -PRICE}
@@ -556,7 +578,14 @@ def test_account_updated_keeps_readiness_and_older_events_cannot_roll_back(admin
 # -- plan subscriptions ---------------------------------------------------------------------
 def _sub(sub_id: str, customer: str, status: str, meta: dict) -> dict:
     s = copy.deepcopy(FIX["subscription"])
-    s.update(id=sub_id, customer=customer, status=status, metadata=meta, cancel_at_period_end=False)
+    s.update(
+        id=sub_id,
+        customer=customer,
+        status=status,
+        metadata=meta,
+        cancel_at_period_end=False,
+        pending_update=None,  # the fixture carries a sample; a settled subscription has none
+    )
     return s
 
 
@@ -569,6 +598,7 @@ def _invoice(sub_id: str, customer: str, meta: dict, paid: bool) -> dict:
         amount_due=2900,
         currency="usd",
         status="paid" if paid else "open",
+        billing_reason="subscription_cycle",
         parent={
             "type": "subscription_details",
             "quote_details": None,
@@ -667,7 +697,20 @@ def _rejections(admin) -> list[dict]:
     )
 
 
-def test_bad_signature_or_stale_timestamp_is_400_and_writes_nothing(admin):
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_bad_signature_or_stale_timestamp_is_400_and_writes_nothing(admin, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(stripe_events, "rejections", RejectionSampler(clock=lambda: clock[0]))
+    logged = _Records()
+    stripe_events.log.addHandler(logged)
     shop = Shop(admin)
     co = shop.checkout()
     event = shop.completed(co)
@@ -690,10 +733,21 @@ def test_bad_signature_or_stale_timestamp_is_400_and_writes_nothing(admin):
         assert resp.content_type.startswith("application/problem+json")
         assert json.loads(resp.get_data())["status"] == 400
     assert _counts(admin) == before
-    # each rejection is audited on the platform chain, with the reason and never the body
+    # each rejection is a log line of the `webhook_rejected` metric (a log-based metric) ...
+    stripe_events.log.removeHandler(logged)
+    counted = [r for r in logged.records if getattr(r, "fields", {}).get("metric")]
+    assert len(counted) == len(cases)
+    assert {r.fields["metric"] for r in counted} == {"webhook_rejected"}
+    assert all(r.fields["provider"] == "stripe" and r.fields["reason"] for r in counted)
+    # ... and the platform audit chain gets one sampled row per minute, not one per delivery
+    # (a flood of garbage must not queue logins behind the chain's lock)
     rejected = _rejections(admin)[rejected_before:]
-    assert len(rejected) == len(cases)
+    assert len(rejected) == 1
     assert all(event["id"] not in json.dumps(r) for r in rejected)
+    clock[0] += 61
+    assert deliver(raw=body, signature=None).status_code == 400
+    [sampled] = _rejections(admin)[rejected_before + 1 :]
+    assert sampled["details"]["rejected_since_last_sample"] == len(cases)
     # the genuine delivery still works afterwards
     assert ok(deliver(event))["status"] == "processed"
 
@@ -777,7 +831,7 @@ def test_reconcile_cron_replays_deferred_events_and_reports(admin):
     assert report["deferred_replayed"] >= 1 and report["channels_checked"] >= 1
     assert all(type(d["diff"]) is dict for d in report["discrepancies"])
     [item] = billing.list_disputes(
-        channel_id=shop.channel_id, user_id=shop.owner, limit=5, cursor=None
+        channel_id=shop.channel_id, user_id=shop.owner, query=DisputeQuery(limit=5)
     )["items"]
     assert item["stripe_dispute_id"] == dp
     [ev] = q(admin, "SELECT status FROM stripe_events WHERE id = :i", i=opened["id"])

@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from shared.billing import ledger, stripe_events
+from shared.billing import ledger, rules, stripe_events
 from shared.billing.schemas import CheckoutIn, Money, PlanChangeIn
 
 
@@ -56,16 +56,16 @@ def test_ledger_refuses_float_amounts_and_unknown_kinds():
 
 
 def test_amount_fields_must_be_integers():
-    assert stripe_events._int(100, "amount") == 100
+    assert rules.int_amount(100, "amount") == 100
     for bad in (10.0, "100", None, True):
-        with pytest.raises(stripe_events.BadRequest):
-            stripe_events._int(bad, "amount")
+        with pytest.raises(rules.InvalidEventField):
+            rules.int_amount(bad, "amount")
 
 
 def test_references_may_be_ids_or_expanded_objects():
-    assert stripe_events._id("pi_1") == "pi_1"
-    assert stripe_events._id({"id": "pi_2", "object": "payment_intent"}) == "pi_2"
-    assert stripe_events._id(None) is None and stripe_events._id("") is None
+    assert rules.id_of("pi_1") == "pi_1"
+    assert rules.id_of({"id": "pi_2", "object": "payment_intent"}) == "pi_2"
+    assert rules.id_of(None) is None and rules.id_of("") is None
 
 
 def test_invoice_subscription_old_and_new_api_shapes():
@@ -75,20 +75,19 @@ def test_invoice_subscription_old_and_new_api_shapes():
         }
     }
     old = {"subscription": "sub_2", "subscription_details": {"metadata": {"plan": "pro"}}}
-    assert stripe_events._invoice_subscription(new) == ("sub_1", {"channel_id": "c"})
-    assert stripe_events._invoice_subscription(old) == ("sub_2", {"plan": "pro"})
-    assert stripe_events._invoice_subscription({"parent": None}) == (None, {})
+    assert rules.invoice_subscription(new) == ("sub_1", {"channel_id": "c"})
+    assert rules.invoice_subscription(old) == ("sub_2", {"plan": "pro"})
+    assert rules.invoice_subscription({"parent": None}) == (None, {})
 
 
 def test_plan_key_and_period_end():
-    assert stripe_events._plan_key({"plan": "pro"}) == "pro"
-    assert stripe_events._plan_key({"plan": "gold"}, None, {"plan": "business"}) == "business"
-    assert stripe_events._period_end({"current_period_end": 1_700_000_000}).year == 2023
+    assert rules.plan_key({"plan": "pro"}) == "pro"
+    assert rules.plan_key({"plan": "gold"}, None, {"plan": "business"}) == "business"
+    assert rules.period_end({"current_period_end": 1_700_000_000}).year == 2023
     assert (
-        stripe_events._period_end({"items": {"data": [{"current_period_end": 1_800_000_000}]}}).year
-        == 2027
+        rules.period_end({"items": {"data": [{"current_period_end": 1_800_000_000}]}}).year == 2027
     )
-    assert stripe_events._period_end({}) is None
+    assert rules.period_end({}) is None
 
 
 def test_every_issue_event_type_has_a_handler():
