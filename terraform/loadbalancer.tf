@@ -153,13 +153,25 @@ resource "google_compute_security_policy" "edge" {
     }
   }
 
+  # Provider webhooks get their own budget, far above a client's (Stripe and Zoom deliver
+  # bursts from a few IPs) but finite: unsigned garbage from one address is refused here
+  # before it costs a function instance (issue 16 item 1).
   rule {
-    action      = "allow"
+    action      = "throttle"
     priority    = 900
-    description = "Provider webhooks: signed, bursty, from few provider IPs; not per-IP throttled"
+    description = "Provider webhooks: signed, bursty, from few provider IPs; own per-IP budget"
     match {
       expr {
         expression = "request.path.startsWith('/v1/webhooks/')"
+      }
+    }
+    rate_limit_options {
+      conform_action = "allow"
+      exceed_action  = "deny(429)"
+      enforce_on_key = "IP"
+      rate_limit_threshold {
+        count        = 3000
+        interval_sec = 60
       }
     }
   }
