@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Static checks (`make lint`, cloudbuild.yaml): ruff lint + format, terraform fmt, checkov over
-# terraform/ (every skip justified in a comment), yamllint of cloudbuild.yaml and workflows/.
+# Static checks (`make lint`, cloudbuild.yaml): ruff lint + format, the import contracts
+# (import-linter, pyproject [tool.importlinter]), mypy over shared/ and functions/, terraform fmt,
+# checkov over terraform/ (every skip justified in a comment), yamllint of cloudbuild.yaml and
+# workflows/.
 # Runs every check, then exits non-zero if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +26,14 @@ check() {
 
 check "ruff check" "$PY" -m ruff check .
 check "ruff format --check" "$PY" -m ruff format --check .
+
+# The package layout's import contracts (capabilities meet through their public package, rules
+# stay pure, ...). The console script lives beside the interpreter in a virtualenv.
+LINT_IMPORTS=$(dirname "$PY")/lint-imports
+[[ -x "$LINT_IMPORTS" ]] || LINT_IMPORTS=lint-imports
+check "lint-imports" "$LINT_IMPORTS" --no-cache
+# Files and options in pyproject [tool.mypy]; functions are packages (functions.<name>.main).
+check "mypy" "$PY" -m mypy
 
 if command -v terraform >/dev/null 2>&1; then
   check "terraform fmt -check" terraform fmt -check -recursive terraform
