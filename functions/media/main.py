@@ -3,7 +3,8 @@
 import functions_framework
 
 from shared import media
-from shared.media.schemas import UploadIn, UploadOut, UploadTicket
+from shared.media.schemas import LIMITS, UploadIn, UploadOut, UploadTicket, describe_limits
+from shared.media.schemas import shown_size as _size
 from shared.web import Api, Ctx
 
 api = Api("media", tag="Media")
@@ -17,32 +18,33 @@ C = "/v1/channels/{channel_id}"
     status=201,
     response=UploadTicket,
     idempotent=True,
-    summary="Get a signed URL to upload a lesson video (MP4 up to 5 GiB), a resource "
-    "(up to 200 MiB) or a thumbnail (JPEG/PNG/WebP up to 5 MiB)",
+    summary=f"Get a signed URL to upload a lesson video (MP4 up to "
+    f"{_size(LIMITS['lesson_video'].max_bytes)}), a resource (up to "
+    f"{_size(LIMITS['resource'].max_bytes)}) or a thumbnail (JPEG/PNG/WebP up to "
+    f"{_size(LIMITS['thumbnail'].max_bytes)})",
     errors={
         403: "Instructor or above only",
         404: "No such channel, course or lesson",
-        409: "Not a video lesson, or the course is archived",
+        409: "Not a video lesson, the course is archived, or the upload would take the "
+        "channel past its plan's storage quota (the answer gives quota_bytes, used_bytes, "
+        "requested_bytes)",
         422: "Type or size not allowed for the purpose (limits in the body schema)",
     },
 )
-def create_upload(ctx: Ctx):
-    """The answer's `url` takes one PUT of the bytes with exactly the answer's `headers`
-    (content type, exact size, create-only), within 15 minutes. Then storage's finalize event
-    checks the object and marks the upload `ready` or `rejected` (GET the upload to see which).
-
-    What each purpose accepts:
-    - `lesson_video`: video/mp4 up to 5 GiB, a playable MP4 with a video track; needs
-      `lesson_id` of a video lesson; when ready the lesson becomes ready with its duration.
-    - `resource`: application/pdf, application/zip, application/epub+zip, text/plain,
-      text/csv, text/markdown, image/png, image/jpeg, audio/mpeg up to 200 MiB; needs
-      `course_id` or `lesson_id`; attach it with POST .../courses/{course_id}/resources.
-    - `thumbnail`: image/jpeg, image/png, image/webp up to 5 MiB; needs `lesson_id` (lesson
-      thumbnail) or `course_id` (course cover).
-    """
+def create_upload(ctx: Ctx) -> dict[str, object]:
     return media.create_upload(
-        channel_id=ctx.params["channel_id"], user_id=ctx.user_id, data=ctx.body
+        channel_id=ctx.params["channel_id"], user_id=_user(ctx), data=ctx.body
     )
+
+
+create_upload.__doc__ = (
+    "The answer's `url` takes one PUT of the bytes with exactly the answer's `headers` "
+    "(content type, exact size, create-only), within 15 minutes. Then storage's finalize "
+    "event checks the object and marks the upload `ready` or `rejected` (GET the upload to "
+    "see which). Every upload not rejected counts against the channel's storage quota until "
+    "its file is deleted or replaced; uploads not attached within a day are swept.\n\n"
+    f"What each purpose accepts:\n{describe_limits()}"
+)
 
 
 @api.route(
@@ -52,10 +54,15 @@ def create_upload(ctx: Ctx):
     summary="An upload's state: pending, ready, or rejected with the reason",
     errors={403: "Instructor or above only", 404: "No such upload"},
 )
-def get_upload(ctx: Ctx):
+def get_upload(ctx: Ctx) -> dict[str, object]:
     return media.get_upload(
-        channel_id=ctx.params["channel_id"], user_id=ctx.user_id, upload_id=ctx.params["upload_id"]
+        channel_id=ctx.params["channel_id"], user_id=_user(ctx), upload_id=ctx.params["upload_id"]
     )
+
+
+def _user(ctx: Ctx) -> str:
+    assert ctx.user_id is not None  # auth="required" (the default) answered 401 otherwise
+    return ctx.user_id
 
 
 handle_media = functions_framework.http(api)

@@ -7,13 +7,15 @@ topic.
 """
 
 import functions_framework
+from cloudevents.http import CloudEvent
 
 from shared import media
-from shared.platform import log as slog
+from shared.web import envelopes, setup_logging
 
-slog.setup()
+setup_logging()
 
 
 @functions_framework.cloud_event
-def on_media_released(event) -> None:
-    media.on_push(data=event.data)
+def on_media_released(event: CloudEvent) -> None:
+    message = envelopes.pubsub_message(event.data)
+    media.on_media_released(envelope=message.data, attributes=message.attributes)

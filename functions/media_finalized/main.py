@@ -6,13 +6,21 @@ redeliver it (storage or database briefly unavailable), up to the dead-letter to
 """
 
 import functions_framework
+from cloudevents.http import CloudEvent
 
 from shared import media
-from shared.platform import log as slog
+from shared.web import envelopes, setup_logging
 
-slog.setup()
+setup_logging()
 
 
 @functions_framework.cloud_event
-def on_media_finalized(event) -> None:
-    media.on_storage_event(event_id=event["id"], event_type=event["type"], data=event.data)
+def on_media_finalized(event: CloudEvent) -> None:
+    message = envelopes.cloud_event_data(event.data)
+    obj = message.data if message.data is not None else {}
+    media.on_storage_event(
+        event_id=event["id"],
+        event_type=event["type"],
+        obj=None if message.malformed or not isinstance(obj, dict) else obj,
+        attributes=message.attributes,
+    )

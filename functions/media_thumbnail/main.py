@@ -6,19 +6,18 @@ answers 500 and Cloud Tasks retries with backoff, up to the queue's max_attempts
 """
 
 import functions_framework
+from flask import Request
 
 from shared import media
-from shared.platform import log as slog
+from shared.web import envelopes, setup_logging
 
-slog.setup()
+setup_logging()
 
 
 @functions_framework.http
-def make_thumbnail(request):
-    body = request.get_json(silent=True) or {}
-    if not isinstance(body, dict):
-        body = {}
+def make_thumbnail(request: Request) -> tuple[dict[str, str], int]:
+    body = envelopes.task_body(request.get_json(silent=True))
     result = media.make_video_thumbnail(
         channel_id=body.get("channel_id"), upload_id=body.get("upload_id")
     )
-    return {"result": result}, 200
+    return {"result": str(result)}, 200

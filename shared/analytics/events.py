@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from shared import media
 from shared.platform.config import settings
 from shared.platform.db import Tx, transaction
 
@@ -33,7 +34,8 @@ def record(
 
 def maintain(*, months_ahead: int = 2, lag_seconds: int | None = None) -> dict[str, int]:
     """Cron body: future partitions, rollups rolled forward to `lag_seconds` ago (default from
-    settings; see migration 0025), stale sessions."""
+    settings; see migration 0025), stale sessions, and the media uploads left unattached
+    for a day (they stop counting against the channel's storage quota)."""
     lag = settings().analytics_rollup_lag_seconds if lag_seconds is None else lag_seconds
     with transaction() as tx:
         tx.scalar("SELECT analytics_ensure_partitions(:m)", m=months_ahead)
@@ -41,4 +43,9 @@ def maintain(*, months_ahead: int = 2, lag_seconds: int | None = None) -> dict[s
         rows = tx.scalar("SELECT analytics_roll_forward(make_interval(secs => :s))", s=lag)
     with transaction() as tx:
         pruned = tx.scalar("SELECT learning_prune_sessions()")
-    return {"rollup_rows": int(rows or 0), "sessions_pruned": int(pruned or 0)}
+    swept = media.sweep_unattached()
+    return {
+        "rollup_rows": int(rows or 0),
+        "sessions_pruned": int(pruned or 0),
+        "uploads_swept": swept,
+    }

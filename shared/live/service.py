@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from shared.catalog.schemas import LiveSessionIn, LiveSessionPatch
 from shared.channels import allows, check_channel_id, require, role_of
 from shared.platform import audit
 from shared.platform.db import Tx, transaction
@@ -142,7 +143,9 @@ def _record(
 
 
 # -- use cases ----------------------------------------------------------------------------
-def schedule_session(*, channel_id: str, user_id: str, batch_id: str, data: Any) -> dict[str, Any]:
+def schedule_session(
+    *, channel_id: str, user_id: str, batch_id: str, data: LiveSessionIn
+) -> dict[str, Any]:
     """Create the meeting at the provider, then store the session.
 
     Order, chosen over "reserve a row as 'creating', then finish it": Zoom's create takes no
@@ -191,6 +194,7 @@ def schedule_session(*, channel_id: str, user_id: str, batch_id: str, data: Any)
                 h=meeting["start_url"],
                 u=user_id,
             )
+            assert row is not None  # INSERT ... RETURNING answers the row it wrote
             sid = str(row["id"])
             _record(
                 tx,
@@ -280,7 +284,7 @@ def _not_in_the_past(starts_at: datetime | None) -> None:
 
 
 def reschedule_session(
-    *, channel_id: str, user_id: str, batch_id: str, session_id: str, data: Any
+    *, channel_id: str, user_id: str, batch_id: str, session_id: str, data: LiveSessionPatch
 ) -> dict[str, Any]:
     """Change a scheduled class's title, start or length: at the provider, then here.
 
@@ -295,7 +299,7 @@ def reschedule_session(
         row = _session(tx, batch_id, session_id)
     if row["status"] != "scheduled":
         raise Conflict("This live class is cancelled.")
-    changes = {
+    changes: dict[str, Any] = {
         "title": data.title,
         "starts_at": data.starts_at,
         "duration_minutes": data.duration_minutes,

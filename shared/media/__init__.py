@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 from shared.platform.exports import lazy_exports
 
 if TYPE_CHECKING:
-    from shared.media.cleanup import on_push
+    from shared.media.cleanup import on_media_released
     from shared.media.release import release as release_media
     from shared.media.service import (
         create_upload,
@@ -15,14 +15,16 @@ if TYPE_CHECKING:
         on_object_finalized,
         on_storage_event,
     )
+    from shared.media.sweep import sweep_unattached
 
 __getattr__ = lazy_exports(__name__, __file__)
 __all__ = [
     "create_upload",
     "get_upload",
     "make_video_thumbnail",
+    "on_media_released",
     "on_object_finalized",
-    "on_push",
     "on_storage_event",
     "release_media",
+    "sweep_unattached",
 ]

@@ -16,13 +16,11 @@ Malformed events are logged and acked: they will never parse.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
-from shared.media.rules import owned_by, parse_released
+from shared.media.rules import Outcome, Result, owned_by, parse_released
 from shared.platform.consumers import first_delivery
 from shared.platform.db import transaction
 
@@ -46,18 +44,18 @@ WHERE EXISTS (SELECT 1 FROM lessons l WHERE l.channel_id = app_channel_id()
 """
 
 
-def on_push(*, data: Any) -> str:
-    """Entry for media_cleanup: `data` is the Pub/Sub push body's CloudEvent data
-    ({"message": {"data": base64 envelope, "attributes": ...}}). Returns what happened."""
-    envelope, attrs = _decode(data)
+def on_media_released(*, envelope: Any, attributes: Mapping[str, str]) -> Result:
+    """Entry for media_cleanup, given its Pub/Sub push decoded (shared.web.envelopes): the
+    outbox envelope (None when the message did not decode) and the message's attributes.
+    Returns what happened."""
     parsed = parse_released(envelope)
     if isinstance(parsed, str):
         log.warning("malformed media.released event dropped: %s", parsed)
-        return f"ignored: malformed event ({parsed})"
+        return Result(Outcome.MALFORMED_BECAUSE, why=parsed)
     event_id, channel_id, objects, reason = parsed
-    if attrs.get("channel_id") not in (None, channel_id):
+    if attributes.get("channel_id") not in (None, channel_id):
         log.warning("event %s: attribute and body name different channels; dropped", event_id)
-        return "ignored: malformed event (channel mismatch)"
+        return Result(Outcome.MALFORMED_BECAUSE, why="channel mismatch")
     result = release_objects(
         event_id=event_id, channel_id=channel_id, objects=objects, reason=reason
     )
@@ -65,7 +63,7 @@ def on_push(*, data: Any) -> str:
     return result
 
 
-def release_objects(*, event_id: str, channel_id: str, objects: list[str], reason: str) -> str:
+def release_objects(*, event_id: str, channel_id: str, objects: list[str], reason: str) -> Result:
     """Delete the objects of one `media.released` event that are this channel's and unused."""
     foreign = [o for o in objects if not owned_by(o, channel_id)]
     if foreign:
@@ -79,7 +77,7 @@ def release_objects(*, event_id: str, channel_id: str, objects: list[str], reaso
     mine = [o for o in dict.fromkeys(objects) if o not in foreign]
     with transaction(channel_id=channel_id) as tx:
         if not first_delivery(tx, consumer=CONSUMER, event_id=event_id):
-            return "ignored: duplicate delivery"
+            return Result(Outcome.DUPLICATE)
         used = {r["o"] for r in tx.all(_STILL_REFERENCED, objects=mine)} if mine else set()
         doomed = [o for o in mine if o not in used]
         if doomed:
@@ -89,17 +87,4 @@ def release_objects(*, event_id: str, channel_id: str, objects: list[str], reaso
             # processed_events mark with it, so the redelivery tries again.
             for name in doomed:
                 gcs_objects.delete(BUCKET, name)
-    return f"deleted {len(doomed)}, still referenced {len(used)}, refused {len(foreign)}"
-
-
-def _decode(data: Any) -> tuple[Any, dict[str, Any]]:
-    """(envelope, attributes) of a push body; envelope None when it does not decode."""
-    message = data.get("message") if isinstance(data, dict) else None
-    if not isinstance(message, dict):
-        return None, {}
-    attrs = message.get("attributes")
-    attrs = attrs if isinstance(attrs, dict) else {}
-    try:
-        return json.loads(base64.b64decode(message.get("data") or "", validate=True)), attrs
-    except (ValueError, TypeError, binascii.Error):
-        return None, attrs
+    return Result(Outcome.CLEANED, deleted=len(doomed), referenced=len(used), refused=len(foreign))

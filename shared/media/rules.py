@@ -1,4 +1,5 @@
-"""Media objects that no row needs any more: the `media.released` event and its rules. Pure.
+"""Media rules, pure (no I/O): what a finalized upload's check decides, what an accepted upload
+attaches and releases, the outcomes the event consumers answer, and the `media.released` event.
 
 The transaction that makes an object unreferenced (a lesson or resource deleted, a video or
 thumbnail replaced, an upload that lost to a newer one) emits `media.released`
@@ -10,6 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import Enum, StrEnum
 from typing import Any
 
 MEDIA_RELEASED = "media.released"
@@ -82,3 +86,180 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 
 def _is_uuid(value: str) -> bool:
     return _UUID.fullmatch(value) is not None
+
+
+# -- outcomes of the event consumers --------------------------------------------------------
+class Outcome(StrEnum):
+    """What a media event or task did. Values with {fields} are completed by `Result`; the
+    text is what logs and the thumbnail task's answer show."""
+
+    READY = "ready"
+    REJECTED = "rejected: {reason}"
+    MALFORMED = "ignored: malformed event"
+    MALFORMED_BECAUSE = "ignored: malformed event ({why})"
+    OTHER_EVENT = "ignored: {kind} event"
+    OTHER_BUCKET = "ignored: other bucket"
+    NOT_AN_UPLOAD = "ignored: not an upload object"
+    NO_SUCH_UPLOAD = "ignored: no such upload"
+    ALREADY_REJECTED = "ignored: upload already rejected"
+    ALREADY_READY = "ignored: upload already ready"
+    OBJECT_GONE = "ignored: object gone or replaced"
+    DUPLICATE = "ignored: duplicate delivery"
+    WITHDRAWN = "ignored: upload withdrawn"
+    NO_LONGER_PENDING = "ignored: upload no longer pending"
+    CLEANED = "deleted {deleted}, still referenced {referenced}, refused {refused}"
+    MALFORMED_TASK = "ignored: malformed task"
+    NO_READY_VIDEO = "ignored: no ready lesson video"
+    HAS_THUMBNAIL = "ignored: the lesson has a thumbnail or another video"
+    VIDEO_GONE = "ignored: the video object is gone"
+    LESSON_CHANGED = "ignored: the lesson changed meanwhile"
+    THUMBNAIL_READY = "thumbnail ready"
+
+
+class Result(str):
+    """An outcome with its fields filled in. It is the outcome's text (a str, so logs, JSON
+    answers and comparisons read as before) and carries `.outcome` for code that branches."""
+
+    outcome: Outcome
+
+    def __new__(cls, outcome: Outcome, **fields: object) -> Result:
+        self = super().__new__(cls, outcome.value.format(**fields))
+        self.outcome = outcome
+        return self
+
+    @property
+    def ignored(self) -> bool:
+        return self.startswith("ignored")
+
+
+# -- checking a finalized object against its upload -----------------------------------------
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    reason: str | None = None
+    duration: Decimal | None = None
+
+
+def mismatch(
+    *, declared_size: int, declared_type: str, size: int, stored_type: str | None
+) -> str | None:
+    """Why a stored object does not match its upload record (size first), or None."""
+    if size != declared_size:
+        return f"size {size} bytes does not match the declared {declared_size} bytes"
+    stored = (stored_type or "").split(";")[0].strip().lower()
+    if stored != declared_type:
+        return f"content type {stored or 'unknown'} does not match the declared {declared_type}"
+    return None
+
+
+def before_inspection(status: str) -> Outcome | None:
+    """Whether an event for an upload in `status` is answered without looking at the object:
+    rejected uploads never keep an object (the caller deletes it), ready ones are done."""
+    if status == "rejected":
+        return Outcome.ALREADY_REJECTED
+    if status == "ready":
+        return Outcome.ALREADY_READY
+    return None
+
+
+class Step(Enum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+    NOTHING = "nothing"
+
+
+@dataclass(frozen=True)
+class Decision:
+    step: Step  # what to write, in the transaction that locked the upload
+    outcome: Outcome
+    discard: bool  # delete the object's generation after commit
+
+
+def decide(status: str | None, verdict: Verdict) -> Decision:
+    """The transition of an upload whose object was inspected, from its status as locked."""
+    if status == "pending":
+        if verdict.ok:
+            return Decision(Step.ACCEPT, Outcome.READY, discard=False)
+        return Decision(Step.REJECT, Outcome.REJECTED, discard=True)
+    if status == "rejected":  # withdrawn while we checked it (its lesson or resource went)
+        return Decision(Step.NOTHING, Outcome.WITHDRAWN, discard=True)
+    return Decision(Step.NOTHING, Outcome.NO_LONGER_PENDING, discard=False)
+
+
+def wants_thumbnail(purpose: str, lesson_id: str | None) -> bool:
+    """A lesson video that became ready gets a generated thumbnail (queued after commit)."""
+    return purpose == "lesson_video" and lesson_id is not None
+
+
+# -- what an accepted upload attaches -------------------------------------------------------
+class Attach(Enum):
+    LESSON_VIDEO = "lesson_video"
+    ORPHANED_VIDEO = "orphaned_video"  # its lesson is gone: nothing will play it
+    RESOURCE = "resource"
+    LESSON_THUMBNAIL = "lesson_thumbnail"
+    COURSE_COVER = "course_cover"
+    NOTHING = "nothing"
+
+
+def attachment(purpose: str, *, lesson_id: str | None, course_id: str | None) -> Attach:
+    """Where an accepted upload goes."""
+    if purpose == "lesson_video":
+        return Attach.LESSON_VIDEO if lesson_id else Attach.ORPHANED_VIDEO
+    if purpose == "resource":
+        return Attach.RESOURCE
+    if purpose == "thumbnail" and lesson_id:
+        return Attach.LESSON_THUMBNAIL
+    if purpose == "thumbnail" and course_id:
+        return Attach.COURSE_COVER
+    return Attach.NOTHING
+
+
+def replaced_video_objects(
+    *, before_video: str | None, before_thumbnail: str | None, new_video: str, generated: str
+) -> list[str]:
+    """What a newly attached video releases: the video it replaced, and the thumbnail that
+    was generated from that video (under `generated`); a creator's thumbnail stays."""
+    if before_video in (None, new_video):
+        return []
+    thumb = (
+        before_thumbnail if before_thumbnail and before_thumbnail.startswith(generated) else None
+    )
+    return [o for o in (before_video, thumb) if o]
+
+
+def replaced_thumbnail(old: str | None, new: str) -> list[str]:
+    """What attaching thumbnail `new` releases: the one it replaced, if any."""
+    return [old] if old and old != new else []
+
+
+def upload_payload(upload: dict[str, Any]) -> dict[str, Any]:
+    """The ids every `upload.*` event carries."""
+    return {
+        "upload_id": str(upload["id"]),
+        "purpose": upload["purpose"],
+        "course_id": str(upload["course_id"]) if upload["course_id"] else None,
+        "lesson_id": str(upload["lesson_id"]) if upload["lesson_id"] else None,
+    }
+
+
+# -- storage quota --------------------------------------------------------------------------
+GiB = 1024**3
+# Media storage per channel plan (keys of shared/billing/plans.py PLANS; billing owns the
+# plans, media owns this figure). Free holds two full-size lesson videos.
+STORAGE_QUOTA_BYTES: dict[str, int] = {
+    "free": 10 * GiB,
+    "pro": 500 * GiB,
+    "business": 5 * 1024 * GiB,
+}
+# Uploads a day old that never arrived, or arrived as resources nobody attached, are swept.
+UNATTACHED_AFTER_SECONDS = 24 * 3600
+
+
+def storage_quota_bytes(plan_key: str) -> int:
+    """The media storage quota of a plan; an unknown plan gets the free one."""
+    return STORAGE_QUOTA_BYTES.get(plan_key, STORAGE_QUOTA_BYTES["free"])
+
+
+def fits_quota(*, used_bytes: int, requested_bytes: int, quota_bytes: int) -> bool:
+    """Whether `requested_bytes` more still fit: reaching the quota exactly is allowed."""
+    return used_bytes + requested_bytes <= quota_bytes

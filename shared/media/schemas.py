@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import Field, field_validator
@@ -13,41 +14,63 @@ from shared.platform.models import Model, Out
 Purpose = Literal["lesson_video", "resource", "thumbnail"]
 MiB = 1024 * 1024
 
-# What each purpose accepts: content types and the largest size. media_finalized checks the
-# stored object against the upload record again (type, exact size, and the file's own magic
-# bytes / MP4 header), because local storage does not enforce the signed URL's conditions.
-LIMITS: dict[str, dict] = {
-    "lesson_video": {"types": frozenset({"video/mp4"}), "max_bytes": 5 * 1024 * MiB},
-    "resource": {
-        "types": frozenset(
-            {
-                "application/pdf",
-                "application/zip",
-                "application/epub+zip",
-                "text/plain",
-                "text/csv",
-                "text/markdown",
-                "image/png",
-                "image/jpeg",
-                "audio/mpeg",
-            }
+
+@dataclass(frozen=True)
+class Limit:
+    """What one purpose accepts: content types (in the order the docs list them), the
+    largest size, and what the upload needs and does (for the docs)."""
+
+    types: tuple[str, ...]
+    max_bytes: int
+    needs: str
+
+
+# What each purpose accepts. media_finalized checks the stored object against the upload
+# record again (type, exact size, and the file's own magic bytes / MP4 header), because local
+# storage does not enforce the signed URL's conditions. The route's docs are generated from
+# this table (describe_limits).
+LIMITS: dict[str, Limit] = {
+    "lesson_video": Limit(
+        ("video/mp4",),
+        5 * 1024 * MiB,
+        "a playable MP4 with a video track; needs `lesson_id` of a video lesson; when ready"
+        " the lesson becomes ready with its duration",
+    ),
+    "resource": Limit(
+        (
+            "application/pdf",
+            "application/zip",
+            "application/epub+zip",
+            "text/plain",
+            "text/csv",
+            "text/markdown",
+            "image/png",
+            "image/jpeg",
+            "audio/mpeg",
         ),
-        "max_bytes": 200 * MiB,
-    },
-    "thumbnail": {
-        "types": frozenset({"image/jpeg", "image/png", "image/webp"}),
-        "max_bytes": 5 * MiB,
-    },
+        200 * MiB,
+        "needs `course_id` or `lesson_id`; attach it with POST .../courses/{course_id}/resources",
+    ),
+    "thumbnail": Limit(
+        ("image/jpeg", "image/png", "image/webp"),
+        5 * MiB,
+        "needs `lesson_id` (lesson thumbnail) or `course_id` (course cover)",
+    ),
 }
 
 
+def shown_size(max_bytes: int) -> str:
+    """A size limit as the docs show it: `5 GiB`, `200 MiB`."""
+    size = max_bytes / MiB
+    return f"{size / 1024:g} GiB" if size >= 1024 else f"{size:g} MiB"
+
+
 def describe_limits() -> str:
-    lines = []
-    for purpose, rule in LIMITS.items():
-        size = rule["max_bytes"] / MiB
-        shown = f"{size / 1024:g} GiB" if size >= 1024 else f"{size:g} MiB"
-        lines.append(f"- `{purpose}`: {', '.join(sorted(rule['types']))}; up to {shown}")
-    return "\n".join(lines)
+    """The per-purpose rules as a Markdown list (the upload route's description)."""
+    return "\n".join(
+        f"- `{purpose}`: {', '.join(rule.types)} up to {shown_size(rule.max_bytes)}; {rule.needs}."
+        for purpose, rule in LIMITS.items()
+    )
 
 
 class UploadIn(Model):
@@ -64,7 +87,7 @@ class UploadIn(Model):
     content_type: str = Field(min_length=3, max_length=100, examples=["video/mp4"])
     size_bytes: int = Field(
         ge=1,
-        le=LIMITS["lesson_video"]["max_bytes"],
+        le=LIMITS["lesson_video"].max_bytes,
         description="Exact size in bytes; storage refuses any other",
     )
 
@@ -80,22 +103,22 @@ class UploadIn(Model):
             raise ValueError("must not contain control characters")
         return v
 
-    def problems(self) -> list[dict]:
+    def problems(self) -> list[dict[str, Any]]:
         """Validation errors of the per-purpose rules (422 `errors` entries)."""
         rule = LIMITS[self.purpose]
-        errors = []
-        if self.content_type not in rule["types"]:
+        errors: list[dict[str, Any]] = []
+        if self.content_type not in rule.types:
             errors.append(
                 {
                     "loc": ["body", "content_type"],
-                    "msg": f"{self.purpose} accepts {', '.join(sorted(rule['types']))}",
+                    "msg": f"{self.purpose} accepts {', '.join(sorted(rule.types))}",
                 }
             )
-        if self.size_bytes > rule["max_bytes"]:
+        if self.size_bytes > rule.max_bytes:
             errors.append(
                 {
                     "loc": ["body", "size_bytes"],
-                    "msg": f"{self.purpose} files are at most {rule['max_bytes']} bytes",
+                    "msg": f"{self.purpose} files are at most {rule.max_bytes} bytes",
                 }
             )
         if self.purpose == "lesson_video" and self.lesson_id is None:

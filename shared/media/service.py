@@ -17,20 +17,36 @@ vouch for (a text file sent as video/mp4).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 import re
-import subprocess
-from dataclasses import dataclass
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from shared.billing import plan_of
 from shared.channels import check_channel_id, require
 from shared.media.mp4 import NotPlayableMp4, probe
 from shared.media.release import release
-from shared.media.rules import generated_thumbnail_name, generated_thumbnail_prefix
+from shared.media.rules import (
+    Attach,
+    Outcome,
+    Result,
+    Step,
+    Verdict,
+    attachment,
+    before_inspection,
+    decide,
+    fits_quota,
+    generated_thumbnail_name,
+    generated_thumbnail_prefix,
+    mismatch,
+    replaced_thumbnail,
+    replaced_video_objects,
+    storage_quota_bytes,
+    upload_payload,
+    wants_thumbnail,
+)
+from shared.media.schemas import UploadIn
 from shared.platform import audit, outbox
 from shared.platform.config import settings
 from shared.platform.consumers import first_delivery
@@ -114,14 +130,16 @@ def _upload_out(r: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- HTTP use cases -----------------------------------------------------------------------
-def create_upload(*, channel_id: str, user_id: str, data: Any) -> dict[str, Any]:
-    """Record a pending upload and sign a PUT URL for it (the schema checked type/size)."""
+def create_upload(*, channel_id: str, user_id: str, data: UploadIn) -> dict[str, Any]:
+    """Record a pending upload and sign a PUT URL for it (the schema checked type/size).
+    409 when the upload would take the channel past its plan's storage quota."""
     upload_id = uuid7()
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         require(tx, user_id, "upload.create")
         if errors := data.problems():
             raise Unprocessable("This file cannot be uploaded for that purpose.", errors=errors)
         course_id, lesson_id = _target(tx, data)
+        _reserve_storage(tx, data.size_bytes)
         name = object_name_for(channel_id, upload_id, data.filename)
         tx.exec(
             "INSERT INTO uploads (id, channel_id, purpose, course_id, lesson_id, object_name,"
@@ -137,28 +155,23 @@ def create_upload(*, channel_id: str, user_id: str, data: Any) -> dict[str, Any]
             s=data.size_bytes,
             u=user_id,
         )
-        audit.record(
+        audit.record_change(
             tx,
-            action="upload.created",
             channel_id=channel_id,
             actor_user_id=user_id,
+            action="upload.created",
             target_type="upload",
             target_id=upload_id,
-            details={
-                "purpose": data.purpose,
-                "size_bytes": data.size_bytes,
-                "content_type": data.content_type,
-            },
-        )
-        outbox.add(
-            tx,
-            channel_id=channel_id,
-            event_type="upload.created",
             payload={
                 "upload_id": upload_id,
                 "purpose": data.purpose,
                 "course_id": course_id,
                 "lesson_id": lesson_id,
+            },
+            details={
+                "purpose": data.purpose,
+                "size_bytes": data.size_bytes,
+                "content_type": data.content_type,
             },
         )
     from shared.adapters import gcs
@@ -180,7 +193,34 @@ def create_upload(*, channel_id: str, user_id: str, data: Any) -> dict[str, Any]
     }
 
 
-def _target(tx: Tx, data: Any) -> tuple[str | None, str | None]:
+def _reserve_storage(tx: Tx, size_bytes: int) -> None:
+    """Count `size_bytes` against the channel's storage quota; 409 with the figures when it
+    would go past it. Held: every upload not rejected whose object was not released (pending
+    ones included, so unlimited URLs cannot be asked for). Uploads of one channel are counted
+    one at a time (a transaction-scoped lock on the channel's key), so two concurrent
+    requests cannot both take the last bytes."""
+    tx.exec("SELECT pg_advisory_xact_lock(hashtextextended('uploads:' || app_channel_id(), 0))")
+    used = int(
+        tx.scalar(
+            "SELECT coalesce(sum(size_bytes), 0) FROM uploads WHERE channel_id = app_channel_id()"
+            " AND status <> 'rejected' AND released_at IS NULL"
+        )
+    )
+    plan = plan_of(tx)
+    quota = storage_quota_bytes(plan.key)
+    if not fits_quota(used_bytes=used, requested_bytes=size_bytes, quota_bytes=quota):
+        raise Conflict(
+            f"This upload would take the channel past the {plan.key} plan's storage quota"
+            f" ({used} of {quota} bytes used, {size_bytes} more asked for); delete media or"
+            " upgrade the channel's plan.",
+            quota_bytes=quota,
+            used_bytes=used,
+            requested_bytes=size_bytes,
+            plan=plan.key,
+        )
+
+
+def _target(tx: Tx, data: UploadIn) -> tuple[str | None, str | None]:
     """The (course_id, lesson_id) the upload is for; 404 for ids not in this channel."""
     course_id = str(data.course_id) if data.course_id else None
     lesson_id = str(data.lesson_id) if data.lesson_id else None
@@ -219,29 +259,35 @@ def get_upload(*, channel_id: str, user_id: str, upload_id: str) -> dict[str, An
 
 
 # -- storage finalize ---------------------------------------------------------------------
-def on_storage_event(*, event_id: str, event_type: str | None, data: Any) -> str:
-    """Entry for media_finalized: a CloudEvent that is either a Pub/Sub push of the bucket's
-    notification (data = {"message": {"data": base64 object JSON, "attributes": ...}}; this
-    is what the cloud and the local stack deliver) or a direct storage CloudEvent (data =
-    the object JSON). Malformed events are logged and acked; they will never parse."""
-    obj, attrs = _decode(data)
+def on_storage_event(
+    *,
+    event_id: str,
+    event_type: str | None,
+    obj: dict[str, Any] | None,
+    attributes: Mapping[str, str],
+) -> Result:
+    """Entry for media_finalized, given its CloudEvent decoded (shared.web.envelopes): `obj`
+    is the object JSON of the bucket's notification (a Pub/Sub push, what the cloud and the
+    local stack deliver, or a direct storage CloudEvent), {} when the push carried only
+    attributes, None when it did not decode. Malformed events are logged and acked; they
+    will never parse."""
     if obj is None:
         log.warning("malformed storage event %s dropped", event_id)
-        return "ignored: malformed event"
-    kind = attrs.get("eventType") or (
+        return Result(Outcome.MALFORMED)
+    kind = attributes.get("eventType") or (
         "OBJECT_FINALIZE" if (event_type or "").endswith("object.v1.finalized") else None
     )
     if kind != "OBJECT_FINALIZE":
-        return f"ignored: {kind or 'unknown'} event"
-    bucket = obj.get("bucket") or attrs.get("bucketId")
-    name = obj.get("name") or attrs.get("objectId")
-    raw_gen = obj.get("generation") or attrs.get("objectGeneration")
+        return Result(Outcome.OTHER_EVENT, kind=kind or "unknown")
+    bucket = obj.get("bucket") or attributes.get("bucketId")
+    name = obj.get("name") or attributes.get("objectId")
+    raw_gen = obj.get("generation") or attributes.get("objectGeneration")
     if not isinstance(bucket, str) or not isinstance(name, str):
-        return "ignored: malformed event"
+        return Result(Outcome.MALFORMED)
     try:
         generation = int(raw_gen) if raw_gen is not None else None
     except (TypeError, ValueError):
-        return "ignored: malformed event"
+        return Result(Outcome.MALFORMED)
     with outbox.publishing_after_commit():  # this event's outbox rows, right after commit
         result = on_object_finalized(
             event_id=event_id, bucket=bucket, name=name, generation=generation
@@ -250,43 +296,16 @@ def on_storage_event(*, event_id: str, event_type: str | None, data: Any) -> str
     return result
 
 
-def _decode(data: Any) -> tuple[dict[str, Any] | None, dict[str, str]]:
-    if not isinstance(data, dict):
-        return None, {}
-    message = data.get("message")
-    if message is None:  # a direct storage CloudEvent
-        return (data if "name" in data else None), {}
-    if not isinstance(message, dict):
-        return None, {}
-    attrs = message.get("attributes") or {}
-    attrs = attrs if isinstance(attrs, dict) else {}
-    try:
-        raw = message.get("data")
-        obj = json.loads(base64.b64decode(raw, validate=True)) if raw else {}
-    except (ValueError, TypeError, binascii.Error):
-        return None, attrs
-    if not isinstance(obj, dict):
-        return None, attrs
-    return obj, attrs
-
-
-@dataclass(frozen=True)
-class Verdict:
-    ok: bool
-    reason: str | None = None
-    duration: Decimal | None = None
-
-
-def on_object_finalized(*, event_id: str, bucket: str, name: str, generation: int | None) -> str:
+def on_object_finalized(*, event_id: str, bucket: str, name: str, generation: int | None) -> Result:
     """Check a finalized object against its upload record. Returns what happened (for logs
     and tests). Raises on transient errors (the event is redelivered); returns on permanent
     ones (the event is acked): unknown objects, duplicates, late events.
     """
     if bucket != settings().bucket(BUCKET):
-        return "ignored: other bucket"
+        return Result(Outcome.OTHER_BUCKET)
     ref = parse_object_name(name)
     if ref is None:
-        return "ignored: not an upload object"
+        return Result(Outcome.NOT_AN_UPLOAD)
     channel_id, upload_id = ref
     with transaction(channel_id=channel_id) as tx:
         upload = tx.one(
@@ -295,40 +314,41 @@ def on_object_finalized(*, event_id: str, bucket: str, name: str, generation: in
             o=name,
         )
     if upload is None:
-        return "ignored: no such upload"
-    if upload["status"] == "rejected":
-        _discard(name, generation)  # a leftover or a second PUT: never kept
-        return "ignored: upload already rejected"
-    if upload["status"] == "ready":
-        if generation and upload["generation"] and generation != upload["generation"]:
-            # Only possible locally: in the cloud the URL is create-only (if-generation-match 0).
-            log.warning("object %s replaced after it was accepted; ignoring", name)
-        return "ignored: upload already ready"
+        return Result(Outcome.NO_SUCH_UPLOAD)
+    early = before_inspection(upload["status"])
+    if early is not None:
+        return _answer_early(early, upload, name, generation)
 
     verdict = _inspect(upload, name, generation)
     if verdict is None:
-        return "ignored: object gone or replaced"
+        return Result(Outcome.OBJECT_GONE)
     with transaction(channel_id=channel_id) as tx:
         if not first_delivery(tx, consumer=CONSUMER, event_id=event_id):
-            return "ignored: duplicate delivery"
-        upload = tx.one(f"SELECT {_UPLOAD} FROM uploads WHERE id = :id FOR UPDATE", id=upload_id)
-        status = upload["status"] if upload else None
-        if status == "pending" and verdict.ok:
-            _accept(tx, channel_id, upload, generation, verdict.duration)
-        elif status == "pending":
-            _reject(tx, channel_id, upload, generation, verdict.reason or "rejected")
-    if status == "rejected":
-        # Rejected while we checked it (its lesson or resource was deleted): never kept.
+            return Result(Outcome.DUPLICATE)
+        locked = tx.one(f"SELECT {_UPLOAD} FROM uploads WHERE id = :id FOR UPDATE", id=upload_id)
+        decision = decide(locked["status"] if locked else None, verdict)
+        if locked is not None and decision.step is Step.ACCEPT:
+            _accept(tx, channel_id, locked, generation, verdict.duration)
+        elif locked is not None and decision.step is Step.REJECT:
+            _reject(tx, channel_id, locked, generation, verdict.reason or "rejected")
+    if decision.discard:
         _discard(name, generation)
-        return "ignored: upload withdrawn"
-    if status != "pending":
-        return "ignored: upload no longer pending"
-    if not verdict.ok:
-        _discard(name, generation)
-        return f"rejected: {verdict.reason}"
-    if upload["purpose"] == "lesson_video" and upload["lesson_id"]:
+    if decision.outcome is Outcome.READY and wants_thumbnail(
+        upload["purpose"], upload["lesson_id"] and str(upload["lesson_id"])
+    ):
         _queue_thumbnail(channel_id, upload_id)
-    return "ready"
+    return Result(decision.outcome, reason=verdict.reason)
+
+
+def _answer_early(
+    early: Outcome, upload: dict[str, Any], name: str, generation: int | None
+) -> Result:
+    if early is Outcome.ALREADY_REJECTED:
+        _discard(name, generation)  # a leftover or a second PUT: never kept
+    elif generation and upload["generation"] not in (None, generation):
+        # Only possible locally: in the cloud the URL is create-only (if-generation-match 0).
+        log.warning("object %s replaced after it was accepted; ignoring", name)
+    return Result(early)
 
 
 def _queue_thumbnail(channel_id: str, upload_id: str) -> None:
@@ -362,18 +382,14 @@ def _inspect(upload: dict[str, Any], name: str, generation: int | None) -> Verdi
     if info is None:
         return None
     gen = info["generation"]
-    if info["size"] != upload["size_bytes"]:
-        return Verdict(
-            False,
-            f"size {info['size']} bytes does not match the declared {upload['size_bytes']} bytes",
-        )
-    stored_type = (info["content_type"] or "").split(";")[0].strip().lower()
-    if stored_type != upload["content_type"]:
-        return Verdict(
-            False,
-            f"content type {stored_type or 'unknown'} does not match the "
-            f"declared {upload['content_type']}",
-        )
+    why = mismatch(
+        declared_size=upload["size_bytes"],
+        declared_type=upload["content_type"],
+        size=info["size"],
+        stored_type=info["content_type"],
+    )
+    if why is not None:
+        return Verdict(False, why)
 
     def read(start: int, end: int) -> bytes:
         return gcs.read_range(BUCKET, name, start, end, generation=gen)
@@ -400,9 +416,10 @@ def _accept(
     generation: int | None,
     duration: Decimal | None,
 ) -> None:
-    upload_id, name = str(upload["id"]), upload["object_name"]
-    lesson_id = str(upload["lesson_id"]) if upload["lesson_id"] else None
-    course_id = str(upload["course_id"]) if upload["course_id"] else None
+    """Mark the upload ready and attach it where its purpose says (rules.attachment)."""
+    payload = upload_payload(upload)
+    upload_id, name = payload["upload_id"], upload["object_name"]
+    lesson_id, course_id = payload["lesson_id"], payload["course_id"]
     tx.exec(
         "UPDATE uploads SET status = 'ready', reason = NULL, duration_seconds = :d,"
         " generation = :g, finalized_at = now() WHERE id = :id",
@@ -410,60 +427,10 @@ def _accept(
         g=generation,
         id=upload_id,
     )
-    payload = {
-        "upload_id": upload_id,
-        "purpose": upload["purpose"],
-        "course_id": course_id,
-        "lesson_id": lesson_id,
-    }
-    if upload["purpose"] == "lesson_video" and lesson_id:
-        before = tx.one(
-            "SELECT video_object, thumbnail_object FROM lessons WHERE id = :l FOR NO KEY UPDATE",
-            l=lesson_id,
-        )
-        # The frame media_thumbnail grabbed from the old video goes with it; the task queued
-        # for this upload then makes a new one. A thumbnail the creator uploaded stays.
-        generated = generated_thumbnail_prefix(channel_id, lesson_id)
-        # Out-of-order events for two uploads of one lesson: the newer upload wins.
-        attached = tx.exec(
-            "UPDATE lessons SET status = 'ready', video_object = :o, duration_seconds = :d,"
-            " thumbnail_object = CASE WHEN starts_with(thumbnail_object, :gen) THEN NULL"
-            " ELSE thumbnail_object END,"
-            " updated_at = now() WHERE id = :l AND NOT EXISTS (SELECT 1 FROM uploads u"
-            " WHERE u.lesson_id = :l AND u.purpose = 'lesson_video' AND u.status = 'ready'"
-            " AND u.id > CAST(:u AS uuid))",
-            o=name,
-            d=duration,
-            gen=generated,
-            l=lesson_id,
-            u=upload_id,
-        )
-        if not attached:
-            release(tx, channel_id=channel_id, objects=[name], reason="upload.superseded")
-        elif before and before["video_object"] not in (None, name):
-            thumb = before["thumbnail_object"]
-            release(
-                tx,
-                channel_id=channel_id,
-                objects=[
-                    before["video_object"],
-                    thumb if thumb and thumb.startswith(generated) else None,
-                ],
-                reason="video.replaced",
-            )
-        if attached:
-            outbox.add(
-                tx,
-                channel_id=channel_id,
-                event_type="lesson.ready",
-                payload={
-                    "course_id": course_id,
-                    "lesson_id": lesson_id,
-                    "upload_id": upload_id,
-                    "duration_seconds": float(duration),
-                },
-            )
-    elif upload["purpose"] == "resource":
+    target = attachment(upload["purpose"], lesson_id=lesson_id, course_id=course_id)
+    if target is Attach.LESSON_VIDEO:
+        _attach_video(tx, channel_id, payload, name, duration)
+    elif target is Attach.RESOURCE:
         tx.exec(
             "UPDATE resources SET object_name = :o, content_type = :ct, size_bytes = :s"
             " WHERE upload_id = :u",
@@ -472,45 +439,91 @@ def _accept(
             s=upload["size_bytes"],
             u=upload_id,
         )
-    elif upload["purpose"] == "lesson_video":
+    elif target is Attach.ORPHANED_VIDEO:
         # Its lesson is gone (deleting a lesson withdraws its pending uploads; this is the
         # fallback): nothing will ever play this object.
         release(tx, channel_id=channel_id, objects=[name], reason="upload.orphaned")
-    elif upload["purpose"] == "thumbnail":
-        if lesson_id:
-            old = tx.scalar(
-                "SELECT thumbnail_object FROM lessons WHERE id = :l FOR NO KEY UPDATE", l=lesson_id
-            )
-            tx.exec(
-                "UPDATE lessons SET thumbnail_object = :o, updated_at = now() WHERE id = :l",
-                o=name,
-                l=lesson_id,
-            )
-        elif course_id:
-            old = tx.scalar(
-                "SELECT thumbnail_object FROM courses WHERE id = :c FOR NO KEY UPDATE", c=course_id
-            )
-            tx.exec(
-                "UPDATE courses SET thumbnail_object = :o, updated_at = now() WHERE id = :c",
-                o=name,
-                c=course_id,
-            )
-        if (lesson_id or course_id) and old != name:
-            release(tx, channel_id=channel_id, objects=[old], reason="thumbnail.replaced")
-    audit.record(
+    elif target is Attach.LESSON_THUMBNAIL:
+        _set_thumbnail(tx, channel_id, "lessons", lesson_id, name)
+    elif target is Attach.COURSE_COVER:
+        _set_thumbnail(tx, channel_id, "courses", course_id, name)
+    audit.record_change(
         tx,
-        action="upload.ready",
         channel_id=channel_id,
         actor_user_id=None,
+        action="upload.ready",
         target_type="upload",
         target_id=upload_id,
+        payload={**payload, "duration_seconds": float(duration) if duration else None},
         details={"generation": generation, "duration_seconds": duration},
     )
+
+
+def _attach_video(
+    tx: Tx, channel_id: str, payload: dict[str, Any], name: str, duration: Decimal | None
+) -> None:
+    lesson_id, upload_id = payload["lesson_id"], payload["upload_id"]
+    before = tx.one(
+        "SELECT video_object, thumbnail_object FROM lessons WHERE id = :l FOR NO KEY UPDATE",
+        l=lesson_id,
+    )
+    # The frame media_thumbnail grabbed from the old video goes with it; the task queued
+    # for this upload then makes a new one. A thumbnail the creator uploaded stays.
+    generated = generated_thumbnail_prefix(channel_id, lesson_id)
+    # Out-of-order events for two uploads of one lesson: the newer upload wins.
+    attached = tx.exec(
+        "UPDATE lessons SET status = 'ready', video_object = :o, duration_seconds = :d,"
+        " thumbnail_object = CASE WHEN starts_with(thumbnail_object, :gen) THEN NULL"
+        " ELSE thumbnail_object END,"
+        " updated_at = now() WHERE id = :l AND NOT EXISTS (SELECT 1 FROM uploads u"
+        " WHERE u.lesson_id = :l AND u.purpose = 'lesson_video' AND u.status = 'ready'"
+        " AND u.id > CAST(:u AS uuid))",
+        o=name,
+        d=duration,
+        gen=generated,
+        l=lesson_id,
+        u=upload_id,
+    )
+    if not attached:
+        release(tx, channel_id=channel_id, objects=[name], reason="upload.superseded")
+        return
+    if before:
+        replaced = replaced_video_objects(
+            before_video=before["video_object"],
+            before_thumbnail=before["thumbnail_object"],
+            new_video=name,
+            generated=generated,
+        )
+        release(tx, channel_id=channel_id, objects=replaced, reason="video.replaced")
     outbox.add(
         tx,
         channel_id=channel_id,
-        event_type="upload.ready",
-        payload={**payload, "duration_seconds": float(duration) if duration else None},
+        event_type="lesson.ready",
+        payload={
+            "course_id": payload["course_id"],
+            "lesson_id": lesson_id,
+            "upload_id": upload_id,
+            "duration_seconds": float(duration or 0),
+        },
+    )
+
+
+def _set_thumbnail(tx: Tx, channel_id: str, table: str, row_id: str, name: str) -> None:
+    """Point a lesson's thumbnail or a course's cover at `name`; release the one it replaces."""
+    assert table in ("lessons", "courses")
+    old = tx.scalar(
+        f"SELECT thumbnail_object FROM {table} WHERE id = :i FOR NO KEY UPDATE", i=row_id
+    )
+    tx.exec(
+        f"UPDATE {table} SET thumbnail_object = :o, updated_at = now() WHERE id = :i",
+        o=name,
+        i=row_id,
+    )
+    release(
+        tx,
+        channel_id=channel_id,
+        objects=replaced_thumbnail(old, name),
+        reason="thumbnail.replaced",
     )
 
 
@@ -525,25 +538,20 @@ def _reject(
         g=generation,
         id=upload_id,
     )
-    audit.record(
+    audit.record_change(
         tx,
-        action="upload.rejected",
         channel_id=channel_id,
         actor_user_id=None,
+        action="upload.rejected",
         target_type="upload",
         target_id=upload_id,
-        details={"reason": reason, "generation": generation},
-    )
-    outbox.add(
-        tx,
-        channel_id=channel_id,
-        event_type="upload.rejected",
         payload={
             "upload_id": upload_id,
             "purpose": upload["purpose"],
             "lesson_id": str(upload["lesson_id"]) if upload["lesson_id"] else None,
             "reason": reason,
         },
+        details={"reason": reason, "generation": generation},
     )
 
 
@@ -551,18 +559,19 @@ def _reject(
 THUMBNAIL_WIDTH = 640
 
 
-def make_video_thumbnail(*, channel_id: Any, upload_id: Any) -> str:
+def make_video_thumbnail(*, channel_id: Any, upload_id: Any) -> Result:
     """Grab one frame of a ready lesson video as the lesson's JPEG thumbnail, unless the
     lesson already has one (a creator's upload, or an earlier run of this task). ffmpeg reads
     the video through a short-lived signed URL with ranged requests: nothing is downloaded
-    whole. Returns what happened; raises on transient errors so Cloud Tasks retries."""
+    whole. Returns what happened; raises on transient errors so Cloud Tasks retries.
+    `channel_id` and `upload_id` are the task body's fields, unchecked."""
     if not (
         isinstance(channel_id, str)
         and is_uuid(channel_id)
         and isinstance(upload_id, str)
         and is_uuid(upload_id)
     ):
-        return "ignored: malformed task"
+        return Result(Outcome.MALFORMED_TASK)
     with transaction(channel_id=channel_id) as tx:
         row = tx.one(
             "SELECT u.object_name, u.duration_seconds, l.id AS lesson_id, l.thumbnail_object,"
@@ -571,48 +580,26 @@ def make_video_thumbnail(*, channel_id: Any, upload_id: Any) -> str:
             u=upload_id,
         )
     if row is None:
-        return "ignored: no ready lesson video"
+        return Result(Outcome.NO_READY_VIDEO)
     if row["thumbnail_object"] or row["video_object"] != row["object_name"]:
-        return "ignored: the lesson has a thumbnail or another video"
-    from shared.adapters import gcs
+        return Result(Outcome.HAS_THUMBNAIL)
+    from shared.adapters import ffmpeg, gcs
 
     url, _ = gcs.signed_get_url(BUCKET, row["object_name"], expires_seconds=300)
     at = min(Decimal(1), (row["duration_seconds"] or Decimal(0)) / 2)
-    proc = subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-v",
-            "error",
-            "-ss",
-            str(at),
-            "-i",
-            url,
-            "-frames:v",
-            "1",
-            "-vf",
-            f"scale='min({THUMBNAIL_WIDTH},iw)':-2",
-            "-f",
-            "image2",
-            "-c:v",
-            "mjpeg",
-            "pipe:1",
-        ],
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-    if proc.returncode != 0 or not proc.stdout.startswith(b"\xff\xd8"):
+    try:
+        frame = ffmpeg.grab_frame(url, at_seconds=at, max_width=THUMBNAIL_WIDTH)
+    except ffmpeg.FrameFailed:
         if gcs.describe(BUCKET, row["object_name"]) is None:
             # Deleted meanwhile (its lesson went, or media_cleanup released it): retrying
             # cannot help, so answer done rather than have Cloud Tasks try again.
-            return "ignored: the video object is gone"
-        raise RuntimeError(f"ffmpeg failed: {proc.stderr.decode(errors='replace')[-300:]}")
+            return Result(Outcome.VIDEO_GONE)
+        raise
     name = generated_thumbnail_name(channel_id, str(row["lesson_id"]), upload_id)
-    gcs.write(BUCKET, name, proc.stdout, content_type="image/jpeg")
+    gcs.write(BUCKET, name, frame, content_type="image/jpeg")
     with outbox.publishing_after_commit():  # the release below, right after commit
         done = _attach_thumbnail(channel_id, row, name)
-    return "thumbnail ready" if done else "ignored: the lesson changed meanwhile"
+    return Result(Outcome.THUMBNAIL_READY if done else Outcome.LESSON_CHANGED)
 
 
 def _attach_thumbnail(channel_id: str, row: dict[str, Any], name: str) -> bool:

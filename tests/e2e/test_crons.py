@@ -43,3 +43,35 @@ def test_analytics_maintenance_rolls_up_todays_events(gateway_url):
 def test_internal_endpoints_are_not_on_the_public_api(gateway_url):
     spec = requests.get(f"{gateway_url}/v1/openapi.json", timeout=10).json()
     assert not [p for p in spec["paths"] if p.startswith("/_")]
+
+
+def test_analytics_maintenance_sweeps_uploads_left_unattached_for_a_day(gateway_url):
+    owner = signup(gateway_url)
+    ch = make_channel(gateway_url, owner)
+    base = f"{gateway_url}/v1/channels/{ch['id']}"
+    course = requests.post(
+        f"{base}/courses", json={"title": "C"}, headers=owner.headers, timeout=10
+    ).json()
+    ticket = requests.post(
+        f"{base}/uploads",
+        json={
+            "purpose": "resource",
+            "course_id": course["id"],
+            "filename": "notes.pdf",
+            "content_type": "application/pdf",
+            "size_bytes": 1234,
+        },
+        headers=owner.headers,
+        timeout=10,
+    ).json()
+    with transaction(channel_id=ch["id"]) as tx:  # its signed URL was never used, a day ago
+        tx.exec(
+            "UPDATE uploads SET created_at = now() - interval '25 hours' WHERE id = :u",
+            u=ticket["upload_id"],
+        )
+    r = requests.post(f"{gateway_url}/_internal/analytics_maintenance", timeout=60)
+    assert r.status_code == 200 and r.json()["uploads_swept"] >= 1
+    upload = requests.get(
+        f"{base}/uploads/{ticket['upload_id']}", headers=owner.headers, timeout=10
+    ).json()
+    assert (upload["status"], upload["reason"]) == ("rejected", "not attached within a day")

@@ -24,9 +24,11 @@ from shared.channels import service as channels
 from shared.identity import service as identity
 from shared.media import cleanup as media_cleanup
 from shared.media import service as media
+from shared.media.rules import Outcome
 from shared.media.schemas import UploadIn
 from shared.platform import outbox
 from shared.platform.config import settings
+from shared.web import envelopes
 from tests.helpers import PASSWORD, unique
 
 pytestmark = pytest.mark.usefixtures("stack")
@@ -105,7 +107,13 @@ def push_body(cid: str, objects: list, *, event_id: str | None = None, **attrs) 
 
 
 def deliver(body: dict) -> str:
-    return media_cleanup.on_push(data={"message": body["message"]})
+    """The use case as the function calls it: the push decoded by the one envelope decoder."""
+    return on_push({"message": body["message"]})
+
+
+def on_push(data) -> str:
+    message = envelopes.pubsub_message(data)
+    return media_cleanup.on_media_released(envelope=message.data, attributes=message.attributes)
 
 
 def test_an_unused_object_is_deleted_and_a_duplicate_delivery_changes_nothing(ch, admin_db):
@@ -269,5 +277,6 @@ def test_malformed_pushes_are_acked_through_the_gateway(gateway_url, ch):
     ],
 )
 def test_malformed_events_are_dropped_with_a_reason(message):
-    assert media_cleanup.on_push(data={"message": message}).startswith("ignored: malformed")
-    assert media_cleanup.on_push(data=None).startswith("ignored: malformed")
+    result = on_push({"message": message})
+    assert result.startswith("ignored: malformed") and result.outcome is Outcome.MALFORMED_BECAUSE
+    assert on_push(None).startswith("ignored: malformed")

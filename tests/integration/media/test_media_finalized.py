@@ -25,6 +25,7 @@ from shared.media import service as media
 from shared.media.schemas import UploadIn
 from shared.platform.config import settings
 from shared.platform.db import transaction
+from shared.web import envelopes
 from tests.helpers import PASSWORD, unique
 
 pytestmark = pytest.mark.usefixtures("stack")
@@ -115,12 +116,15 @@ def push_body(bucket, name, generation, message_id, event_type="OBJECT_FINALIZE"
 
 
 def deliver(bucket, name, generation, message_id):
-    """The use case as the function calls it, with the CloudEvent data of a Pub/Sub push."""
+    """The use case as the function calls it: the CloudEvent data of a Pub/Sub push, decoded
+    by the one envelope decoder."""
     body = push_body(bucket, name, generation, message_id)
+    message = envelopes.cloud_event_data({"message": body["message"]})
     return media.on_storage_event(
         event_id=message_id,
         event_type="google.cloud.pubsub.topic.v1.messagePublished",
-        data={"message": body["message"]},
+        obj=message.data,
+        attributes=message.attributes,
     )
 
 

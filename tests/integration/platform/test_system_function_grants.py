@@ -23,6 +23,9 @@ EXPECTED = {
         "platform_fn_billing_reconcile",
     },
     "learning_prune_sessions(max_age interval)": {"platform_fn_analytics_maintenance"},
+    "media_unattached_uploads(min_age interval, max_rows integer)": {
+        "platform_fn_analytics_maintenance"
+    },
     "outbox_claim_stale(min_age interval, max_rows integer)": {"platform_fn_outbox_sweeper"},
     "outbox_mark_published(ids uuid[])": {"platform_app"},
 }
