@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from shared.platform.models import ListQuery, Model, Out
     from shared.web.api import Api, Ctx
     from shared.web.apidocs import docs_response, openapi_response
+    from shared.web.envelopes import Message, cloud_event_data, pubsub_message, task_body
     from shared.web.operations import run_outbox_sweep
     from shared.web.reconcile import stripe_configured
 
@@ -22,11 +23,15 @@ __all__ = [
     "Api",
     "Ctx",
     "ListQuery",
+    "Message",
     "Model",
     "Out",
+    "cloud_event_data",
     "docs_response",
     "openapi_response",
+    "pubsub_message",
     "run_outbox_sweep",
     "setup_logging",
     "stripe_configured",
+    "task_body",
 ]
