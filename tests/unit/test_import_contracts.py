@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,3 +138,28 @@ def test_a_capabilitys_schemas_are_public(tmp_path):
     assert [v for name, v in verdicts(result.stdout).items() if name.startswith("catalog:")] == [
         "KEPT"
     ]
+
+
+def test_every_capability_package_is_under_the_contracts():
+    """A capability added under shared/ gets its protected contract and joins the lists of
+    the use-case and adapter contracts (pyproject [tool.importlinter])."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    capabilities = {
+        f"shared.{init.parent.name}"
+        for init in (ROOT / "shared").glob("*/__init__.py")
+        if init.parent.name not in {"platform", "web", "adapters"}
+    }
+    assert "shared.catalog" in capabilities
+    protected = {
+        m.removesuffix(".*")
+        for c in contracts
+        if c["type"] == "protected"
+        for m in c["protected_modules"]
+    }
+    by_name = {c["name"]: c for c in contracts}
+    use_cases = set(by_name["use cases never import the HTTP toolkit"]["source_modules"])
+    adapters = set(by_name["adapters import no capability"]["forbidden_modules"])
+    assert capabilities - protected == set(), "no protected contract"
+    assert capabilities - use_cases == set(), "not in the use-case contract"
+    assert capabilities - adapters == set(), "not in the adapter contract"
