@@ -10,12 +10,12 @@ import functions_framework
 from cloudevents.http import CloudEvent
 
 from shared import media
-from shared.web import envelopes, setup_logging
+from shared.web import pubsub_message, setup_logging
 
 setup_logging()
 
 
 @functions_framework.cloud_event
 def on_media_released(event: CloudEvent) -> None:
-    message = envelopes.pubsub_message(event.data)
+    message = pubsub_message(event.data)
     media.on_media_released(envelope=message.data, attributes=message.attributes)

@@ -9,14 +9,14 @@ import functions_framework
 from cloudevents.http import CloudEvent
 
 from shared import media
-from shared.web import envelopes, setup_logging
+from shared.web import cloud_event_data, setup_logging
 
 setup_logging()
 
 
 @functions_framework.cloud_event
 def on_media_finalized(event: CloudEvent) -> None:
-    message = envelopes.cloud_event_data(event.data)
+    message = cloud_event_data(event.data)
     obj = message.data if message.data is not None else {}
     media.on_storage_event(
         event_id=event["id"],

@@ -9,14 +9,14 @@ import functions_framework
 from flask import Request
 
 from shared import media
-from shared.web import envelopes, setup_logging
+from shared.web import setup_logging, task_body
 
 setup_logging()
 
 
 @functions_framework.http
 def make_thumbnail(request: Request) -> tuple[dict[str, str], int]:
-    body = envelopes.task_body(request.get_json(silent=True))
+    body = task_body(request.get_json(silent=True))
     result = media.make_video_thumbnail(
         channel_id=body.get("channel_id"), upload_id=body.get("upload_id")
     )
