@@ -18,7 +18,13 @@ Pages:        GET /connect/onboarding/{acct} shows a button; POST completes onbo
               `invoice.paid`, `checkout.session.completed` (subscription).
 Local only:   POST /_local/disputes {charge|payment_intent}, POST /_local/disputes/{id}/close
               {status: won|lost}, POST /_local/subscriptions/{id}/fail_payment,
+              POST /_local/customers/{id}/decline {decline: true|false} (the card declines),
+              POST /_local/invoices/{id}/pay (an open invoice is paid; one holding a pending
+              subscription update applies it),
               GET /_local/events (what was sent and how the gateway answered).
+Subscription updates speak pending updates (`payment_behavior=pending_if_incomplete`,
+`proration_behavior=always_invoice`: the proration is invoiced at once and the change waits in
+`pending_update` until that invoice is paid) and cancels take `invoice_now`/`prorate`.
 Webhooks caused by a page or a /_local call are delivered before it answers; those caused by an
 API call (refund, subscription change/cancel) right after, in the background, as Stripe does.
 State lives in this process's memory: serve it from one process (threads are fine).
@@ -139,7 +145,7 @@ def _listify(node: Any) -> Any:
 
 
 def params() -> dict[str, Any]:
-    if request.method == "GET":
+    if request.method in ("GET", "DELETE"):  # the SDK sends these in the query string
         return decode_form(list(request.args.items(multi=True)))
     return decode_form(list(request.form.items(multi=True)))
 
@@ -615,8 +621,11 @@ def _price(product: str, unit_amount: int, currency: str) -> dict[str, Any]:
     return price
 
 
-def _invoice(in_id: str, sub: dict[str, Any], *, paid: bool, reason: str) -> dict[str, Any]:
-    amount = sub["items"]["data"][0]["price"]["unit_amount"]
+def _invoice(
+    in_id: str, sub: dict[str, Any], *, paid: bool, reason: str, amount: int | None = None
+) -> dict[str, Any]:
+    if amount is None:
+        amount = sub["items"]["data"][0]["price"]["unit_amount"]
     line = copy.deepcopy(FIXTURES["invoice"]["lines"]["data"][0])
     line.update(
         id=new_id("il"),
@@ -695,49 +704,161 @@ def retrieve_subscription(sub_id: str) -> Response:
     return ok(get(sub_id, "sub"))
 
 
+# What Stripe accepts with payment_behavior=pending_if_incomplete (docs: "Pending updates
+# reference"; `metadata` since API 2026-05-27.dahlia, kept in pending_update.metadata).
+PENDING_PARAMS = {
+    "expand",
+    "payment_behavior",
+    "proration_behavior",
+    "proration_date",
+    "billing_cycle_anchor",
+    "items",
+    "trial_end",
+    "trial_from_plan",
+    "add_invoice_items",
+    "metadata",
+}
+PENDING_TTL = 23 * 3600  # Stripe expires a pending update after 23 hours
+
+
+def emit_all(events: list[tuple[str, dict[str, Any], dict[str, Any]]], *, sync: bool) -> None:
+    """Deliver events in order (one after the other), now or in the background."""
+
+    def run() -> None:
+        for etype, obj, kw in events:
+            deliver(make_event(etype, obj, **kw))
+
+    if sync:
+        run()
+    else:
+        threading.Thread(target=run, daemon=True).start()
+
+
+def _declines(customer: str) -> bool:
+    return bool(PRIVATE.get(customer, {}).get("decline"))
+
+
+def _new_items(sub: dict[str, Any], changes: list[Any]) -> list[dict[str, Any]]:
+    """The subscription's items with `changes` applied (copies; the subscription is untouched)."""
+    items = copy.deepcopy(sub["items"]["data"])
+    for i, change in enumerate(changes):
+        item = next((it for it in items if it["id"] == change.get("id")), None)
+        if item is None:
+            raise BadParam(f"No such subscription item: '{change.get('id')}'", f"items[{i}][id]")
+        pd = change.get("price_data") or {}
+        if pd:
+            get(pd.get("product", ""), "prod")
+            item["price"] = _price(
+                pd["product"],
+                as_int(pd.get("unit_amount"), f"items[{i}][price_data][unit_amount]"),
+                str(pd.get("currency") or sub["currency"]).lower(),
+            )
+    return items
+
+
+def _proration(sub: dict[str, Any], items: list[dict[str, Any]]) -> int:
+    """What switching to `items` now costs for the rest of the period (negative: a credit)."""
+    old = sub["items"]["data"][0]
+    start, end = old["current_period_start"], old["current_period_end"]
+    left = max(0, end - now()) / max(1, end - start)
+    delta = items[0]["price"]["unit_amount"] - old["price"]["unit_amount"]
+    return round(delta * left)
+
+
+def _charge_invoice(sub: dict[str, Any], amount: int, reason: str) -> tuple[dict[str, Any], bool]:
+    """An invoice of `amount` for the subscription, paid unless the customer's card declines."""
+    in_id = new_id("in")
+    paid = amount <= 0 or not _declines(sub["customer"])
+    invoice = _invoice(in_id, sub, paid=paid, reason=reason, amount=max(0, amount))
+    OBJECTS[in_id] = invoice
+    if not paid:
+        PRIVATE.setdefault(in_id, {})["subscription"] = sub["id"]
+    return invoice, paid
+
+
 @app.post("/v1/subscriptions/<sub_id>")
 def update_subscription(sub_id: str) -> Response:
     p = params()
+    behavior = p.get("payment_behavior") or "allow_incomplete"
+    prorate = p.get("proration_behavior") or "create_prorations"
+    if behavior == "pending_if_incomplete" and set(p) - PENDING_PARAMS:
+        raise BadParam(
+            "When `payment_behavior` is `pending_if_incomplete`, you can only pass the"
+            " following parameters: " + ", ".join(sorted(PENDING_PARAMS)) + ".",
+            sorted(set(p) - PENDING_PARAMS)[0],
+        )
+    events: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
     with _lock:
         sub = get(sub_id, "sub")
         if sub["status"] == "canceled":
             raise BadParam("A canceled subscription can only update its metadata.", None)
+        items = _new_items(sub, p.get("items") or [])
         previous: dict[str, Any] = {}
-        for i, change in enumerate(p.get("items") or []):
-            item = next((it for it in sub["items"]["data"] if it["id"] == change.get("id")), None)
-            if item is None:
-                raise BadParam(
-                    f"No such subscription item: '{change.get('id')}'", f"items[{i}][id]"
-                )
-            pd = change.get("price_data") or {}
-            if pd:
-                get(pd.get("product", ""), "prod")
-                previous.setdefault("items", copy.deepcopy(sub["items"]))
-                item["price"] = _price(
-                    pd["product"],
-                    as_int(pd.get("unit_amount"), f"items[{i}][price_data][unit_amount]"),
-                    str(pd.get("currency") or sub["currency"]).lower(),
-                )
-        if "metadata" in p:
-            previous["metadata"] = copy.deepcopy(sub["metadata"])
-            sub["metadata"].update(p["metadata"] or {})
+        pending = False
+        if "items" in p:
+            amount = _proration(sub, items)
+            if prorate == "always_invoice":
+                invoice, paid = _charge_invoice(sub, amount, "subscription_update")
+                previous["latest_invoice"] = sub["latest_invoice"]
+                sub["latest_invoice"] = invoice["id"]
+                events.append(("invoice.paid" if paid else "invoice.payment_failed", invoice, {}))
+                if not paid and behavior == "pending_if_incomplete":
+                    pending = True
+                elif not paid:  # allow_incomplete: applied, and the subscription is past due
+                    previous["status"] = sub["status"]
+                    sub["status"] = "past_due"
+            elif prorate == "create_prorations" and amount:
+                # invoiced with the next renewal (or by a cancel with invoice_now)
+                PRIVATE.setdefault(sub_id, {}).setdefault("pending_items", []).append(amount)
+        if pending:
+            previous["pending_update"] = sub.get("pending_update")
+            sub["pending_update"] = {
+                "billing_cycle_anchor": None,
+                "discounts": None,
+                "expires_at": now() + PENDING_TTL,
+                "subscription_items": items,
+                "trial_end": None,
+                "trial_from_plan": None,
+                "metadata": p.get("metadata"),
+            }
+        else:
+            if "items" in p:
+                previous["items"] = copy.deepcopy(sub["items"])
+                sub["items"]["data"] = items
+            if "metadata" in p:
+                previous["metadata"] = copy.deepcopy(sub["metadata"])
+                sub["metadata"].update(p["metadata"] or {})
         if "cancel_at_period_end" in p:
             previous["cancel_at_period_end"] = sub["cancel_at_period_end"]
             sub["cancel_at_period_end"] = as_bool(p["cancel_at_period_end"])
         snapshot = copy.deepcopy(sub)
-    emit("customer.subscription.updated", snapshot, sync=False, previous=previous)
+    events.append(("customer.subscription.updated", snapshot, {"previous": previous}))
+    emit_all(events, sync=False)
     return ok(snapshot)
 
 
 @app.delete("/v1/subscriptions/<sub_id>")
 def cancel_subscription(sub_id: str) -> Response:
+    p = params()
+    events: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
     with _lock:
         sub = get(sub_id, "sub")
         if sub["status"] == "canceled":
             raise BadParam("This subscription is already canceled.", None)
-        sub.update(status="canceled", canceled_at=now(), ended_at=now())
+        owed = sum(PRIVATE.get(sub_id, {}).pop("pending_items", []))
+        if as_bool(p.get("prorate")):  # credit the unused rest of the period
+            old = sub["items"]["data"][0]
+            left = max(0, old["current_period_end"] - now())
+            period = max(1, old["current_period_end"] - old["current_period_start"])
+            owed -= round(old["price"]["unit_amount"] * left / period)
+        if as_bool(p.get("invoice_now")) and owed > 0:
+            invoice, paid = _charge_invoice(sub, owed, "subscription_cycle")
+            sub["latest_invoice"] = invoice["id"]
+            events.append(("invoice.paid" if paid else "invoice.payment_failed", invoice, {}))
+        sub.update(status="canceled", canceled_at=now(), ended_at=now(), pending_update=None)
         snapshot = copy.deepcopy(sub)
-    emit("customer.subscription.deleted", snapshot, sync=False)
+    events.append(("customer.subscription.deleted", snapshot, {}))
+    emit_all(events, sync=False)
     return ok(snapshot)
 
 
@@ -861,6 +982,50 @@ def fail_renewal(sub_id: str) -> Response:
         snapshot = copy.deepcopy(sub)
     emit("invoice.payment_failed", invoice, sync=True)
     emit("customer.subscription.updated", snapshot, sync=True, previous=previous)
+    return ok(invoice)
+
+
+@app.post("/_local/customers/<cus_id>/decline")
+def decline_payments(cus_id: str) -> Response:
+    """From now on the customer's card declines (`decline=false` to accept it again)."""
+    with _lock:
+        cus = get(cus_id, "cus")
+        PRIVATE.setdefault(cus_id, {})["decline"] = as_bool(_local_params().get("decline", "true"))
+    return ok(cus)
+
+
+@app.post("/_local/invoices/<in_id>/pay")
+def pay_invoice(in_id: str) -> Response:
+    """The customer pays an open invoice (a new card, 3-D Secure done). An invoice holding a
+    pending update applies it, as Stripe does: `invoice.paid`, then
+    `customer.subscription.updated` and `customer.subscription.pending_update_applied`."""
+    events: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+    with _lock:
+        invoice = get(in_id, "in")
+        if invoice["status"] != "open":
+            raise BadParam("Invoice is already paid.", None)
+        invoice.update(
+            status="paid",
+            amount_paid=invoice["amount_due"],
+            amount_remaining=0,
+            next_payment_attempt=None,
+        )
+        invoice["status_transitions"]["paid_at"] = now()
+        events.append(("invoice.paid", copy.deepcopy(invoice), {}))
+        sub_id = PRIVATE.get(in_id, {}).get("subscription")
+        sub = OBJECTS.get(sub_id or "")
+        if sub is not None and sub.get("pending_update") and sub["latest_invoice"] == in_id:
+            pending = sub["pending_update"]
+            previous = {"items": copy.deepcopy(sub["items"]), "pending_update": pending}
+            sub["items"]["data"] = pending["subscription_items"]
+            if pending.get("metadata"):
+                previous["metadata"] = copy.deepcopy(sub["metadata"])
+                sub["metadata"].update(pending["metadata"])
+            sub["pending_update"] = None
+            snapshot = copy.deepcopy(sub)
+            events.append(("customer.subscription.updated", snapshot, {"previous": previous}))
+            events.append(("customer.subscription.pending_update_applied", snapshot, {}))
+    emit_all(events, sync=True)
     return ok(invoice)
 
 

@@ -222,7 +222,9 @@ def retrieve_subscription(subscription_id: str) -> dict[str, Any]:
 def change_subscription_price(
     *, subscription: dict[str, Any], plan_key: str, amount: int, currency: str
 ) -> dict[str, Any]:
-    """Swap the subscription's only item to the new plan's price (same product), prorated."""
+    """Swap the subscription's only item to the new plan's price (same product) as a pending
+    update: the proration is invoiced at once and the switch applies only when that invoice
+    is paid (`customer.subscription.pending_update_applied`); unpaid, nothing changes."""
     item = subscription["items"]["data"][0]
     price = item["price"]
     product = price["product"] if isinstance(price["product"], str) else price["product"]["id"]
@@ -243,14 +245,20 @@ def change_subscription_price(
                 }
             ],
             "metadata": {"plan": plan_key},
-            "proration_behavior": "create_prorations",
-            "cancel_at_period_end": False,
+            "payment_behavior": "pending_if_incomplete",
+            "proration_behavior": "always_invoice",
         },
     )
 
 
 def cancel_subscription(subscription_id: str) -> dict[str, Any]:
-    return _call("cancel the plan", client().v1.subscriptions.cancel, subscription_id)
+    """Cancel now; a final invoice bills whatever proration is still pending (`invoice_now`)."""
+    return _call(
+        "cancel the plan",
+        client().v1.subscriptions.cancel,
+        subscription_id,
+        {"invoice_now": True},
+    )
 
 
 # -- Reconciliation --------------------------------------------------------------------------

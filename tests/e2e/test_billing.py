@@ -34,6 +34,17 @@ def stripe_get(stripe_base: str, path: str) -> dict:
     return r.json()
 
 
+def stripe_post(stripe_base: str, path: str, **form: str) -> dict:
+    r = requests.post(
+        f"{stripe_base}{path}",
+        data=form,
+        headers={"Authorization": "Bearer sk_test_e2e"},
+        timeout=20,
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
 def onboard(gw: str, owner: User, channel_id: str) -> None:
     r = requests.post(
         f"{gw}/v1/channels/{channel_id}/payouts/onboarding", headers=owner.headers, timeout=20
@@ -288,10 +299,33 @@ def test_plans_subscribe_upgrade_grace_and_cancel(gateway_url, stripe_base):
     session_id = r.json()["session_id"]
     assert requests.post(r.json()["checkout_url"], timeout=30).status_code == 200
     eventually(lambda: current()["plan"]["key"] == "pro", **ASYNC, what="the pro plan")
+    # An upgrade is granted only once paid (issue 16 item 6): the owner's card declines, the
+    # prorated invoice fails, and the channel stays on pro (active, not grace) meanwhile.
+    session = stripe_get(stripe_base, f"/v1/checkout/sessions/{session_id}")
+    sub, customer = session["subscription"], session["customer"]
+    stripe_post(stripe_base, f"/_local/customers/{customer}/decline")
+    seen = {e["id"] for e in stripe_get(stripe_base, "/_local/events")["data"]}
     r = requests.post(url, json={"plan": "business"}, headers=owner.headers, timeout=20)
     assert r.json()["action"] == "updating"
+    wanted = {"invoice.payment_failed", "customer.subscription.updated"}
+    eventually(
+        lambda: {
+            e["type"]
+            for e in stripe_get(stripe_base, "/_local/events")["data"]
+            if e["id"] not in seen and e["delivered_status"] == 200
+        },
+        until=lambda types: wanted <= types,
+        **ASYNC,
+        what="the declined upgrade's webhooks, answered",
+    )
+    state = current()
+    assert (state["plan"]["key"], state["status"]) == ("pro", "active")
+    pending = stripe_get(stripe_base, f"/v1/subscriptions/{sub}")
+    assert pending["pending_update"] is not None
+    # the owner pays the open invoice: Stripe applies the pending update, the plan follows
+    stripe_post(stripe_base, f"/_local/customers/{customer}/decline", decline="false")
+    stripe_post(stripe_base, f"/_local/invoices/{pending['latest_invoice']}/pay")
     eventually(lambda: current()["plan"]["key"] == "business", **ASYNC, what="the upgrade")
-    sub = stripe_get(stripe_base, f"/v1/checkout/sessions/{session_id}")["subscription"]
     requests.post(f"{stripe_base}/_local/subscriptions/{sub}/fail_payment", timeout=20)
     state = current()
     assert (state["plan"]["key"], state["status"]) == ("business", "grace")

@@ -689,6 +689,51 @@ def _counts(admin) -> dict[str, int]:
     }
 
 
+def test_a_plan_change_is_granted_only_when_its_invoice_is_paid(admin):
+    owner = new_user("Owner")
+    channel_id = channels.create_channel(user_id=owner, slug=unique("sub"), name="S", theme={})[
+        "id"
+    ]
+    sub_id, cus = f"sub_{uuid.uuid4().hex[:20]}", f"cus_{uuid.uuid4().hex[:14]}"
+    pro = {"channel_id": channel_id, "plan": "pro"}
+    t = int(time.time())
+
+    def plan():
+        state = billing.get_channel_plan(channel_id=channel_id, user_id=owner)
+        return state["plan"]["key"], state["status"]
+
+    ok(deliver(evt("customer.subscription.updated", _sub(sub_id, cus, "active", pro), created=t)))
+    assert plan() == ("pro", "active")
+    # the upgrade's prorated invoice fails: Stripe keeps the change in pending_update
+    upgrade = _invoice(sub_id, cus, pro, False)
+    upgrade["billing_reason"] = "subscription_update"
+    ok(deliver(evt("invoice.payment_failed", upgrade, created=t + 1)))
+    waiting = _sub(sub_id, cus, "active", pro)
+    waiting["pending_update"] = {
+        "expires_at": t + 23 * 3600,
+        "subscription_items": [{"id": "si_1", "price": {"unit_amount": 9900}}],
+        "metadata": {"plan": "business"},
+    }
+    ok(deliver(evt("customer.subscription.updated", waiting, created=t + 1)))
+    assert plan() == ("pro", "active")  # neither the new plan nor grace
+    # a subscription object whose metadata already names the new plan (an update that
+    # reached Stripe some other way) is still not granted while its pending update waits
+    waiting_meta = copy.deepcopy(waiting)
+    waiting_meta["metadata"] = {"channel_id": channel_id, "plan": "business"}
+    ok(deliver(evt("customer.subscription.updated", waiting_meta, created=t + 2)))
+    assert plan() == ("pro", "active")
+    # paid: the invoice moves money, the applied update moves the plan
+    upgrade_paid = _invoice(sub_id, cus, pro, True)
+    upgrade_paid["billing_reason"] = "subscription_update"
+    done = ok(deliver(evt("invoice.paid", upgrade_paid, created=t + 3)))
+    assert done["status"] == "processed" and plan() == ("pro", "active")
+    applied = _sub(sub_id, cus, "active", {"channel_id": channel_id, "plan": "business"})
+    ok(deliver(evt("customer.subscription.pending_update_applied", applied, created=t + 3)))
+    assert plan() == ("business", "active")
+    ok(deliver(evt("customer.subscription.updated", applied, created=t + 3)))
+    assert plan() == ("business", "active")
+
+
 def _rejections(admin) -> list[dict]:
     return q(
         admin,

@@ -230,13 +230,127 @@ def test_plan_subscription_checkout_change_and_cancel(api, standin):
     changed = api.change_subscription_price(
         subscription=current, plan_key="business", amount=9900, currency="usd"
     )
+    # the card pays: the proration is invoiced at once and the switch applies with it
     assert changed["items"]["data"][0]["price"]["unit_amount"] == 9900
-    assert changed["metadata"]["plan"] == "business"
+    assert changed["metadata"]["plan"] == "business" and changed["pending_update"] is None
     [updated] = capture.events("customer.subscription.updated", wait_for=1)
     assert updated["data"]["previous_attributes"]["metadata"]["plan"] == "pro"
+    proration = capture.events("invoice.paid", wait_for=2)[-1]["data"]["object"]
+    assert proration["billing_reason"] == "subscription_update"
+    assert 0 < proration["amount_paid"] <= 9900 - 2900
     api.cancel_subscription(sub["id"])
     [deleted] = capture.events("customer.subscription.deleted", wait_for=1)
     assert deleted["data"]["object"]["status"] == "canceled"
+
+
+def _subscribed(api, capture, name: str) -> tuple[str, str]:
+    cus = api.create_customer(
+        channel_id="c9", email="o@example.com", name="Chan", idempotency_key=f"k-cus-{name}"
+    )
+    session = api.create_plan_checkout(
+        customer=cus["id"],
+        plan_key="pro",
+        plan_name="Pro",
+        amount=2900,
+        currency="usd",
+        metadata={"channel_id": "c9"},
+        success_url="http://x/ok",
+        cancel_url="http://x/no",
+    )
+    requests.post(session["url"], timeout=10)
+    capture.events(wait_for=3)
+    capture.received.clear()
+    return cus["id"], capture_sub(api, session["id"])
+
+
+def capture_sub(api, session_id: str) -> str:
+    return api.client().v1.checkout.sessions.retrieve(session_id).to_dict()["subscription"]
+
+
+def test_an_unpaid_plan_change_stays_pending_until_its_invoice_is_paid(api, standin):
+    base, capture = standin[1], standin[3]
+    cus, sub_id = _subscribed(api, capture, "pending")
+    auth = {"Authorization": "Bearer sk_test_unit"}
+    requests.post(f"{base}/_local/customers/{cus}/decline", headers=auth, timeout=10)
+    changed = api.change_subscription_price(
+        subscription=api.retrieve_subscription(sub_id),
+        plan_key="business",
+        amount=9900,
+        currency="usd",
+    )
+    # nothing changes but `pending_update`: items and metadata still bill the old plan
+    assert changed["items"]["data"][0]["price"]["unit_amount"] == 2900
+    assert changed["metadata"]["plan"] == "pro"
+    pending = changed["pending_update"]
+    assert pending["subscription_items"][0]["price"]["unit_amount"] == 9900
+    assert pending["metadata"] == {"plan": "business"} and pending["expires_at"] > time.time()
+    failed, updated = capture.events(wait_for=2)
+    assert failed["type"] == "invoice.payment_failed"
+    invoice = failed["data"]["object"]
+    assert invoice["billing_reason"] == "subscription_update" and invoice["status"] == "open"
+    assert updated["type"] == "customer.subscription.updated"
+    assert updated["data"]["object"]["pending_update"] is not None
+    assert updated["data"]["object"]["status"] == "active"
+    capture.received.clear()
+    r = requests.post(f"{base}/_local/invoices/{invoice['id']}/pay", headers=auth, timeout=20)
+    assert r.status_code == 200, r.text
+    types = [e["type"] for e in capture.events(wait_for=3)]
+    assert types == [
+        "invoice.paid",
+        "customer.subscription.updated",
+        "customer.subscription.pending_update_applied",
+    ]
+    applied = capture.events("customer.subscription.pending_update_applied")[0]["data"]["object"]
+    assert applied["items"]["data"][0]["price"]["unit_amount"] == 9900
+    assert applied["metadata"]["plan"] == "business" and applied["pending_update"] is None
+
+
+def test_pending_updates_refuse_parameters_stripe_refuses(api, standin):
+    capture = standin[3]
+    _cus, sub_id = _subscribed(api, capture, "refuse")
+    sub = api.retrieve_subscription(sub_id)
+    with pytest.raises(Exception) as err:
+        api.client().v1.subscriptions.update(
+            sub_id,
+            {
+                "items": [{"id": sub["items"]["data"][0]["id"], "quantity": 1}],
+                "payment_behavior": "pending_if_incomplete",
+                "cancel_at_period_end": False,
+            },
+        )
+    assert "pending_if_incomplete" in str(err.value)
+
+
+def test_cancel_invoices_the_pending_proration(api, standin):
+    capture = standin[3]
+    _cus, sub_id = _subscribed(api, capture, "cancel")
+    sub = api.retrieve_subscription(sub_id)
+    item = sub["items"]["data"][0]
+    product = item["price"]["product"]
+    # a price switch prorated onto the next invoice (what the platform did before issue 16)
+    api.client().v1.subscriptions.update(
+        sub_id,
+        {
+            "items": [
+                {
+                    "id": item["id"],
+                    "price_data": {
+                        "currency": "usd",
+                        "unit_amount": 9900,
+                        "product": product,
+                        "recurring": {"interval": "month"},
+                    },
+                }
+            ],
+            "proration_behavior": "create_prorations",
+        },
+    )
+    capture.events("customer.subscription.updated", wait_for=1)
+    capture.received.clear()
+    api.cancel_subscription(sub_id)
+    final, deleted = capture.events(wait_for=2)
+    assert (final["type"], deleted["type"]) == ("invoice.paid", "customer.subscription.deleted")
+    assert 0 < final["data"]["object"]["amount_paid"] <= 9900 - 2900
 
 
 def test_objects_keep_stripes_shape(api):
