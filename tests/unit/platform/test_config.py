@@ -3,7 +3,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from shared.platform.config import Settings
+from shared.platform.config import Settings, settings
 
 
 def test_local_defaults_work_outside_prod():
@@ -64,3 +64,26 @@ def test_prod_without_zoom_credentials_refuses_to_guess_a_local_zoom(monkeypatch
         assert caught.value.status == 503
     finally:
         zoom.reset_client()
+
+
+@pytest.fixture
+def fresh_settings():
+    """settings() is cached per process: read the environment afresh, then forget it again."""
+    settings.cache_clear()
+    yield settings
+    settings.cache_clear()
+
+
+def test_settings_parse_the_environment_by_upper_case_field_name(monkeypatch, fresh_settings):
+    monkeypatch.setenv("DB_POOL_SIZE", "9")
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_from_env")
+    s = fresh_settings()
+    assert s.db_pool_size == 9
+    assert s.stripe_api_key is not None
+    assert s.stripe_api_key.get_secret_value() == "sk_test_from_env"
+
+
+def test_settings_refuse_an_environment_value_out_of_range(monkeypatch, fresh_settings):
+    monkeypatch.setenv("DB_POOL_SIZE", "0")
+    with pytest.raises(ValidationError, match="db_pool_size"):
+        fresh_settings()
