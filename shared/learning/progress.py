@@ -5,7 +5,7 @@ may watch (a database read only the first time a student beats a lesson in this 
 remembered for VIEWER_TTL seconds; a revoked enrollment is caught again at the write), stamps
 the beat with the time it arrived and hands it to this process's group writer
 (shared/platform/group_writer.py), which writes all pending beats with ONE call of the SQL
-function record_heartbeats() (migrations 0021, 0026): one round trip and one
+function record_heartbeats() (migrations 0021, 0026, 0027): one round trip and one
 commit for the whole batch. For each beat, in arrival order and with its arrival time as the
 server clock, the SQL sets the tenant context (transaction-local, so row-level security holds
 per beat), checks access again with the rule of shared.learning.authorize_viewer, swaps the
@@ -14,7 +14,9 @@ shared.learning.rules.credited_interval, records the analytics event, merges the
 the student's nummultirange under the row lock (no read-modify-write from Python) and flips
 completion at shared.learning.rules.completion_threshold. The numbers of those rules
 (MAX_PLAYBACK_RATE, COMPLETION_RATIO) and the staff roles are passed in from Python, their
-single source; tests/integration/test_heartbeat_sql.py holds the SQL to the Python model.
+single source; tests/integration/learning/test_heartbeat_sql.py holds the SQL to the Python
+model (shared.learning.rules.LessonWatch). Real time is credited once per student and lesson,
+whatever the number of players (0027).
 
 Completion events are the slow, rare path and stay here (`_lesson_completed`, a normal
 transaction): outbox `lesson.completed` and, once every lesson is complete, `course.completed`

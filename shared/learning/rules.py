@@ -6,6 +6,13 @@ span from the previous position forward is credited, but never more than real ti
 at most `elapsed * MAX_PLAYBACK_RATE` seconds, where `elapsed` is measured by the server's
 clock between the two heartbeats (the client's own claims of time are not trusted).
 
+Real time is credited once per student and lesson, whatever the number of players: a beat
+whose session was playing claims the wall-clock window since that session's previous beat,
+and no session of the same student's lesson is credited for that window again
+(`claimed_until`). So N players at staggered positions cannot watch a lesson N times faster
+than real time; a single player is credited exactly as without the claims. `LessonWatch` is
+the whole rule for one student's lesson, the reference the heartbeat SQL is tested against.
+
 Distinct watched seconds are the length of the union of credited intervals: replaying or
 seeking back never counts a second twice. The database keeps that union as a `nummultirange`
 (see 0015_learning.sql); `merge` and `distinct_seconds` here are the reference model the
@@ -16,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Players offer up to 2x speed; anything faster than that between two heartbeats is a claim
 # real time does not allow, and is capped.
@@ -45,26 +52,63 @@ def clamp_position(position: float, duration: float) -> float:
 
 
 def credited_interval(
-    prev: Beat | None, *, position: float, at: float, duration: float
+    prev: Beat | None,
+    *,
+    position: float,
+    at: float,
+    duration: float,
+    claimed_until: float | None = None,
 ) -> Interval | None:
     """The interval of the video the heartbeat at `at` proves was watched, if any.
 
     Nothing is credited for the first heartbeat of a session, after a pause (the previous
     heartbeat said not playing), for a seek backwards, or when the server clock did not move.
     A forward jump is credited from the previous position for at most the time real time
-    allows; the rest of the jump is a seek.
+    allows; the rest of the jump is a seek. Real time runs from the later of the session's
+    previous beat and `claimed_until`, the end of the last window any session of this
+    student's lesson was credited for.
     """
     if prev is None or not prev.playing:
         return None
     start = clamp_position(prev.position, duration)
     end = clamp_position(position, duration)
-    elapsed = at - prev.at
+    since = prev.at if claimed_until is None else max(prev.at, claimed_until)
+    elapsed = at - since
     if end <= start or elapsed <= 0:
         return None
     end = min(end, start + elapsed * MAX_PLAYBACK_RATE)
     end = round(end, 3)
     start = round(start, 3)
     return (start, end) if end > start else None
+
+
+def claims(prev: Beat | None) -> bool:
+    """A beat claims the real time since its session's previous beat if that one was playing."""
+    return prev is not None and prev.playing
+
+
+@dataclass
+class LessonWatch:
+    """One student's lesson as the server sees it: each player session's last beat and the
+    end of the last claimed window. `beat` applies the whole rule to one arriving heartbeat."""
+
+    duration: float
+    sessions: dict[str, Beat] = field(default_factory=dict)
+    claimed_until: float | None = None
+
+    def beat(self, session: str, *, position: float, playing: bool, at: float) -> Interval | None:
+        """The interval this heartbeat credits. A beat older than its session's last one
+        (it arrived late) credits nothing and changes nothing."""
+        prev = self.sessions.get(session)
+        if prev is not None and at < prev.at:
+            return None
+        interval = credited_interval(
+            prev, position=position, at=at, duration=self.duration, claimed_until=self.claimed_until
+        )
+        if claims(prev):
+            self.claimed_until = at if self.claimed_until is None else max(self.claimed_until, at)
+        self.sessions[session] = Beat(position, playing, at)
+        return interval
 
 
 def merge(intervals: Iterable[Interval]) -> list[Interval]:

@@ -16,7 +16,7 @@ import pytest
 
 from shared.learning import progress
 from shared.learning.progress import Heartbeat, write_heartbeats
-from shared.learning.rules import Beat, credited_interval, distinct_seconds, is_complete
+from shared.learning.rules import MAX_PLAYBACK_RATE, LessonWatch, distinct_seconds, is_complete
 from tests import factories
 from tests.factories import make_course, new_channel, new_user, random_beats
 from tests.helpers import outbox_events
@@ -76,16 +76,15 @@ def test_a_shuffled_batch_credits_what_arrival_order_credits(school):
     base = datetime.now(UTC)
     rng = random.Random(7)
     beats, expected = [], []
-    prev: dict[str, Beat | None] = {"a": None, "b": None}
+    model = LessonWatch(600.0)
     pos = {"a": 0.0, "b": 300.0}
     for k in range(40):
         session = rng.choice("ab")
         pos[session] += rng.choice([2.0, 5.0, 30.0])  # 30 s in 5 s: more than real time allows
         at = 5.0 * k
         beats.append(beat(s, student, session, pos[session], base + timedelta(seconds=at)))
-        interval = credited_interval(prev[session], position=pos[session], at=at, duration=600.0)
+        interval = model.beat(session, position=pos[session], playing=True, at=at)
         expected.append(round(interval[1] - interval[0], 3) if interval else 0.0)
-        prev[session] = Beat(pos[session], True, at)
     order = list(range(len(beats)))
     rng.shuffle(order)
     rows = write_heartbeats([beats[i] for i in order])
@@ -244,15 +243,14 @@ def test_batches_of_any_size_agree_with_the_reference_model(school, seed):
     lesson, student = s["lessons"][0], enrolled_student(s)
     base = datetime.now(UTC).replace(microsecond=0)
     sessions = ["a", "b"]
-    prev: dict[str, Beat | None] = dict.fromkeys(sessions)
+    model = LessonWatch(600.0)
     beats, expected, credited = [], [], []
     for k, (pos, playing, at_ms) in enumerate(random_beats(rng, 600.0, rng.randint(1, 60))):
         session = sessions[0] if k % 5 else rng.choice(sessions)
         beats.append(
             beat(s, student, session, pos, base + timedelta(milliseconds=at_ms), playing=playing)
         )
-        interval = credited_interval(prev[session], position=pos, at=at_ms / 1000, duration=600)
-        prev[session] = Beat(pos, playing, at_ms / 1000)
+        interval = model.beat(session, position=pos, playing=playing, at=at_ms / 1000)
         expected.append(round(interval[1] - interval[0], 3) if interval else 0.0)
         if interval:
             credited.append(interval)
@@ -312,3 +310,37 @@ def test_a_failed_completion_step_leaves_the_batch_written_and_the_completion_pe
     assert nxt[0]["lesson_completed_now"] is True
     events = outbox_events(s["admin"], s["channel"], "lesson.completed")
     assert [e["lesson_id"] for e in events if e["user_id"] == student] == [lesson]
+
+
+def test_staggered_players_in_one_batch_share_real_time(school):
+    """Issue 16 item 4 on the set-based path: four players of one student's lesson a quarter
+    of the video apart, 2.5 s out of step, written in shuffled batches of 1-15 beats (some
+    batches hold several players' beats). Per-session caps completed the lesson in 150 s."""
+    s = school
+    student, lesson = enrolled_student(s), s["lessons"][0]
+    base = datetime.now(UTC).replace(microsecond=0)
+    rng = random.Random(16)
+    model = LessonWatch(600.0)
+    beats, expected = [], []
+    for k in range(16):
+        for p in range(4):
+            at, pos = 10.0 * k + 2.5 * p, 150.0 * p + 10.0 * k
+            beats.append(beat(s, student, f"player{p}", pos, base + timedelta(seconds=at)))
+            interval = model.beat(f"player{p}", position=pos, playing=True, at=at)
+            expected.append(round(interval[1] - interval[0], 3) if interval else 0.0)
+    got: list[float] = []
+    while len(got) < len(beats):
+        chunk = list(range(len(got), min(len(beats), len(got) + rng.randint(1, 15))))
+        order = rng.sample(chunk, len(chunk))
+        rows = write_heartbeats([beats[i] for i in order])
+        by_index = {order[j]: float(r["credited"]) for j, r in enumerate(rows)}
+        got += [by_index[i] for i in chunk]
+    assert got == expected
+    elapsed = 10.0 * 15 + 2.5 * 3
+    assert watched(s, student, lesson) <= elapsed * MAX_PLAYBACK_RATE
+    done = s["admin"].run(
+        "SELECT completed_at FROM lesson_progress WHERE user_id = :u AND lesson_id = :l",
+        u=student,
+        l=lesson,
+    )
+    assert done == [[None]]

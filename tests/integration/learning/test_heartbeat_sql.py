@@ -1,11 +1,11 @@
-"""The heartbeat SQL (record_heartbeats(), migration 0021) one beat at a time against the
-reference model.
+"""The heartbeat SQL (record_heartbeats(), migrations 0021, 0026, 0027) one beat at a time
+against the reference model.
 
-shared.learning.rules is the reference: the same random sequences of beats (pauses, seeks both
-ways, dead time, claims faster than real time, positions past the end) go through the SQL
-function, with the server clock simulated by `now`, and through credited_interval /
-distinct_seconds / is_complete in Python; every beat must credit the same seconds, leave the
-same distinct seconds and complete the lesson on the same beat.
+shared.learning.rules.LessonWatch is the reference: the same random sequences of beats
+(pauses, seeks both ways, dead time, claims faster than real time, positions past the end,
+two players of one student interleaved) go through the SQL function, with the server clock
+simulated by `now`, and through the model in Python; every beat must credit the same seconds,
+leave the same distinct seconds and complete the lesson on the same beat.
 
 The simulated clock ticks in whole milliseconds and positions are whole milliseconds or
 arbitrary floats. Python works in binary floats and SQL in exact decimals (positions arrive
@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.learning import progress
-from shared.learning.rules import Beat, credited_interval, distinct_seconds, is_complete
+from shared.learning.rules import MAX_PLAYBACK_RATE, LessonWatch, distinct_seconds, is_complete
 from shared.platform import db
 from tests import factories
 from tests.factories import make_course, new_channel, new_user, random_beats
@@ -65,7 +65,7 @@ def test_sql_function_agrees_with_the_reference_model(school, seed):
     base = datetime.now(UTC).replace(microsecond=0)
     beats = random_beats(rng, duration, rng.randint(1, 60))
     sessions = [f"p{seed}-a", f"p{seed}-b"]  # two players of one student, interleaved
-    prev: dict[str, Beat | None] = dict.fromkeys(sessions)
+    model = LessonWatch(duration)  # the reference: both players of one student's lesson
     credited: list[tuple[float, float]] = []
     complete = False
     for i, (pos, playing, at_ms) in enumerate(beats):
@@ -79,16 +79,13 @@ def test_sql_function_agrees_with_the_reference_model(school, seed):
             playing=playing,
             now=base + timedelta(milliseconds=at_ms),
         )
-        interval = credited_interval(
-            prev[session], position=pos, at=at_ms / 1000, duration=duration
-        )
-        prev[session] = Beat(pos, playing, at_ms / 1000)
+        interval = model.beat(session, position=pos, playing=playing, at=at_ms / 1000)
         if interval:
             credited.append(interval)
         # the model's distinct seconds are float sums; the database keeps exact decimals
         watched = round(distinct_seconds(credited), 3)
         now_complete = is_complete(watched, duration)
-        where = f"seed {seed} beat {i}: {(pos, playing, at_ms)} prev {prev}"
+        where = f"seed {seed} beat {i}: {(session, pos, playing, at_ms)} model {model}"
         assert got["credited_seconds"] == (
             round(interval[1] - interval[0], 3) if interval else 0.0
         ), where
@@ -193,3 +190,42 @@ def test_the_tenant_context_ends_with_the_call_and_rls_applies(school):
     )
     # SECURITY INVOKER: the caller's row-level security applies
     assert definer == [["record_channel_heartbeats", False], ["record_heartbeats", False]]
+
+
+@pytest.mark.parametrize("players", [2, 4])
+def test_staggered_players_do_not_complete_a_lesson_faster_than_real_time(school, players):
+    """Issue 16 item 4: N players a slice of the video apart, beating every 10 s out of step.
+    Capped per session (migration 0026), each credited its own span of the same real time:
+    four players completed a 600 s lesson in 150 s. Now the student's lesson is credited at
+    most MAX_PLAYBACK_RATE times the real time elapsed, and only the first player's window."""
+    s = school
+    lesson, student = s["lessons"][600.0], enrolled_student(s)
+    base = datetime.now(UTC).replace(microsecond=0)
+    credited, at, model = 0.0, 0.0, LessonWatch(600.0)
+    for k in range(16):
+        for p in range(players):
+            at, pos = 10.0 * k + 2.5 * p, p * 600.0 / players + 10.0 * k
+            interval = model.beat(f"player{p}", position=pos, playing=True, at=at)
+            got = progress.record_heartbeat(
+                channel_id=s["channel"],
+                lesson_id=lesson,
+                user_id=student,
+                session_id=f"player{p}",
+                position=pos,
+                playing=True,
+                now=base + timedelta(seconds=at),
+            )
+            assert got["credited_seconds"] == (
+                round(interval[1] - interval[0], 3) if interval else 0.0
+            ), (k, p)
+            credited += got["credited_seconds"]
+    row = s["admin"].run(
+        "SELECT watched_seconds, completed_at FROM lesson_progress"
+        " WHERE user_id = :u AND lesson_id = :l",
+        u=student,
+        l=lesson,
+    )
+    watched, completed_at = float(row[0][0]), row[0][1]
+    assert completed_at is None
+    assert watched == pytest.approx(credited)
+    assert watched <= at * MAX_PLAYBACK_RATE  # per-session caps gave players * 150 s

@@ -9,6 +9,7 @@ import pytest
 from shared.learning.rules import (
     MAX_PLAYBACK_RATE,
     Beat,
+    LessonWatch,
     completion_threshold,
     course_percent,
     credited_interval,
@@ -154,3 +155,82 @@ def test_merge_is_a_union(seed):
     shuffled = intervals * 2
     rng.shuffle(shuffled)
     assert merge(shuffled) == merged
+
+
+# -- one student's lesson, any number of players (issue 16, item 4) -----------------------------
+def test_a_window_claimed_by_one_player_is_not_credited_to_another():
+    lesson = LessonWatch(D)
+    assert lesson.beat("a", position=0, playing=True, at=100) is None
+    assert lesson.beat("b", position=300, playing=True, at=100) is None
+    assert lesson.beat("a", position=10, playing=True, at=110) == (0, 10)
+    assert lesson.beat("b", position=310, playing=True, at=110) is None  # same 10 s: claimed
+    assert lesson.beat("b", position=315, playing=True, at=115) == (310, 315)  # 5 s after it
+    assert lesson.claimed_until == 115
+
+
+def test_a_paused_player_claims_nothing_and_a_late_beat_changes_nothing():
+    lesson = LessonWatch(D)
+    lesson.beat("a", position=0, playing=False, at=100)
+    lesson.beat("b", position=50, playing=True, at=100)
+    assert lesson.beat("a", position=0, playing=True, at=110) is None  # was paused: no claim
+    assert lesson.claimed_until is None
+    assert lesson.beat("b", position=60, playing=True, at=110) == (50, 60)
+    assert lesson.beat("b", position=70, playing=True, at=105) is None  # late
+    assert lesson.sessions["b"] == Beat(60, True, 110) and lesson.claimed_until == 110
+
+
+def test_n_staggered_players_do_not_watch_n_times_faster():
+    """Four players a quarter of the video apart, beats 10 s apart and 2.5 s out of step: on
+    per-session caps each credited its own 10 s, 4x real time; now at most the 2x one player
+    may claim."""
+    players, ticks = 4, 16
+    beats = lesson_beats(players, ticks)
+    lesson, credited = LessonWatch(D), []
+    for session, pos, playing, at in beats:
+        got = lesson.beat(session, position=pos, playing=playing, at=at)
+        if got:
+            credited.append(got)
+    elapsed = beats[-1][3] - beats[0][3]
+    total = sum(b - a for a, b in credited)
+    assert total <= elapsed * MAX_PLAYBACK_RATE + 1e-6
+    assert not is_complete(distinct_seconds(credited), D)
+    old = _credited_each(beats, D)  # what per-session caps credited: 4x real time, complete
+    assert sum(b - a for a, b in old) == pytest.approx(players * 10.0 * (ticks - 1))
+    assert is_complete(distinct_seconds(old), D)
+
+
+def lesson_beats(players: int, ticks: int):
+    return [
+        (f"p{p}", p * D / players + 10.0 * k, True, 10.0 * k + 2.5 * p)
+        for k in range(ticks)
+        for p in range(players)
+    ]
+
+
+def _credited_each(beats, duration):
+    """The old rule: every session capped on its own."""
+    out, prev = [], {}
+    for session, pos, playing, at in beats:
+        got = credited_interval(prev.get(session), position=pos, at=at, duration=duration)
+        if got:
+            out.append(got)
+        prev[session] = Beat(pos, playing, at)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_one_player_is_credited_as_before_and_many_never_beat_real_time(seed):
+    rng = random.Random(seed)
+    duration = rng.choice([30.0, 95.5, 600.0, 3600.0])
+    beats = _random_session(rng, duration, rng.randint(1, 60))
+    alone = LessonWatch(duration)
+    got = [alone.beat("s", position=p, playing=pl, at=at) for p, pl, at in beats]
+    assert [g for g in got if g] == _credited(beats, duration)
+    # the same beats spread over several players, in arrival order
+    many, credited = LessonWatch(duration), []
+    for pos, playing, at in beats:
+        got1 = many.beat(f"s{rng.randrange(4)}", position=pos, playing=playing, at=at)
+        if got1:
+            credited.append(got1)
+    elapsed = beats[-1][2] - beats[0][2]
+    assert sum(b - a for a, b in credited) <= elapsed * MAX_PLAYBACK_RATE + 1e-6
