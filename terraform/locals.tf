@@ -147,7 +147,12 @@ locals {
       topics  = ["domain-events"]
     }
     auth = {
-      secrets = ["JWT_KEYS", "SMTP_PASSWORD"]
+      secrets = ["JWT_KEYS"]
+      topics  = ["domain-events"]
+      queues  = ["auth-mail"] # password reset requests; the auth_mail worker sends the mail
+    }
+    auth_mail = {
+      secrets = ["SMTP_PASSWORD"]
       topics  = ["domain-events"]
     }
     learning = {

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 from shared.platform.exports import lazy_exports
 
 if TYPE_CHECKING:
+    from shared.identity.reset_mail import send_password_reset
     from shared.identity.service import (
         confirm_password_reset,
         login,
@@ -27,6 +28,7 @@ __all__ = [
     "me",
     "refresh",
     "request_password_reset",
+    "send_password_reset",
     "signup",
     "verify_access_token",
 ]

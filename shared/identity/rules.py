@@ -87,3 +87,26 @@ def revoked(issued_at_ms: int, valid_after_ms: int | None) -> bool:
 
 def cache_is_fresh(fetched_at: float, now: float) -> bool:
     return 0 <= now - fetched_at < VALID_AFTER_CACHE_SECONDS
+
+
+# --- Password reset by mail -----------------------------------------------------------------
+
+
+class ResetMail(StrEnum):
+    """What the mail worker did with one reset request."""
+
+    SENT = "sent"
+    NO_ACCOUNT = "ignored: no account"  # nothing to send; the requester learnt nothing either
+    STALE = "ignored: stale"  # queued longer than a link lives: a late link helps nobody
+
+
+def reset_request_is_stale(requested_at: float, now: float, ttl_seconds: int) -> bool:
+    return now - requested_at > ttl_seconds
+
+
+def reset_mail_text(*, link: str, minutes: int) -> str:
+    return (
+        "Someone asked to reset the password of this account.\n\n"
+        f"Reset it here (valid {minutes} minutes, once):\n{link}\n\n"
+        "If it was not you, ignore this message.\n"
+    )

@@ -110,3 +110,11 @@ class Profile(UserView):
     """MeOut."""
 
     memberships: list[Membership]
+
+
+class ResetMailTask(Model):
+    """The Cloud Tasks body (queue auth-mail) of one password reset request."""
+
+    email: str = Field(max_length=254)
+    client_ip: str = Field(max_length=64)
+    requested_at: float = Field(description="Epoch seconds when the reset was requested")

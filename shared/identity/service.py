@@ -232,47 +232,19 @@ def logout_all(*, user_id: str) -> None:
 
 
 def request_password_reset(*, email: str, client_ip: str) -> None:
-    """Always 'accepted'; mails a single-use link only when the account exists."""
+    """Always 'accepted', after the same work whatever the email (no account lookup here):
+    the auth_mail worker mails a single-use link when the account exists (reset_mail.py)."""
+    from shared.adapters import tasks
+
     s = settings()
     ratelimit.hit(f"reset:ip:{client_ip}", s.rate_limit_login_ip)
     ratelimit.hit(f"reset:acct:{email.strip().lower()}", s.rate_limit_reset_account)
-    token = "pr_" + opaque_token()
-    with transaction() as tx:
-        user = tx.one(
-            "SELECT id, email FROM users WHERE lower(email) = lower(:e) AND erased_at IS NULL",
-            e=email.strip(),
-        )
-        if user is not None:
-            tx.exec(
-                "INSERT INTO password_reset_tokens (token_hash, user_id, expires_at)"
-                " VALUES (:h, :u, :x)",
-                h=token_hash(token),
-                u=user["id"],
-                x=_now() + timedelta(seconds=s.password_reset_ttl_seconds),
-            )
-            audit.record(
-                tx,
-                action="auth.password_reset_requested",
-                channel_id=None,
-                actor_user_id=str(user["id"]),
-                details={"ip": client_ip},
-            )
-    if user is None:
-        return
-    from shared.adapters import email as mail
-
-    link = f"{s.public_base_url}/reset-password?token={token}"
-    minutes = s.password_reset_ttl_seconds // 60
-    try:
-        mail.send(
-            to=user["email"],
-            subject="Reset your password",
-            text=f"Someone asked to reset the password of this account.\n\n"
-            f"Reset it here (valid {minutes} minutes, once):\n{link}\n\n"
-            "If it was not you, ignore this message.\n",
-        )
-    except OSError:
-        log.exception("password reset mail could not be sent")
+    tasks.enqueue(
+        queue="auth-mail",
+        function="auth_mail",
+        payload={"email": email.strip(), "client_ip": client_ip, "requested_at": time.time()},
+        task_id=f"reset-{uuid7()}",
+    )
 
 
 def confirm_password_reset(*, token: str, new_password: str) -> None:

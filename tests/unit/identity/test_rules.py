@@ -61,3 +61,13 @@ def test_the_cached_instant_is_trusted_only_for_the_cache_window():
     assert rules.cache_is_fresh(100.0, 100.0 + window - 0.01)
     assert not rules.cache_is_fresh(100.0, 100.0 + window)
     assert not rules.cache_is_fresh(100.0, 99.0)  # a clock that went back proves nothing
+
+
+def test_a_reset_request_older_than_its_link_would_live_is_dropped():
+    assert not rules.reset_request_is_stale(1000.0, 1000.0 + 3600, 3600)
+    assert rules.reset_request_is_stale(1000.0, 1000.0 + 3601, 3600)
+
+
+def test_reset_mail_names_the_link_and_its_lifetime():
+    text = rules.reset_mail_text(link="https://x.test/reset-password?token=pr_a", minutes=60)
+    assert "https://x.test/reset-password?token=pr_a" in text and "valid 60 minutes" in text
