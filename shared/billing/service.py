@@ -25,13 +25,18 @@ from shared.billing.rules import (
     plan_out,
 )
 from shared.billing.schemas import (
+    ChannelPlanOut,
     CheckoutIn,
     CheckoutOut,
+    DisputeList,
+    DisputeOut,
     DisputeQuery,
     OnboardingIn,
     OnboardingOut,
+    PayoutAccountOut,
     PlanChangeIn,
     PlanChangeOut,
+    PlanList,
 )
 from shared.channels import check_channel_id, require
 from shared.platform import audit
@@ -99,7 +104,7 @@ def start_onboarding(*, channel_id: str, user_id: str, body: OnboardingIn) -> On
     )
 
 
-def payout_account(*, channel_id: str, user_id: str) -> dict[str, Any]:
+def payout_account(*, channel_id: str, user_id: str) -> PayoutAccountOut:
     check_channel_id(channel_id)
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
         require(tx, user_id, "billing.manage")
@@ -112,11 +117,11 @@ def payout_account(*, channel_id: str, user_id: str) -> dict[str, Any]:
             " WHERE channel_id = app_channel_id()"
         )
     assert ch is not None
-    return {
+    return PayoutAccountOut(
         **ch,
-        "details_submitted": bool(pa and pa["details_submitted"]),
-        "requirements_due": list((pa or {}).get("requirements_due") or []),
-    }
+        details_submitted=bool(pa and pa["details_submitted"]),
+        requirements_due=list((pa or {}).get("requirements_due") or []),
+    )
 
 
 # -- course checkout --------------------------------------------------------------------------
@@ -201,8 +206,8 @@ def _checkout_facts(tx: Tx, *, course_id: str, user_id: str, batch_id: str | Non
 
 
 # -- channel plans ----------------------------------------------------------------------------
-def list_plans() -> dict[str, Any]:
-    return {"items": [plan_out(p) for p in PLANS.values()], "next_cursor": None}
+def list_plans() -> PlanList:
+    return PlanList.model_validate({"items": [plan_out(p) for p in PLANS.values()]})
 
 
 def _plan_state(tx: Tx) -> dict[str, Any]:
@@ -221,13 +226,13 @@ def _plan_state(tx: Tx) -> dict[str, Any]:
     }
 
 
-def get_channel_plan(*, channel_id: str, user_id: str) -> dict[str, Any]:
+def get_channel_plan(*, channel_id: str, user_id: str) -> ChannelPlanOut:
     check_channel_id(channel_id)
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
         require(tx, user_id, "billing.manage")
         state = _plan_state(tx)
     state.pop("_sub")
-    return state
+    return ChannelPlanOut.model_validate(state)
 
 
 def change_plan(*, channel_id: str, user_id: str, body: PlanChangeIn) -> PlanChangeOut:
@@ -341,14 +346,14 @@ _DISPUTE_COLUMNS = (
 )
 
 
-def _dispute_out(r: dict[str, Any]) -> dict[str, Any]:
-    out = dict(r)
-    out["amount"] = {"amount": int(r["amount"]), "currency": r["currency"]}
-    out.pop("currency")
-    return out
+def _dispute_out(r: dict[str, Any]) -> DisputeOut:
+    ids = ("id", "payment_id", "course_id", "user_id")
+    out = {k: (str(v) if k in ids and v is not None else v) for k, v in r.items()}
+    out["amount"] = {"amount": int(r["amount"]), "currency": out.pop("currency")}
+    return DisputeOut.model_validate(out)
 
 
-def list_disputes(*, channel_id: str, user_id: str, query: DisputeQuery) -> dict[str, Any]:
+def list_disputes(*, channel_id: str, user_id: str, query: DisputeQuery) -> DisputeList:
     """The channel's disputes, newest first; `status=open|closed` filters."""
     check_channel_id(channel_id)
     limit, status = query.limit, query.status
@@ -381,12 +386,13 @@ def list_disputes(*, channel_id: str, user_id: str, query: DisputeQuery) -> dict
             f" WHERE {' AND '.join(where)} ORDER BY d.opened_at DESC, d.id DESC LIMIT :n",
             **params,
         )
-    return page(
-        [_dispute_out(r) for r in rows], limit, lambda r: {"t": r["opened_at"], "i": r["id"]}
+    found = page(rows, limit, lambda r: {"t": r["opened_at"], "i": r["id"]})
+    return DisputeList(
+        items=[_dispute_out(r) for r in found["items"]], next_cursor=found["next_cursor"]
     )
 
 
-def get_dispute(*, channel_id: str, user_id: str, dispute_id: str) -> dict[str, Any]:
+def get_dispute(*, channel_id: str, user_id: str, dispute_id: str) -> DisputeOut:
     check_channel_id(channel_id)
     if not is_uuid(dispute_id):
         raise NotFound("No such dispute.")
