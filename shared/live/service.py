@@ -15,18 +15,24 @@ no links: join and start links are credentials of a sort, read from the table by
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from shared.catalog.schemas import LiveSessionIn, LiveSessionPatch
 from shared.channels import allows, check_channel_id, require, role_of
+from shared.live.rules import (
+    Refusal,
+    reschedule_changes,
+    session_out,
+    starts_in_the_past,
+    viewer_links,
+)
 from shared.platform import audit
 from shared.platform.db import Tx, transaction
 from shared.platform.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.platform.ids import is_uuid, uuid7
 from shared.platform.pagination import decode_cursor, page
 
-PAST_GRACE = timedelta(minutes=5)  # a class "starting now" survives a slow client clock
 _SESSION = (
     "id, batch_id, title, starts_at, duration_minutes, provider, provider_meeting_id,"
     " join_url, start_url, status, created_at"
@@ -63,22 +69,6 @@ def provider(name: str = "zoom") -> LiveProvider:
 
 
 # -- shaping and lookups ------------------------------------------------------------------
-def _out(r: dict[str, Any], *, join: bool, host: bool) -> dict[str, Any]:
-    live = r["status"] == "scheduled"  # a cancelled meeting no longer exists at the provider
-    return {
-        "id": str(r["id"]),
-        "batch_id": str(r["batch_id"]),
-        "title": r["title"],
-        "starts_at": r["starts_at"],
-        "duration_minutes": r["duration_minutes"],
-        "provider": r["provider"],
-        "status": r["status"],
-        "join_url": r["join_url"] if join and live else None,
-        "start_url": r["start_url"] if host and live else None,
-        "created_at": r["created_at"],
-    }
-
-
 def _batch(tx: Tx, batch_id: str) -> dict[str, Any]:
     row = tx.one(
         "SELECT b.id, b.course_id, b.name, c.status AS course_status"
@@ -112,19 +102,28 @@ def _viewer(tx: Tx, user_id: str, batch_id: str) -> tuple[bool, bool]:
     if role is None:
         raise NotFound("No such channel.")
     batch = _batch(tx, batch_id)
-    if allows(role, "live.view_any"):
-        return True, allows(role, "live.host")
-    status = tx.scalar(
-        "SELECT status FROM enrollments WHERE batch_id = :b AND user_id = :u"
-        " AND channel_id = app_channel_id()",
-        b=batch_id,
-        u=user_id,
+    view_any = allows(role, "live.view_any")
+    status = (
+        None
+        if view_any
+        else tx.scalar(
+            "SELECT status FROM enrollments WHERE batch_id = :b AND user_id = :u"
+            " AND channel_id = app_channel_id()",
+            b=batch_id,
+            u=user_id,
+        )
     )
-    if status is not None:  # of this batch; an ended enrollment still sees the schedule
-        return status == "active", False
-    if batch["course_status"] != "published":
+    links = viewer_links(
+        view_any=view_any,
+        may_host=allows(role, "live.host"),
+        enrollment_status=status,  # of this batch; an ended enrollment still sees the schedule
+        course_status=batch["course_status"],
+    )
+    if links is Refusal.NOT_FOUND:
         raise NotFound("No such batch.")
-    raise Forbidden("Only students of this batch and staff see its live classes.")
+    if links is Refusal.FORBIDDEN:
+        raise Forbidden("Only students of this batch and staff see its live classes.")
+    return links
 
 
 def _record(
@@ -215,7 +214,7 @@ def schedule_session(
     except BaseException:
         _delete_orphan(live, meeting_id)
         raise
-    return _out(row, join=True, host=True)
+    return session_out(row, join=True, host=True)
 
 
 def _delete_orphan(live: LiveProvider, meeting_id: str) -> None:
@@ -264,7 +263,7 @@ def list_sessions(
             after_id=after_id,
             n=limit + 1,
         )
-    items = [_out(r, join=join, host=host) for r in rows]
+    items = [session_out(r, join=join, host=host) for r in rows]
     return page(items, limit, lambda s: {"t": s["starts_at"], "id": s["id"]})
 
 
@@ -272,11 +271,11 @@ def get_session(*, channel_id: str, user_id: str, batch_id: str, session_id: str
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         join, host = _viewer(tx, user_id, batch_id)
         row = _session(tx, batch_id, session_id)
-    return _out(row, join=join, host=host)
+    return session_out(row, join=join, host=host)
 
 
 def _not_in_the_past(starts_at: datetime | None) -> None:
-    if starts_at is not None and starts_at < datetime.now(UTC) - PAST_GRACE:
+    if starts_in_the_past(starts_at, datetime.now(UTC)):
         raise Unprocessable(
             "A live class cannot start in the past.",
             errors=[{"loc": ["body", "starts_at"], "msg": "must not be in the past"}],
@@ -304,9 +303,9 @@ def reschedule_session(
         "starts_at": data.starts_at,
         "duration_minutes": data.duration_minutes,
     }
-    changes = {k: v for k, v in changes.items() if v is not None and v != row[k]}
+    changes = reschedule_changes(row, changes)
     if not changes:
-        return _out(row, join=True, host=True)
+        return session_out(row, join=True, host=True)
     found = provider(row["provider"]).update_meeting(
         row["provider_meeting_id"],
         topic=changes.get("title"),
@@ -349,7 +348,7 @@ def reschedule_session(
                 "was": {"starts_at": row["starts_at"].isoformat(), "title": row["title"]},
             },
         )
-    return _out(updated, join=True, host=True)
+    return session_out(updated, join=True, host=True)
 
 
 def cancel_session(*, channel_id: str, user_id: str, batch_id: str, session_id: str) -> None:

@@ -11,55 +11,34 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from shared.pages.rules import (
+    SLUG,
+    etag_matches,
+    minutes,
+    money,
+    summary,
+    theme_tokens,
+)
 from shared.platform.config import settings
-from shared.platform.db import transaction
+from shared.platform.db import Tx, transaction
 from shared.platform.errors import NotFound
 from shared.platform.ids import is_uuid
 
+if TYPE_CHECKING:
+    import jinja2
+
 TEMPLATES = Path(__file__).with_name("templates")
 CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=300"
-SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
-HEX = re.compile(r"^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
-FONT = re.compile(r"^[A-Za-z0-9 \-]{1,64}$")
-DEFAULT_THEME = {
-    "primary": "#4f46e5",
-    "secondary": "#0f172a",
-    "accent": "#f59e0b",
-    "background": "#ffffff",
-    "text": "#111827",
-    "font": "system-ui",
-}
-ZERO_DECIMAL = {
-    "bif",
-    "clp",
-    "djf",
-    "gnf",
-    "jpy",
-    "kmf",
-    "krw",
-    "mga",
-    "pyg",
-    "rwf",
-    "ugx",
-    "vnd",
-    "vuv",
-    "xaf",
-    "xof",
-    "xpf",
-}
-SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "inr": "₹", "jpy": "¥"}
-
-_env = None
+_env: jinja2.Environment | None = None
 _env_lock = threading.Lock()
 
 
-def env() -> Any:
+def env() -> jinja2.Environment:
     """The jinja2 environment, built on first use (cold starts of other code skip it)."""
     global _env
     if _env is None:
@@ -86,45 +65,7 @@ class Page:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def theme_tokens(raw: Any) -> dict[str, str]:
-    """Theme tokens safe to put in CSS and attributes; anything malformed falls back."""
-    raw = raw if isinstance(raw, dict) else {}
-    out = dict(DEFAULT_THEME)
-    for key in ("primary", "secondary", "accent", "background", "text"):
-        v = raw.get(key)
-        if isinstance(v, str) and HEX.match(v):
-            out[key] = v
-    font = raw.get("font")
-    if isinstance(font, str) and FONT.match(font):
-        out["font"] = font
-    logo = raw.get("logo_url")
-    if isinstance(logo, str) and logo.startswith("https://") and len(logo) <= 2048:
-        out["logo_url"] = logo
-    return out
-
-
-def money(amount: int | None, currency: str | None) -> str:
-    if amount is None or not currency:
-        return "Free"
-    cur = currency.lower()
-    value = f"{amount:,}" if cur in ZERO_DECIMAL else f"{amount / 100:,.2f}"
-    symbol = SYMBOLS.get(cur)
-    return f"{symbol}{value}" if symbol else f"{value} {cur.upper()}"
-
-
-def minutes(seconds: Any) -> str:
-    if not seconds:
-        return ""
-    total = int(float(seconds))
-    return f"{total // 60}:{total % 60:02d}"
-
-
-def _summary(text: str, limit: int = 200) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _load_channel(tx: Any, slug: str) -> dict[str, Any]:
+def _load_channel(tx: Tx, slug: str) -> dict[str, Any]:
     if not SLUG.match(slug or ""):
         raise NotFound("No such channel.")
     channel = tx.one("SELECT id, slug, name, theme FROM channels WHERE slug = :s", s=slug)
@@ -187,7 +128,7 @@ def course_page(*, slug: str, course_id: str, if_none_match: str | None = None) 
         course=course,
         lessons=lessons,
         title=f"{course['title']} · {channel['name']}",
-        description=_summary(course["description"]) or course["title"],
+        description=summary(course["description"]) or course["title"],
     )
 
 
@@ -212,7 +153,7 @@ def _render(
             theme=theme,
             url=url,
             channel=channel,
-            description=_summary(description),
+            description=summary(description),
             **context,
         )
     )
@@ -228,15 +169,7 @@ def _render(
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "strict-origin-when-cross-origin",
     }
-    if _matches(if_none_match, etag):
+    if etag_matches(if_none_match, etag):
         return Page(304, b"", headers)
     headers["Content-Type"] = "text/html; charset=utf-8"
     return Page(200, body, headers)
-
-
-def _matches(if_none_match: str | None, etag: str) -> bool:
-    """RFC 9110 If-None-Match: weak comparison, a list of tags or `*`."""
-    if not if_none_match:
-        return False
-    tags = [t.strip() for t in if_none_match.split(",")]
-    return "*" in tags or any(t.removeprefix("W/") == etag for t in tags)
