@@ -15,7 +15,7 @@ api = Api("analytics_maintenance", tag="Operations")
     auth="none",
     summary="Maintain analytics partitions and rollups",
 )
-def maintain(ctx: Ctx):
+def maintain(ctx: Ctx) -> dict[str, int]:
     return analytics.maintain()
 
 
