@@ -19,10 +19,6 @@ def _ids(ctx: Ctx) -> dict:
     return {**ctx.params, "user_id": ctx.user_id}
 
 
-def _changes(ctx: Ctx) -> dict:
-    return ctx.body.model_dump(mode="json", exclude_unset=True)
-
-
 @api.route(
     "POST",
     C + "/courses",
@@ -75,7 +71,7 @@ def get_course(ctx: Ctx):
     summary="Edit title, description or price",
 )
 def update_course(ctx: Ctx):
-    return catalog.update_course(**_ids(ctx), changes=_changes(ctx))
+    return catalog.update_course(**_ids(ctx), patch=ctx.body)
 
 
 @api.route(
@@ -142,7 +138,7 @@ def reorder_lessons(ctx: Ctx):
     summary="Edit a lesson's title or body",
 )
 def update_lesson(ctx: Ctx):
-    return catalog.update_lesson(**_ids(ctx), changes=_changes(ctx))
+    return catalog.update_lesson(**_ids(ctx), patch=ctx.body)
 
 
 @api.route(
@@ -204,7 +200,7 @@ def get_batch(ctx: Ctx):
     summary="Edit a batch's name, dates or capacity",
 )
 def update_batch(ctx: Ctx):
-    return catalog.update_batch(**_ids(ctx), changes=ctx.body.model_dump(exclude_unset=True))
+    return catalog.update_batch(**_ids(ctx), patch=ctx.body)
 
 
 SESSIONS = C + "/batches/{batch_id}/sessions"

@@ -10,16 +10,27 @@ non-member gets 404, a weaker role 403. Every write is audit-logged and emits an
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Generic, TypedDict, TypeVar, cast
 
 from pg8000.native import DatabaseError
 
 from shared import billing, media
 from shared.catalog.guards import require_writable
 from shared.catalog.rules import CourseStatus, course_viewable
+from shared.catalog.schemas import (
+    BatchIn,
+    BatchPatch,
+    CourseIn,
+    CoursePatch,
+    LessonIn,
+    LessonPatch,
+    ResourceIn,
+)
 from shared.channels import allows, check_channel_id, require, role_of
 from shared.platform import audit
-from shared.platform.db import Tx, sqlstate, transaction
+from shared.platform.db import Row, Tx, sqlstate, transaction
 from shared.platform.errors import Conflict, NotFound, Unprocessable
 from shared.platform.ids import is_uuid, uuid7
 from shared.platform.pagination import decode_cursor, page
@@ -39,9 +50,88 @@ _RESOURCE = (
 )
 
 
+# -- results: what the use cases answer (the JSON bodies; schemas.py has their OpenAPI) ------
+class Price(TypedDict):
+    amount: int
+    currency: str
+
+
+class Course(TypedDict):
+    id: str
+    channel_id: str
+    title: str
+    description: str
+    status: str
+    price: Price | None
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None
+
+
+class Lesson(TypedDict):
+    id: str
+    course_id: str
+    position: int
+    title: str
+    kind: str
+    status: str
+    duration_seconds: float | None
+    has_video: bool
+    body: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CourseDetail(Course):
+    lessons: list[Lesson]
+
+
+class Batch(TypedDict):
+    id: str
+    course_id: str
+    name: str
+    starts_at: datetime
+    ends_at: datetime | None
+    capacity: int | None
+    seats_taken: int
+    created_at: datetime
+
+
+class Resource(TypedDict):
+    id: str
+    course_id: str
+    lesson_id: str | None
+    title: str
+    upload_id: str | None
+    ready: bool
+    content_type: str | None
+    size_bytes: int | None
+    created_at: datetime
+
+
+T = TypeVar("T")
+
+
+class Page(TypedDict, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def _page(items: list[T], limit: int, cursor_of: Callable[[T], dict[str, Any]]) -> Page[T]:
+    return cast(Page[T], page(items, limit, cursor_of))
+
+
+def _returning(tx: Tx, sql: str, **params: Any) -> Row:
+    """The row a statement must return (an INSERT, an UPDATE of a locked row)."""
+    row = tx.one(sql, **params)
+    if row is None:
+        raise RuntimeError("the statement returned no row")
+    return row
+
+
 # -- shaping ------------------------------------------------------------------------------
-def _course_out(r: dict[str, Any]) -> dict[str, Any]:
-    price = None
+def _course_out(r: Row) -> Course:
+    price: Price | None = None
     if r["price_amount"] is not None:
         price = {"amount": int(r["price_amount"]), "currency": r["price_currency"]}
     return {
@@ -57,7 +147,7 @@ def _course_out(r: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _lesson_out(r: dict[str, Any], *, with_body: bool = True) -> dict[str, Any]:
+def _lesson_out(r: Row, *, with_body: bool = True) -> Lesson:
     d = r["duration_seconds"]
     return {
         "id": str(r["id"]),
@@ -74,11 +164,20 @@ def _lesson_out(r: dict[str, Any], *, with_body: bool = True) -> dict[str, Any]:
     }
 
 
-def _batch_out(r: dict[str, Any]) -> dict[str, Any]:
-    return {**r, "id": str(r["id"]), "course_id": str(r["course_id"])}
+def _batch_out(r: Row) -> Batch:
+    return {
+        "id": str(r["id"]),
+        "course_id": str(r["course_id"]),
+        "name": r["name"],
+        "starts_at": r["starts_at"],
+        "ends_at": r["ends_at"],
+        "capacity": r["capacity"],
+        "seats_taken": r["seats_taken"],
+        "created_at": r["created_at"],
+    }
 
 
-def _resource_out(r: dict[str, Any]) -> dict[str, Any]:
+def _resource_out(r: Row) -> Resource:
     return {
         "id": str(r["id"]),
         "course_id": str(r["course_id"]),
@@ -108,9 +207,7 @@ def _is_staff(role: str | None) -> bool:
     return allows(role, "course.read_drafts")
 
 
-def _visible_course(
-    tx: Tx, course_id: str, role: str | None, user_id: str | None
-) -> dict[str, Any]:
+def _visible_course(tx: Tx, course_id: str, role: str | None, user_id: str | None) -> Row:
     """A course the caller may see (rules.course_viewable), else 404."""
     row = tx.one(
         f"SELECT {_COURSE} FROM courses WHERE id = :id AND channel_id = app_channel_id()",
@@ -127,7 +224,7 @@ def _visible_course(
     return row
 
 
-def _course_for_update(tx: Tx, course_id: str) -> dict[str, Any]:
+def _course_for_update(tx: Tx, course_id: str) -> Row:
     row = tx.one(
         f"SELECT {_COURSE} FROM courses WHERE id = :id AND channel_id = app_channel_id()"
         " FOR NO KEY UPDATE",
@@ -138,7 +235,7 @@ def _course_for_update(tx: Tx, course_id: str) -> dict[str, Any]:
     return row
 
 
-def _writable_course(tx: Tx, course_id: str) -> dict[str, Any]:
+def _writable_course(tx: Tx, course_id: str) -> Row:
     row = _course_for_update(tx, course_id)
     require_writable(row["status"])
     return row
@@ -177,11 +274,12 @@ def _cursor_id(cursor: str | None) -> str | None:
 
 
 # -- courses ------------------------------------------------------------------------------
-def create_course(*, channel_id: str, user_id: str, data: Any) -> dict[str, Any]:
+def create_course(*, channel_id: str, user_id: str, data: CourseIn) -> Course:
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         require(tx, user_id, "course.write")
         price = data.price
-        row = tx.one(
+        row = _returning(
+            tx,
             f"INSERT INTO courses (id, channel_id, title, description, price_amount,"
             f" price_currency, created_by) VALUES (:id, app_channel_id(), :t, :d, :pa, :pc, :u)"
             f" RETURNING {_COURSE}",
@@ -212,7 +310,7 @@ def list_courses(
     limit: int,
     cursor: str | None,
     status: str | None = None,
-) -> dict[str, Any]:
+) -> Page[Course]:
     after = _cursor_id(cursor)
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         _channel_exists(tx)
@@ -228,10 +326,10 @@ def list_courses(
             after=after,
             n=limit + 1,
         )
-    return page([_course_out(r) for r in rows], limit, lambda c: {"id": c["id"]})
+    return _page([_course_out(r) for r in rows], limit, lambda c: {"id": c["id"]})
 
 
-def get_course(*, channel_id: str, user_id: str | None, course_id: str) -> dict[str, Any]:
+def get_course(*, channel_id: str, user_id: str | None, course_id: str) -> CourseDetail:
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         role = role_of(tx, user_id)
         course = _visible_course(tx, course_id, role, user_id)
@@ -247,13 +345,14 @@ def get_course(*, channel_id: str, user_id: str | None, course_id: str) -> dict[
     }
 
 
-def update_course(
-    *, channel_id: str, user_id: str, course_id: str, changes: dict[str, Any]
-) -> dict[str, Any]:
+def update_course(*, channel_id: str, user_id: str, course_id: str, patch: CoursePatch) -> Course:
+    """Change the fields the patch sets (a null price makes the course free)."""
+    changes = patch.model_dump(mode="json", exclude_unset=True)
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         require(tx, user_id, "course.write")
         course = _writable_course(tx, course_id)
-        sets, params = [], {}
+        sets: list[str] = []
+        params: dict[str, Any] = {}
         for name in ("title", "description"):
             if name in changes:
                 sets.append(f"{name} = :{name}")
@@ -268,7 +367,8 @@ def update_course(
             )
         if not sets:
             return _course_out(course)
-        row = tx.one(
+        row = _returning(
+            tx,
             f"UPDATE courses SET {', '.join(sets)}, updated_at = now()"
             f" WHERE id = :id RETURNING {_COURSE}",
             id=course_id,
@@ -296,20 +396,20 @@ def _require_payments(tx: Tx) -> None:
         )
 
 
-def publish_course(*, channel_id: str, user_id: str, course_id: str) -> dict[str, Any]:
+def publish_course(*, channel_id: str, user_id: str, course_id: str) -> Course:
     """Publish a draft or reopen an archived course; 409 with the reasons when a video lesson
     has no ready video, when a priced course's channel cannot take payments, or when the
     plan's limit is reached."""
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         require(tx, user_id, "course.publish")
         # One publish at a time per channel, so two cannot both squeeze under the plan limit.
-        channel = tx.one(
-            "SELECT charges_enabled FROM channels WHERE id = app_channel_id() FOR NO KEY UPDATE"
+        channel = _returning(
+            tx, "SELECT charges_enabled FROM channels WHERE id = app_channel_id() FOR NO KEY UPDATE"
         )
         course = _course_for_update(tx, course_id)
         if course["status"] == "published":
             return _course_out(course)  # publishing twice changes nothing
-        reasons = []
+        reasons: list[dict[str, Any]] = []
         waiting = tx.all(
             "SELECT id, title FROM lessons WHERE course_id = :c AND kind = 'video'"
             " AND (status <> 'ready' OR video_object IS NULL OR duration_seconds IS NULL)"
@@ -342,7 +442,8 @@ def publish_course(*, channel_id: str, user_id: str, course_id: str) -> dict[str
             " AND status = 'published'"
         )
         billing.assert_can_publish(tx, published_count=int(published))
-        row = tx.one(
+        row = _returning(
+            tx,
             f"UPDATE courses SET status = 'published', published_at = now(),"
             f" updated_at = now() WHERE id = :id RETURNING {_COURSE}",
             id=course_id,
@@ -363,7 +464,7 @@ def publish_course(*, channel_id: str, user_id: str, course_id: str) -> dict[str
     return _course_out(row)
 
 
-def archive_course(*, channel_id: str, user_id: str, course_id: str) -> dict[str, Any]:
+def archive_course(*, channel_id: str, user_id: str, course_id: str) -> Course:
     """Retire a course: off the catalogue and public pages, closed to new enrollments and to
     edits; its enrolled students keep their access. Archiving twice changes nothing."""
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
@@ -371,7 +472,8 @@ def archive_course(*, channel_id: str, user_id: str, course_id: str) -> dict[str
         course = _course_for_update(tx, course_id)
         if course["status"] == "archived":
             return _course_out(course)
-        row = tx.one(
+        row = _returning(
+            tx,
             f"UPDATE courses SET status = 'archived', updated_at = now() WHERE id = :id"
             f" RETURNING {_COURSE}",
             id=course_id,
@@ -389,14 +491,15 @@ def archive_course(*, channel_id: str, user_id: str, course_id: str) -> dict[str
 
 
 # -- lessons ------------------------------------------------------------------------------
-def create_lesson(*, channel_id: str, user_id: str, course_id: str, data: Any) -> dict[str, Any]:
+def create_lesson(*, channel_id: str, user_id: str, course_id: str, data: LessonIn) -> Lesson:
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         require(tx, user_id, "course.write")
         _writable_course(tx, course_id)  # row lock: positions are assigned one at a time
         position = tx.scalar(
             "SELECT coalesce(max(position), 0) + 1 FROM lessons WHERE course_id = :c", c=course_id
         )
-        row = tx.one(
+        row = _returning(
+            tx,
             f"INSERT INTO lessons (id, channel_id, course_id, position, title, kind, body, status)"
             f" VALUES (:id, app_channel_id(), :c, :p, :t, :k, :b, :s) RETURNING {_LESSON}",
             id=uuid7(),
@@ -425,7 +528,7 @@ def create_lesson(*, channel_id: str, user_id: str, course_id: str, data: Any) -
     return _lesson_out(row)
 
 
-def _lesson_for_update(tx: Tx, course_id: str, lesson_id: str) -> dict[str, Any]:
+def _lesson_for_update(tx: Tx, course_id: str, lesson_id: str) -> Row:
     row = tx.one(
         f"SELECT {_LESSON} FROM lessons WHERE id = :id AND course_id = :c"
         " AND channel_id = app_channel_id() FOR UPDATE",
@@ -438,8 +541,9 @@ def _lesson_for_update(tx: Tx, course_id: str, lesson_id: str) -> dict[str, Any]
 
 
 def update_lesson(
-    *, channel_id: str, user_id: str, course_id: str, lesson_id: str, changes: dict[str, Any]
-) -> dict[str, Any]:
+    *, channel_id: str, user_id: str, course_id: str, lesson_id: str, patch: LessonPatch
+) -> Lesson:
+    changes = patch.model_dump(mode="json", exclude_unset=True)
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         require(tx, user_id, "course.write")
         _writable_course(tx, course_id)
@@ -447,7 +551,8 @@ def update_lesson(
         fields = [f for f in ("title", "body") if f in changes]
         if not fields:
             return _lesson_out(lesson)
-        row = tx.one(
+        row = _returning(
+            tx,
             f"UPDATE lessons SET {', '.join(f'{f} = :{f}' for f in fields)},"
             f" updated_at = now() WHERE id = :id RETURNING {_LESSON}",
             id=lesson_id,
@@ -525,7 +630,7 @@ def delete_lesson(*, channel_id: str, user_id: str, course_id: str, lesson_id: s
 
 def reorder_lessons(
     *, channel_id: str, user_id: str, course_id: str, lesson_ids: list[str]
-) -> dict[str, Any]:
+) -> Page[Lesson]:
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         require(tx, user_id, "course.write")
         _writable_course(tx, course_id)
@@ -568,11 +673,12 @@ def reorder_lessons(
 
 
 # -- batches ------------------------------------------------------------------------------
-def create_batch(*, channel_id: str, user_id: str, course_id: str, data: Any) -> dict[str, Any]:
+def create_batch(*, channel_id: str, user_id: str, course_id: str, data: BatchIn) -> Batch:
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         require(tx, user_id, "batch.write")
         _writable_course(tx, course_id)
-        row = tx.one(
+        row = _returning(
+            tx,
             f"INSERT INTO batches (id, channel_id, course_id, name, starts_at, ends_at, capacity)"
             f" VALUES (:id, app_channel_id(), :c, :n, :s, :e, :cap) RETURNING {_BATCH}",
             id=uuid7(),
@@ -602,7 +708,7 @@ def create_batch(*, channel_id: str, user_id: str, course_id: str, data: Any) ->
 
 def list_batches(
     *, channel_id: str, user_id: str | None, course_id: str, limit: int, cursor: str | None
-) -> dict[str, Any]:
+) -> Page[Batch]:
     after = _cursor_id(cursor)
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         _visible_course(tx, course_id, role_of(tx, user_id), user_id)
@@ -614,10 +720,10 @@ def list_batches(
             after=after,
             n=limit + 1,
         )
-    return page([_batch_out(r) for r in rows], limit, lambda b: {"id": b["id"]})
+    return _page([_batch_out(r) for r in rows], limit, lambda b: {"id": b["id"]})
 
 
-def _batch_row(tx: Tx, batch_id: str, *, lock: bool = False) -> dict[str, Any]:
+def _batch_row(tx: Tx, batch_id: str, *, lock: bool = False) -> Row:
     row = tx.one(
         f"SELECT {_BATCH} FROM batches WHERE id = :id AND channel_id = app_channel_id()"
         + (" FOR NO KEY UPDATE" if lock else ""),
@@ -628,7 +734,7 @@ def _batch_row(tx: Tx, batch_id: str, *, lock: bool = False) -> dict[str, Any]:
     return row
 
 
-def get_batch(*, channel_id: str, user_id: str | None, batch_id: str) -> dict[str, Any]:
+def get_batch(*, channel_id: str, user_id: str | None, batch_id: str) -> Batch:
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         row = _batch_row(tx, batch_id)
         try:
@@ -638,9 +744,8 @@ def get_batch(*, channel_id: str, user_id: str | None, batch_id: str) -> dict[st
     return _batch_out(row)
 
 
-def update_batch(
-    *, channel_id: str, user_id: str, batch_id: str, changes: dict[str, Any]
-) -> dict[str, Any]:
+def update_batch(*, channel_id: str, user_id: str, batch_id: str, patch: BatchPatch) -> Batch:
+    changes = patch.model_dump(exclude_unset=True)
     try:
         with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
             require(tx, user_id, "batch.write")
@@ -648,7 +753,7 @@ def update_batch(
             fields = [f for f in ("name", "starts_at", "ends_at", "capacity") if f in changes]
             if not fields:
                 return _batch_out(batch)
-            merged = {**batch, **{f: changes[f] for f in fields}}
+            merged: dict[str, Any] = {**batch, **{f: changes[f] for f in fields}}
             if merged["ends_at"] is not None and merged["ends_at"] <= merged["starts_at"]:
                 raise Unprocessable(
                     "ends_at must be after starts_at.",
@@ -659,7 +764,8 @@ def update_batch(
                     f"{batch['seats_taken']} seats are already taken; the capacity"
                     " cannot go below that."
                 )
-            row = tx.one(
+            row = _returning(
+                tx,
                 f"UPDATE batches SET {', '.join(f'{f} = :{f}' for f in fields)}"
                 f" WHERE id = :id RETURNING {_BATCH}",
                 id=batch_id,
@@ -687,7 +793,7 @@ def update_batch(
 
 
 # -- resources ----------------------------------------------------------------------------
-def create_resource(*, channel_id: str, user_id: str, course_id: str, data: Any) -> dict[str, Any]:
+def create_resource(*, channel_id: str, user_id: str, course_id: str, data: ResourceIn) -> Resource:
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         require(tx, user_id, "course.write")
         _writable_course(tx, course_id)
@@ -717,7 +823,8 @@ def create_resource(*, channel_id: str, user_id: str, course_id: str, data: Any)
         if tx.scalar("SELECT 1 FROM resources WHERE upload_id = :u", u=str(data.upload_id)):
             raise Conflict("That upload is already attached as a resource.")
         ready = upload["status"] == "ready"
-        row = tx.one(
+        row = _returning(
+            tx,
             f"INSERT INTO resources (id, channel_id, course_id, lesson_id, title, upload_id,"
             f" object_name, content_type, size_bytes) VALUES (:id, app_channel_id(), :c, :l, :t,"
             f" :u, :o, :ct, :s) RETURNING {_RESOURCE}",
@@ -745,7 +852,7 @@ def create_resource(*, channel_id: str, user_id: str, course_id: str, data: Any)
 
 def list_resources(
     *, channel_id: str, user_id: str | None, course_id: str, limit: int, cursor: str | None
-) -> dict[str, Any]:
+) -> Page[Resource]:
     after = _cursor_id(cursor)
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         _visible_course(tx, course_id, role_of(tx, user_id), user_id)
@@ -758,7 +865,7 @@ def list_resources(
             after=after,
             n=limit + 1,
         )
-    return page([_resource_out(r) for r in rows], limit, lambda r: {"id": r["id"]})
+    return _page([_resource_out(r) for r in rows], limit, lambda r: {"id": r["id"]})
 
 
 def delete_resource(*, channel_id: str, user_id: str, resource_id: str) -> None:
