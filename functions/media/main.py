@@ -3,7 +3,15 @@
 import functions_framework
 
 from shared import media
-from shared.media.schemas import LIMITS, UploadIn, UploadOut, UploadTicket, describe_limits
+from shared.media.schemas import (
+    LIMITS,
+    UploadData,
+    UploadIn,
+    UploadOut,
+    UploadTicket,
+    UploadTicketData,
+    describe_limits,
+)
 from shared.media.schemas import shown_size as _size
 from shared.web import Api, Ctx
 
@@ -31,7 +39,7 @@ C = "/v1/channels/{channel_id}"
         422: "Type or size not allowed for the purpose (limits in the body schema)",
     },
 )
-def create_upload(ctx: Ctx) -> dict[str, object]:
+def create_upload(ctx: Ctx) -> UploadTicketData:
     return media.create_upload(
         channel_id=ctx.params["channel_id"], user_id=_user(ctx), data=ctx.body
     )
@@ -54,7 +62,7 @@ create_upload.__doc__ = (
     summary="An upload's state: pending, ready, or rejected with the reason",
     errors={403: "Instructor or above only", 404: "No such upload"},
 )
-def get_upload(ctx: Ctx) -> dict[str, object]:
+def get_upload(ctx: Ctx) -> UploadData:
     return media.get_upload(
         channel_id=ctx.params["channel_id"], user_id=_user(ctx), upload_id=ctx.params["upload_id"]
     )

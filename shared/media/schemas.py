@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 from uuid import UUID
 
 from pydantic import Field, field_validator
@@ -153,5 +153,33 @@ class UploadOut(Out):
     course_id: str | None
     lesson_id: str | None
     duration_seconds: float | None = Field(description="Lesson videos, from the MP4 header")
+    created_at: datetime
+    finalized_at: datetime | None
+
+
+class UploadTicketData(TypedDict):
+    """What `create_upload` answers (the shape of UploadTicket)."""
+
+    upload_id: str
+    status: Literal["pending"]
+    url: str
+    method: Literal["PUT"]
+    headers: dict[str, str]
+    expires_at: datetime
+
+
+class UploadData(TypedDict):
+    """What `get_upload` answers (the shape of UploadOut)."""
+
+    upload_id: str
+    purpose: Purpose
+    status: Literal["pending", "ready", "rejected"]
+    reason: str | None
+    filename: str
+    content_type: str
+    size_bytes: int
+    course_id: str | None
+    lesson_id: str | None
+    duration_seconds: float | None
     created_at: datetime
     finalized_at: datetime | None

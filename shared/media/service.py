@@ -46,7 +46,7 @@ from shared.media.rules import (
     upload_payload,
     wants_thumbnail,
 )
-from shared.media.schemas import UploadIn
+from shared.media.schemas import UploadData, UploadIn, UploadTicketData
 from shared.platform import audit, outbox
 from shared.platform.config import settings
 from shared.platform.consumers import first_delivery
@@ -111,7 +111,7 @@ def sniff(content_type: str, head: bytes) -> str | None:
     return None if ok else f"the file's content is not {content_type}"
 
 
-def _upload_out(r: dict[str, Any]) -> dict[str, Any]:
+def _upload_out(r: dict[str, Any]) -> UploadData:
     d = r["duration_seconds"]
     return {
         "upload_id": str(r["id"]),
@@ -130,7 +130,7 @@ def _upload_out(r: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- HTTP use cases -----------------------------------------------------------------------
-def create_upload(*, channel_id: str, user_id: str, data: UploadIn) -> dict[str, Any]:
+def create_upload(*, channel_id: str, user_id: str, data: UploadIn) -> UploadTicketData:
     """Record a pending upload and sign a PUT URL for it (the schema checked type/size).
     409 when the upload would take the channel past its plan's storage quota."""
     upload_id = uuid7()
@@ -246,7 +246,7 @@ def _target(tx: Tx, data: UploadIn) -> tuple[str | None, str | None]:
     return course_id, lesson_id
 
 
-def get_upload(*, channel_id: str, user_id: str, upload_id: str) -> dict[str, Any]:
+def get_upload(*, channel_id: str, user_id: str, upload_id: str) -> UploadData:
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         require(tx, user_id, "upload.read")
         row = tx.one(
