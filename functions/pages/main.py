@@ -23,7 +23,7 @@ def _answer(page: pages.Page) -> Response:
     summary="Landing page of a channel, styled by its theme",
     errors={404: "No such channel"},
 )
-def channel_page(ctx: Ctx):
+def channel_page(ctx: Ctx) -> Response:
     return _answer(
         pages.channel_page(
             slug=ctx.params["slug"], if_none_match=ctx.request.headers.get("If-None-Match")
@@ -40,7 +40,7 @@ def channel_page(ctx: Ctx):
     summary="Public page of a published course",
     errors={404: "No such channel or published course"},
 )
-def course_page(ctx: Ctx):
+def course_page(ctx: Ctx) -> Response:
     return _answer(
         pages.course_page(
             slug=ctx.params["slug"],
