@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class RuleError(ValueError):
@@ -228,6 +229,42 @@ def checkout_metadata(
     if batch_id:
         meta["batch_id"] = batch_id
     return meta
+
+
+# -- redirect URLs -------------------------------------------------------------------------
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` of an absolute http(s) URL, lower-cased, default port dropped."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    if port is None or port == _DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def channel_redirect_origins(channel: dict[str, Any]) -> set[str]:
+    """The https origins a channel lists for redirects: its `redirect_origins` setting (a
+    column, or a key of its `settings`), whichever exists; anything not https is dropped."""
+    listed = channel.get("redirect_origins")
+    if listed is None and isinstance(channel.get("settings"), dict):
+        listed = channel["settings"].get("redirect_origins")
+    if not isinstance(listed, list):
+        return set()
+    origins = {origin_of(x) for x in listed if isinstance(x, str)}
+    return {o for o in origins if o is not None and o.startswith("https://")}
+
+
+def disallowed_redirects(urls: dict[str, str | None], allowed: set[str]) -> list[str]:
+    """The names of the given URLs whose origin is not allowed (absent URLs pass)."""
+    return [name for name, url in urls.items() if url is not None and origin_of(url) not in allowed]
 
 
 # -- reading Stripe objects ---------------------------------------------------------------

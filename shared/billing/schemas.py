@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, Field, HttpUrl, PlainSerializer, StrictInt
 
@@ -18,9 +18,16 @@ def _as_str(url: HttpUrl) -> str:
 
 # Validated as a URL, kept as the str Stripe takes; serialized as that str (without the
 # serializer pydantic warns, on every dump, that a str sits where a HttpUrl was declared).
-RedirectUrl = Annotated[
-    HttpUrl, Field(max_length=2048), AfterValidator(_as_str), PlainSerializer(str, return_type=str)
-]
+# Type checkers see the str it is once validated.
+if TYPE_CHECKING:
+    RedirectUrl = str
+else:
+    RedirectUrl = Annotated[
+        HttpUrl,
+        Field(max_length=2048),
+        AfterValidator(_as_str),
+        PlainSerializer(str, return_type=str),
+    ]
 
 
 class Money(Out):

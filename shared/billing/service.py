@@ -18,9 +18,12 @@ from shared.billing.rules import (
     CheckoutFacts,
     CheckoutRefusal,
     PlanAction,
+    channel_redirect_origins,
     checkout_metadata,
     checkout_terms,
+    disallowed_redirects,
     get_plan,
+    origin_of,
     plan_change_action,
     plan_out,
 )
@@ -55,12 +58,30 @@ def _stripe():  # the adapter imports the SDK: only when a use case needs it
     return stripe_api
 
 
+def _check_redirects(tx: Tx, urls: dict[str, str | None]) -> None:
+    """422 unless every redirect URL is on the platform's public origin or on an https origin
+    the channel lists (issue 16 item 7): a checkout link must not land a buyer elsewhere."""
+    row = tx.one("SELECT to_jsonb(c) AS c FROM channels c WHERE c.id = app_channel_id()")
+    allowed = channel_redirect_origins(row["c"] if row else {})
+    platform = origin_of(settings().public_base_url)
+    if platform:
+        allowed.add(platform)
+    bad = disallowed_redirects(urls, allowed)
+    if bad:
+        raise Unprocessable(
+            "Redirect URLs must be on the platform's origin or an origin the channel lists"
+            " in its redirect_origins setting.",
+            errors=[{"loc": ["body", name], "msg": "origin not allowed"} for name in bad],
+        )
+
+
 # -- payouts (Connect Express) ----------------------------------------------------------------
 def start_onboarding(*, channel_id: str, user_id: str, body: OnboardingIn) -> OnboardingOut:
     """A Connect onboarding link for the channel owner; creates the Express account once."""
     check_channel_id(channel_id)
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
         require(tx, user_id, "billing.onboard")
+        _check_redirects(tx, {"return_url": body.return_url, "refresh_url": body.refresh_url})
         ch = tx.one("SELECT slug, stripe_account_id FROM channels WHERE id = app_channel_id()")
         email = tx.scalar("SELECT email FROM users WHERE id = :u", u=user_id)
     assert ch is not None
@@ -134,6 +155,7 @@ def create_course_checkout(
     if not is_uuid(course_id):
         raise NotFound("No such course.")
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
+        _check_redirects(tx, {"success_url": body.success_url, "cancel_url": body.cancel_url})
         facts = _checkout_facts(tx, course_id=course_id, user_id=user_id, batch_id=body.batch_id)
         terms = checkout_terms(facts, plan_of(tx))
         if isinstance(terms, CheckoutRefusal):
@@ -243,6 +265,7 @@ def change_plan(*, channel_id: str, user_id: str, body: PlanChangeIn) -> PlanCha
     target = get_plan(body.plan)
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
         require(tx, user_id, "billing.manage")
+        _check_redirects(tx, {"success_url": body.success_url, "cancel_url": body.cancel_url})
         state = _plan_state(tx)
         ch = tx.one("SELECT name FROM channels WHERE id = app_channel_id()")
         email = tx.scalar("SELECT email FROM users WHERE id = :u", u=user_id)

@@ -14,7 +14,13 @@ from tests.helpers import User, assert_problem, eventually, make_channel, signup
 
 pytestmark = pytest.mark.e2e
 PRICE = 4900
-URLS = {"success_url": "https://learner.example/paid", "cancel_url": "https://learner.example/no"}
+# Redirects must stay on the platform's origin (or one the channel lists): the gateway's.
+URLS: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _redirect_urls(gateway_url):
+    URLS.update(success_url=f"{gateway_url}/learner/paid", cancel_url=f"{gateway_url}/learner/no")
 
 
 # The webhook path runs through Pub/Sub: allow it 15 s.
@@ -237,6 +243,7 @@ def test_checkout_input_and_auth_errors(gateway_url, shop):
         {"success_url": "nope", "cancel_url": "https://x.example"},
         {**URLS, "price": 1},
         {**URLS, "batch_id": "not-a-uuid"},
+        {**URLS, "cancel_url": "https://phish.example/login"},  # off the allowed origins
     ):
         assert_problem(requests.post(url, json=body, headers=buyer.headers, timeout=10), 422)
 

@@ -217,8 +217,8 @@ class Shop:
             user_id=buyer or self.buyer,
             body=CheckoutIn(
                 batch_id=self.batch_id if batch else None,
-                success_url="https://shop.example/ok",
-                cancel_url="https://shop.example/cancel",
+                success_url=f"{settings().public_base_url}/shop/ok",
+                cancel_url=f"{settings().public_base_url}/shop/cancel",
             ),
         ).model_dump()
         meta = {
@@ -309,8 +309,19 @@ def test_checkout_refusals_write_nothing(admin):
     shop = Shop(admin)
     other = Shop(admin)
     before = q(admin, "SELECT count(*) AS n FROM checkout_sessions")[0]["n"]
-    urls = {"success_url": "https://x.example/ok", "cancel_url": "https://x.example/no"}
+    base = settings().public_base_url
+    urls = {"success_url": f"{base}/ok", "cancel_url": f"{base}/no"}
     kw = {"user_id": shop.buyer, "body": CheckoutIn(**urls)}
+    with pytest.raises(Unprocessable, match="redirect_origins") as refused:  # issue 16 item 7
+        billing.create_course_checkout(
+            channel_id=shop.channel_id,
+            course_id=shop.course_id,
+            user_id=shop.buyer,
+            body=CheckoutIn(success_url=urls["success_url"], cancel_url="https://phish.example/"),
+        )
+    assert refused.value.extra["errors"] == [
+        {"loc": ["body", "cancel_url"], "msg": "origin not allowed"}
+    ]
     with pytest.raises(NotFound):  # another channel's course
         billing.create_course_checkout(channel_id=shop.channel_id, course_id=other.course_id, **kw)
     with pytest.raises(NotFound):

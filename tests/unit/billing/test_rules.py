@@ -175,3 +175,39 @@ def test_dispute_effects():
     )
     assert quiet.audit_action is None and not quiet.publish_opened
     assert rules.dispute_detail("lost", True) == "dispute lost, enrollment ended"
+
+
+def test_origins_are_normalised():
+    assert rules.origin_of("https://Shop.Example/ok?x=1") == "https://shop.example"
+    assert rules.origin_of("https://shop.example:443/ok") == "https://shop.example"
+    assert rules.origin_of("http://127.0.0.1:8080/ch/x") == "http://127.0.0.1:8080"
+    assert rules.origin_of("https://shop.example:8443/") == "https://shop.example:8443"
+    for bad in ("javascript:alert(1)", "/relative", "https://", "ftp://x.example/", "http://[::"):
+        assert rules.origin_of(bad) is None
+
+
+def test_channel_redirect_origins_are_https_only_wherever_the_setting_lives():
+    listed = ["https://Shop.example/", "http://plain.example", "nope", 3]
+    assert rules.channel_redirect_origins({"redirect_origins": listed}) == {"https://shop.example"}
+    assert rules.channel_redirect_origins({"settings": {"redirect_origins": listed}}) == {
+        "https://shop.example"
+    }
+    assert rules.channel_redirect_origins({"theme": {}}) == set()
+    assert rules.channel_redirect_origins({"redirect_origins": "https://a.example"}) == set()
+
+
+def test_redirects_off_the_allowed_origins_are_named():
+    allowed = {"https://platform.example", "https://shop.example"}
+    urls = {
+        "success_url": "https://shop.example/paid",
+        "cancel_url": "https://evil.example/phish",
+        "return_url": None,
+    }
+    assert rules.disallowed_redirects(urls, allowed) == ["cancel_url"]
+    # a look-alike host or a userinfo trick is another origin
+    tricks = {
+        "a": "https://shop.example.evil.example/",
+        "b": "https://shop.example@evil.example/",
+        "c": "http://shop.example/",  # http is not the listed https origin
+    }
+    assert rules.disallowed_redirects(tricks, allowed) == ["a", "b", "c"]
