@@ -20,7 +20,7 @@ LAZY = sorted(
 
 
 def test_the_capabilities_have_lazy_public_surfaces():
-    expected = {"identity", "channels", "catalog", "media", "learning", "billing", "live"}
+    expected = {"identity", "channels", "catalog", "media", "learning", "billing", "live", "web"}
     assert expected <= set(LAZY), LAZY
 
 
