@@ -92,6 +92,18 @@ FORBIDDEN = [
         "shared.adapters.email -> shared.identity",
     ),
     (
+        "shared/adapters/zoom.py",
+        "from shared.web import api",
+        "adapters import no capability (nor web)",
+        "shared.adapters.zoom -> shared.web.api",
+    ),
+    (
+        "shared/platform/outbox.py",
+        "import shared.channels",
+        "platform is the ground floor",
+        "shared.platform.outbox -> shared.channels",
+    ),
+    (
         "functions/outbox_sweeper/main.py",
         "from shared.platform import outbox",
         "functions import only capabilities",
@@ -142,7 +154,7 @@ def test_a_capabilitys_schemas_are_public(tmp_path):
 
 def test_every_capability_package_is_under_the_contracts():
     """A capability added under shared/ gets its protected contract and joins the lists of
-    the use-case and adapter contracts (pyproject [tool.importlinter])."""
+    the use-case, adapter and platform contracts (pyproject [tool.importlinter])."""
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     contracts = config["tool"]["importlinter"]["contracts"]
     capabilities = {
@@ -159,7 +171,13 @@ def test_every_capability_package_is_under_the_contracts():
     }
     by_name = {c["name"]: c for c in contracts}
     use_cases = set(by_name["use cases never import the HTTP toolkit"]["source_modules"])
-    adapters = set(by_name["adapters import no capability"]["forbidden_modules"])
+    adapters = set(by_name["adapters import no capability (nor web)"]["forbidden_modules"])
+    platform = set(
+        by_name["platform is the ground floor: it imports no capability and no web module"][
+            "forbidden_modules"
+        ]
+    )
     assert capabilities - protected == set(), "no protected contract"
     assert capabilities - use_cases == set(), "not in the use-case contract"
     assert capabilities - adapters == set(), "not in the adapter contract"
+    assert capabilities - platform == set(), "not in the platform contract"
