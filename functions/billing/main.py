@@ -4,18 +4,26 @@ import functions_framework
 
 from shared import billing
 from shared.billing.schemas import (
+    ChannelPlan,
     ChannelPlanOut,
+    Checkout,
     CheckoutIn,
     CheckoutOut,
+    Dispute,
     DisputeList,
     DisputeOut,
+    DisputePage,
     DisputeQuery,
+    Onboarding,
     OnboardingIn,
     OnboardingOut,
+    PayoutAccount,
     PayoutAccountOut,
+    PlanChange,
     PlanChangeIn,
     PlanChangeOut,
     PlanList,
+    PlanPage,
 )
 from shared.web import Api, Ctx
 
@@ -34,7 +42,7 @@ STRIPE = {502: "Stripe could not be reached"}
     summary="Stripe Connect onboarding link for the channel owner",
     errors={**DENIED, **STRIPE},
 )
-def onboarding(ctx: Ctx):
+def onboarding(ctx: Ctx) -> Onboarding:
     return billing.start_onboarding(
         channel_id=ctx.params["channel_id"], user_id=ctx.require_user(), body=ctx.body
     )
@@ -47,7 +55,7 @@ def onboarding(ctx: Ctx):
     summary="Payout account readiness (owner/admin)",
     errors=DENIED,
 )
-def payout_account(ctx: Ctx):
+def payout_account(ctx: Ctx) -> PayoutAccount:
     return billing.payout_account(channel_id=ctx.params["channel_id"], user_id=ctx.require_user())
 
 
@@ -65,7 +73,7 @@ def payout_account(ctx: Ctx):
         **STRIPE,
     },
 )
-def checkout(ctx: Ctx):
+def checkout(ctx: Ctx) -> Checkout:
     return billing.create_course_checkout(
         channel_id=ctx.params["channel_id"],
         course_id=ctx.params["course_id"],
@@ -75,12 +83,12 @@ def checkout(ctx: Ctx):
 
 
 @api.route("GET", "/v1/plans", response=PlanList, auth="optional", summary="Platform plans")
-def plans(ctx: Ctx):
+def plans(ctx: Ctx) -> PlanPage:
     return billing.list_plans()
 
 
 @api.route("GET", f"{C}/plan", response=ChannelPlanOut, summary="The channel's plan", errors=DENIED)
-def get_plan(ctx: Ctx):
+def get_plan(ctx: Ctx) -> ChannelPlan:
     return billing.get_channel_plan(channel_id=ctx.params["channel_id"], user_id=ctx.require_user())
 
 
@@ -92,7 +100,7 @@ def get_plan(ctx: Ctx):
     summary="Subscribe to, change or cancel the channel's plan (owner/admin)",
     errors={**DENIED, 422: "success_url/cancel_url needed to subscribe", **STRIPE},
 )
-def change_plan(ctx: Ctx):
+def change_plan(ctx: Ctx) -> PlanChange:
     return billing.change_plan(
         channel_id=ctx.params["channel_id"], user_id=ctx.require_user(), body=ctx.body
     )
@@ -106,7 +114,7 @@ def change_plan(ctx: Ctx):
     summary="Disputes queue (owner/admin)",
     errors=DENIED,
 )
-def disputes(ctx: Ctx):
+def disputes(ctx: Ctx) -> DisputePage:
     return billing.list_disputes(
         channel_id=ctx.params["channel_id"], user_id=ctx.require_user(), query=ctx.query
     )
@@ -119,7 +127,7 @@ def disputes(ctx: Ctx):
     summary="One dispute (owner/admin)",
     errors=DENIED,
 )
-def dispute(ctx: Ctx):
+def dispute(ctx: Ctx) -> Dispute:
     return billing.get_dispute(
         channel_id=ctx.params["channel_id"],
         user_id=ctx.require_user(),

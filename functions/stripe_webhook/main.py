@@ -3,7 +3,7 @@
 import functions_framework
 
 from shared import billing
-from shared.billing.schemas import WebhookAck
+from shared.billing.schemas import WebhookAck, WebhookReceipt
 from shared.web import Api, Ctx
 
 api = Api("stripe_webhook", tag="Payments")
@@ -18,11 +18,10 @@ api = Api("stripe_webhook", tag="Payments")
     summary="Stripe events (signed with the endpoint secret)",
     errors={400: "Bad or stale signature, or not a Stripe event"},
 )
-def on_event(ctx: Ctx):
-    ack = billing.handle_stripe_event(
+def on_event(ctx: Ctx) -> WebhookReceipt:
+    return billing.handle_stripe_event(
         payload=ctx.raw, signature=ctx.request.headers.get("Stripe-Signature")
     )
-    return ack.model_dump(mode="json", exclude_none=True)  # a duplicate has no status
 
 
 on_stripe_event = functions_framework.http(api)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 
@@ -134,7 +134,23 @@ def publish_limit_reached(plan: Plan, published_count: int) -> bool:
     return plan.max_published_courses is not None and published_count >= plan.max_published_courses
 
 
-def plan_out(plan: Plan) -> dict[str, Any]:
+class MoneyInfo(TypedDict):
+    amount: int
+    currency: str
+
+
+class PlanInfo(TypedDict):
+    """PlanOut: the public description of a plan."""
+
+    key: str
+    name: str
+    price: MoneyInfo
+    interval: str
+    limits: dict[str, int | None]
+    platform_fee: dict[str, Any]
+
+
+def plan_out(plan: Plan) -> PlanInfo:
     """The public description of a plan (GET /v1/plans)."""
     return {
         "key": plan.key,

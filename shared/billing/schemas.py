@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, NotRequired, TypedDict
 
 from pydantic import AfterValidator, Field, HttpUrl, PlainSerializer, StrictInt
 
+from shared.billing.rules import MoneyInfo, PlanInfo
 from shared.platform.models import Model, Out
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -144,3 +145,88 @@ class WebhookAck(Out):
     received: bool
     duplicate: bool
     status: str | None = None
+
+
+# -- what the use cases answer: TypedDicts of the JSON the Out models above document ---------
+# (docs/decisions/typed-use-case-results.md: no model is built per answer)
+class Onboarding(TypedDict):
+    """OnboardingOut."""
+
+    url: str
+    expires_at: datetime | None
+
+
+class PayoutAccount(TypedDict):
+    """PayoutAccountOut."""
+
+    stripe_account_id: str | None
+    charges_enabled: bool
+    payouts_enabled: bool
+    details_submitted: bool
+    requirements_due: list[str]
+
+
+class Checkout(TypedDict):
+    """CheckoutOut."""
+
+    checkout_url: str
+    session_id: str
+
+
+class PlanPage(TypedDict):
+    """PlanList."""
+
+    items: list[PlanInfo]
+    next_cursor: str | None
+
+
+class ChannelPlan(TypedDict):
+    """ChannelPlanOut."""
+
+    channel_id: str
+    plan: PlanInfo
+    status: str
+    subscription_status: str
+    current_period_end: datetime | None
+    cancel_at_period_end: bool
+
+
+class PlanChange(TypedDict):
+    """PlanChangeOut."""
+
+    action: str
+    checkout_url: str | None
+    session_id: str | None
+    current: ChannelPlan
+
+
+class Dispute(TypedDict):
+    """DisputeOut."""
+
+    id: str
+    stripe_dispute_id: str
+    status: str
+    outcome: str | None
+    reason: str | None
+    amount: MoneyInfo
+    payment_id: str | None
+    course_id: str | None
+    user_id: str | None
+    evidence_due_by: datetime | None
+    opened_at: datetime
+    closed_at: datetime | None
+
+
+class DisputePage(TypedDict):
+    """DisputeList."""
+
+    items: list[Dispute]
+    next_cursor: str | None
+
+
+class WebhookReceipt(TypedDict):
+    """WebhookAck: a duplicate delivery has no status."""
+
+    received: bool
+    duplicate: bool
+    status: NotRequired[str]

@@ -9,7 +9,7 @@ imported lazily so routes that do not talk to Stripe never load the SDK. State t
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from shared.billing.plans import plan_of
 from shared.billing.rules import (
@@ -28,18 +28,18 @@ from shared.billing.rules import (
     plan_out,
 )
 from shared.billing.schemas import (
-    ChannelPlanOut,
+    ChannelPlan,
+    Checkout,
     CheckoutIn,
-    CheckoutOut,
-    DisputeList,
-    DisputeOut,
+    Dispute,
+    DisputePage,
     DisputeQuery,
+    Onboarding,
     OnboardingIn,
-    OnboardingOut,
-    PayoutAccountOut,
+    PayoutAccount,
+    PlanChange,
     PlanChangeIn,
-    PlanChangeOut,
-    PlanList,
+    PlanPage,
 )
 from shared.channels import check_channel_id, require
 from shared.platform import audit
@@ -76,7 +76,7 @@ def _check_redirects(tx: Tx, urls: dict[str, str | None]) -> None:
 
 
 # -- payouts (Connect Express) ----------------------------------------------------------------
-def start_onboarding(*, channel_id: str, user_id: str, body: OnboardingIn) -> OnboardingOut:
+def start_onboarding(*, channel_id: str, user_id: str, body: OnboardingIn) -> Onboarding:
     """A Connect onboarding link for the channel owner; creates the Express account once."""
     check_channel_id(channel_id)
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
@@ -119,13 +119,13 @@ def start_onboarding(*, channel_id: str, user_id: str, body: OnboardingIn) -> On
         return_url=body.return_url or f"{page_url}?payouts=done",
     )
     expires = link.get("expires_at")
-    return OnboardingOut(
-        url=link["url"],
-        expires_at=datetime.fromtimestamp(expires, UTC) if isinstance(expires, int) else None,
-    )
+    return {
+        "url": link["url"],
+        "expires_at": datetime.fromtimestamp(expires, UTC) if isinstance(expires, int) else None,
+    }
 
 
-def payout_account(*, channel_id: str, user_id: str) -> PayoutAccountOut:
+def payout_account(*, channel_id: str, user_id: str) -> PayoutAccount:
     check_channel_id(channel_id)
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
         require(tx, user_id, "billing.manage")
@@ -138,17 +138,19 @@ def payout_account(*, channel_id: str, user_id: str) -> PayoutAccountOut:
             " WHERE channel_id = app_channel_id()"
         )
     assert ch is not None
-    return PayoutAccountOut(
-        **ch,
-        details_submitted=bool(pa and pa["details_submitted"]),
-        requirements_due=list((pa or {}).get("requirements_due") or []),
-    )
+    return {
+        "stripe_account_id": ch["stripe_account_id"],
+        "charges_enabled": ch["charges_enabled"],
+        "payouts_enabled": ch["payouts_enabled"],
+        "details_submitted": bool(pa and pa["details_submitted"]),
+        "requirements_due": list((pa or {}).get("requirements_due") or []),
+    }
 
 
 # -- course checkout --------------------------------------------------------------------------
 def create_course_checkout(
     *, channel_id: str, course_id: str, user_id: str, body: CheckoutIn
-) -> CheckoutOut:
+) -> Checkout:
     """A Stripe Checkout Session for a published, priced course of a channel that can take
     charges. The enrollment is created only by the webhook when the payment succeeds."""
     check_channel_id(channel_id)
@@ -189,7 +191,7 @@ def create_course_checkout(
             fee=terms.fee,
             d=facts.stripe_account_id,
         )
-    return CheckoutOut(checkout_url=session["url"], session_id=session["id"])
+    return {"checkout_url": session["url"], "session_id": session["id"]}
 
 
 def _checkout_facts(tx: Tx, *, course_id: str, user_id: str, batch_id: str | None) -> CheckoutFacts:
@@ -228,11 +230,12 @@ def _checkout_facts(tx: Tx, *, course_id: str, user_id: str, batch_id: str | Non
 
 
 # -- channel plans ----------------------------------------------------------------------------
-def list_plans() -> PlanList:
-    return PlanList.model_validate({"items": [plan_out(p) for p in PLANS.values()]})
+def list_plans() -> PlanPage:
+    return {"items": [plan_out(p) for p in PLANS.values()], "next_cursor": None}
 
 
-def _plan_state(tx: Tx) -> dict[str, Any]:
+def _plan_state(tx: Tx) -> tuple[ChannelPlan, dict[str, Any]]:
+    """The channel's plan as answered, and its channel_subscriptions row ({} when none)."""
     ch = tx.one("SELECT id, plan, plan_status FROM channels WHERE id = app_channel_id()")
     sub = tx.one("SELECT * FROM channel_subscriptions WHERE channel_id = app_channel_id()") or {}
     assert ch is not None
@@ -244,20 +247,18 @@ def _plan_state(tx: Tx) -> dict[str, Any]:
         "subscription_status": sub.get("status") or "none",
         "current_period_end": sub.get("current_period_end"),
         "cancel_at_period_end": bool(sub.get("cancel_at_period_end")),
-        "_sub": sub,
-    }
+    }, sub
 
 
-def get_channel_plan(*, channel_id: str, user_id: str) -> ChannelPlanOut:
+def get_channel_plan(*, channel_id: str, user_id: str) -> ChannelPlan:
     check_channel_id(channel_id)
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
         require(tx, user_id, "billing.manage")
-        state = _plan_state(tx)
-    state.pop("_sub")
-    return ChannelPlanOut.model_validate(state)
+        state, _sub = _plan_state(tx)
+    return state
 
 
-def change_plan(*, channel_id: str, user_id: str, body: PlanChangeIn) -> PlanChangeOut:
+def change_plan(*, channel_id: str, user_id: str, body: PlanChangeIn) -> PlanChange:
     """Subscribe (Checkout in subscription mode), switch price or cancel (downgrade to free).
     The channel's plan itself changes when Stripe's webhook confirms it: a price switch is a
     pending update that Stripe applies only once its prorated invoice is paid."""
@@ -266,7 +267,7 @@ def change_plan(*, channel_id: str, user_id: str, body: PlanChangeIn) -> PlanCha
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
         require(tx, user_id, "billing.manage")
         _check_redirects(tx, {"success_url": body.success_url, "cancel_url": body.cancel_url})
-        state = _plan_state(tx)
+        state, sub = _plan_state(tx)
         ch = tx.one("SELECT name FROM channels WHERE id = app_channel_id()")
         email = tx.scalar("SELECT email FROM users WHERE id = :u", u=user_id)
         audit.record(
@@ -278,13 +279,12 @@ def change_plan(*, channel_id: str, user_id: str, body: PlanChangeIn) -> PlanCha
             target_id=channel_id,
             details={"from": state["plan"]["key"], "to": target.key},
         )
-    sub = state.pop("_sub")
     live_sub = sub.get("stripe_subscription_id") if sub.get("status") not in ENDED else None
     action = plan_change_action(
         current=state["plan"]["key"], target=target.key, live_subscription=bool(live_sub)
     )
     stripe_api = _stripe()
-    checkout: dict[str, Any] = {}
+    checkout: Checkout | None = None
     if action is PlanAction.CANCELING:
         stripe_api.cancel_subscription(live_sub)
     elif action is PlanAction.UPDATING:
@@ -304,7 +304,12 @@ def change_plan(*, channel_id: str, user_id: str, body: PlanChangeIn) -> PlanCha
             email=email,
             name=ch["name"] if ch else "",
         )
-    return PlanChangeOut.model_validate({**checkout, "action": action.value, "current": state})
+    return {
+        "action": action.value,
+        "checkout_url": checkout["checkout_url"] if checkout else None,
+        "session_id": checkout["session_id"] if checkout else None,
+        "current": state,
+    }
 
 
 def _plan_checkout(
@@ -315,7 +320,7 @@ def _plan_checkout(
     customer: str | None,
     email: str | None,
     name: str,
-) -> dict[str, Any]:
+) -> Checkout:
     if not body.success_url or not body.cancel_url:
         raise Unprocessable(
             "success_url and cancel_url are required to subscribe.",
@@ -369,14 +374,13 @@ _DISPUTE_COLUMNS = (
 )
 
 
-def _dispute_out(r: dict[str, Any]) -> DisputeOut:
-    ids = ("id", "payment_id", "course_id", "user_id")
-    out = {k: (str(v) if k in ids and v is not None else v) for k, v in r.items()}
+def _dispute_out(r: dict[str, Any]) -> Dispute:
+    out = dict(r)
     out["amount"] = {"amount": int(r["amount"]), "currency": out.pop("currency")}
-    return DisputeOut.model_validate(out)
+    return cast(Dispute, out)
 
 
-def list_disputes(*, channel_id: str, user_id: str, query: DisputeQuery) -> DisputeList:
+def list_disputes(*, channel_id: str, user_id: str, query: DisputeQuery) -> DisputePage:
     """The channel's disputes, newest first; `status=open|closed` filters."""
     check_channel_id(channel_id)
     limit, status = query.limit, query.status
@@ -410,12 +414,10 @@ def list_disputes(*, channel_id: str, user_id: str, query: DisputeQuery) -> Disp
             **params,
         )
     found = page(rows, limit, lambda r: {"t": r["opened_at"], "i": r["id"]})
-    return DisputeList(
-        items=[_dispute_out(r) for r in found["items"]], next_cursor=found["next_cursor"]
-    )
+    return {"items": [_dispute_out(r) for r in found["items"]], "next_cursor": found["next_cursor"]}
 
 
-def get_dispute(*, channel_id: str, user_id: str, dispute_id: str) -> DisputeOut:
+def get_dispute(*, channel_id: str, user_id: str, dispute_id: str) -> Dispute:
     check_channel_id(channel_id)
     if not is_uuid(dispute_id):
         raise NotFound("No such dispute.")

@@ -75,7 +75,7 @@ from shared.billing.rules import (
     read_dispute,
     subscription_plan,
 )
-from shared.billing.schemas import WebhookAck
+from shared.billing.schemas import WebhookReceipt
 from shared.learning import create_enrollment, end_enrollment
 from shared.platform import audit, outbox
 from shared.platform.config import settings
@@ -209,7 +209,7 @@ def reject(*, provider: str, reason: str) -> None:
         )
 
 
-def handle(*, payload: bytes, signature: str | None) -> WebhookAck:
+def handle(*, payload: bytes, signature: str | None) -> WebhookReceipt:
     """The webhook use case: verify the raw bytes, then process the event once."""
     secret = settings().stripe_webhook_secret.get_secret_value()
     try:
@@ -243,7 +243,7 @@ def _unapplied(handler: Handler | None, related: str | None) -> Outcome:
     return ignored("no channel for this object")
 
 
-def process(event: dict[str, Any]) -> WebhookAck:
+def process(event: dict[str, Any]) -> WebhookReceipt:
     obj = event["data"]["object"]
     handler = HANDLERS.get(event["type"])
     channel_id = related = None
@@ -255,7 +255,7 @@ def process(event: dict[str, Any]) -> WebhookAck:
         ctx["channel_id"] = channel_id
     with transaction(channel_id=channel_id) as tx:
         if not _claim(tx, event):
-            return WebhookAck(received=True, duplicate=True)
+            return {"received": True, "duplicate": True}
         if handler is None or channel_id is None:
             outcome = _unapplied(handler, related)
         else:
@@ -265,7 +265,7 @@ def process(event: dict[str, Any]) -> WebhookAck:
     log.info(
         "stripe event %s %s: %s (%s)", event["id"], event["type"], outcome.status, outcome.detail
     )
-    return WebhookAck(received=True, duplicate=False, status=outcome.status)
+    return {"received": True, "duplicate": False, "status": outcome.status.value}
 
 
 def _claim(tx: Tx, event: dict[str, Any]) -> bool:

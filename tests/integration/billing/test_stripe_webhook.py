@@ -220,7 +220,7 @@ class Shop:
                 success_url=f"{settings().public_base_url}/shop/ok",
                 cancel_url=f"{settings().public_base_url}/shop/cancel",
             ),
-        ).model_dump()
+        )
         meta = {
             "channel_id": self.channel_id,
             "course_id": self.course_id,
@@ -491,7 +491,7 @@ def test_dispute_lands_in_the_queue_and_a_lost_dispute_ends_the_enrollment(admin
     ok(deliver(opened))
     queue = billing.list_disputes(
         channel_id=shop.channel_id, user_id=shop.owner, query=DisputeQuery(limit=10)
-    ).model_dump()
+    )
     [item] = queue["items"]
     assert item["stripe_dispute_id"] == dp and item["outcome"] is None
     assert item["amount"] == {"amount": PRICE, "currency": "usd"}
@@ -501,7 +501,7 @@ def test_dispute_lands_in_the_queue_and_a_lost_dispute_ends_the_enrollment(admin
     with pytest.raises(Forbidden):  # the buyer (now a student member) is no manager
         billing.list_disputes(
             channel_id=shop.channel_id, user_id=shop.buyer, query=DisputeQuery(limit=10)
-        ).model_dump()
+        )
     lost = evt("charge.dispute.closed", dispute_obj(dp, co["charge"], co["pi"], "lost"))
     ok(deliver(lost))
     assert shop.enrollments()[0]["ended_reason"] == "dispute_lost"
@@ -515,7 +515,7 @@ def test_dispute_lands_in_the_queue_and_a_lost_dispute_ends_the_enrollment(admin
         channel_id=shop.channel_id,
         user_id=shop.owner,
         query=DisputeQuery(limit=10, status="closed"),
-    ).model_dump()["items"]
+    )["items"]
     assert d["status"] == "lost" and d["outcome"] == "lost"
     assert kinds(shop.ledger()) == {"sale": PRICE, "platform_fee": -520, "dispute": -PRICE}
     actions = [
@@ -574,16 +574,13 @@ def test_account_updated_keeps_readiness_and_older_events_cannot_roll_back(admin
     ready = copy.deepcopy(acct) | {"charges_enabled": True, "payouts_enabled": True}
     older = copy.deepcopy(acct) | {"charges_enabled": False, "payouts_enabled": False}
     ok(deliver(evt("account.updated", ready, created=now, account=acct["id"])))
-    state = billing.payout_account(channel_id=channel_id, user_id=owner).model_dump()
+    state = billing.payout_account(channel_id=channel_id, user_id=owner)
     assert state["charges_enabled"] is True and state["payouts_enabled"] is True
     assert (
         ok(deliver(evt("account.updated", older, created=now - 60, account=acct["id"])))["status"]
         == "ignored"
     )
-    assert (
-        billing.payout_account(channel_id=channel_id, user_id=owner).model_dump()["charges_enabled"]
-        is True
-    )
+    assert billing.payout_account(channel_id=channel_id, user_id=owner)["charges_enabled"] is True
     # an account that belongs to nobody is recorded and ignored
     stranger = copy.deepcopy(acct) | {"id": "acct_nobody123", "metadata": {}}
     assert ok(deliver(evt("account.updated", stranger)))["status"] == "ignored"
@@ -632,7 +629,7 @@ def test_subscription_state_follows_stripe_and_never_rolls_back(admin):
     t = int(time.time())
 
     def plan():
-        return billing.get_channel_plan(channel_id=channel_id, user_id=owner).model_dump()
+        return billing.get_channel_plan(channel_id=channel_id, user_id=owner)
 
     ok(deliver(evt("customer.subscription.updated", _sub(sub_id, cus, "active", meta), created=t)))
     assert (plan()["plan"]["key"], plan()["status"]) == ("pro", "active")
@@ -713,7 +710,7 @@ def test_a_plan_change_is_granted_only_when_its_invoice_is_paid(admin):
     t = int(time.time())
 
     def plan():
-        state = billing.get_channel_plan(channel_id=channel_id, user_id=owner).model_dump()
+        state = billing.get_channel_plan(channel_id=channel_id, user_id=owner)
         return state["plan"]["key"], state["status"]
 
     ok(deliver(evt("customer.subscription.updated", _sub(sub_id, cus, "active", pro), created=t)))
@@ -891,7 +888,7 @@ def test_reconcile_cron_replays_deferred_events_and_reports(admin):
     assert all(type(d["diff"]) is dict for d in report["discrepancies"])
     [item] = billing.list_disputes(
         channel_id=shop.channel_id, user_id=shop.owner, query=DisputeQuery(limit=5)
-    ).model_dump()["items"]
+    )["items"]
     assert item["stripe_dispute_id"] == dp
     [ev] = q(admin, "SELECT status FROM stripe_events WHERE id = :i", i=opened["id"])
     assert ev["status"] == "processed"
