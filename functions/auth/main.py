@@ -7,13 +7,20 @@ from shared.identity.schemas import (
     AcceptedOut,
     LoginIn,
     MeOut,
+    PasswordIn,
     Profile,
+    RecoveryCodes,
+    RecoveryCodesOut,
     RefreshIn,
     ResetConfirmIn,
     ResetIn,
+    SecondFactorLoginIn,
     Session,
     SignupIn,
     TokensOut,
+    TotpCodeIn,
+    TotpEnrollment,
+    TotpEnrollmentOut,
 )
 from shared.web import Api, Ctx
 
@@ -45,10 +52,70 @@ def signup(ctx: Ctx) -> Session:
     response=TokensOut,
     auth="none",
     summary="Sign in",
-    errors={401: "Wrong email or password", **LIMITED},
+    errors={
+        401: "Wrong email or password; or, type second-factor-required, the password was right"
+        " and `challenge_token` goes to POST /v1/auth/login/second-factor",
+        **LIMITED,
+    },
 )
 def login(ctx: Ctx) -> Session:
     return identity.login(email=ctx.body.email, password=ctx.body.password, client_ip=ctx.client_ip)
+
+
+@api.route(
+    "POST",
+    "/v1/auth/login/second-factor",
+    body=SecondFactorLoginIn,
+    response=TokensOut,
+    auth="none",
+    summary="Finish signing in with an authenticator code or a recovery code",
+    errors={401: "Wrong code, or the challenge expired or is used up", **LIMITED},
+)
+def login_second_factor(ctx: Ctx) -> Session:
+    b = ctx.body
+    return identity.complete_login(
+        challenge_token=b.challenge_token,
+        code=b.code,
+        recovery_code=b.recovery_code,
+        client_ip=ctx.client_ip,
+    )
+
+
+@api.route(
+    "POST",
+    "/v1/auth/second-factor/totp",
+    body=PasswordIn,
+    status=201,
+    response=TotpEnrollmentOut,
+    summary="Start adding an authenticator app (confirm with its first code)",
+    errors={401: "Not signed in", 403: "Wrong password", 409: "Already on", **LIMITED},
+)
+def start_totp(ctx: Ctx) -> TotpEnrollment:
+    return identity.start_totp(user_id=ctx.require_user(), password=ctx.body.password)
+
+
+@api.route(
+    "POST",
+    "/v1/auth/second-factor/totp/confirm",
+    body=TotpCodeIn,
+    response=RecoveryCodesOut,
+    summary="Turn the authenticator on with its current code; answers recovery codes once",
+    errors={401: "Not signed in", 403: "Wrong code", 404: "No enrolment started"},
+)
+def confirm_totp(ctx: Ctx) -> RecoveryCodes:
+    return identity.confirm_totp(user_id=ctx.require_user(), code=ctx.body.code)
+
+
+@api.route(
+    "POST",
+    "/v1/auth/second-factor/totp/remove",
+    body=PasswordIn,
+    status=204,
+    summary="Remove the authenticator (and its recovery codes)",
+    errors={401: "Not signed in", 403: "Wrong password", 404: "No second factor", **LIMITED},
+)
+def remove_totp(ctx: Ctx) -> None:
+    identity.remove_totp(user_id=ctx.require_user(), password=ctx.body.password)
 
 
 @api.route(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from shared.channels.rules import allows
+from shared import identity
+from shared.channels.rules import allows, second_factor_applies
 from shared.platform.db import Tx
 from shared.platform.errors import Forbidden, NotFound
 from shared.platform.ids import is_uuid
@@ -27,11 +28,30 @@ def require(tx: Tx, user_id: str | None, action: str) -> str:
     """The caller's role in the transaction's channel, if it allows `action`.
 
     Not a member (or no such channel): 404, so existence never leaks across tenants.
-    A member without the permission: 403.
+    A member without the permission: 403. An owner or admin of a channel that requires a
+    second factor, without one: 403 for anything but reading the channel.
     """
-    role = role_of(tx, user_id)
-    if role is None:
+    row = (
+        tx.one(
+            "SELECT m.role, c.require_second_factor FROM memberships m"
+            " JOIN channels c ON c.id = m.channel_id"
+            " WHERE m.channel_id = app_channel_id() AND m.user_id = :u",
+            u=user_id,
+        )
+        if user_id
+        else None
+    )
+    if row is None or user_id is None:
         raise NotFound("No such channel.")
+    role: str = row["role"]
     if not allows(role, action):
         raise Forbidden(f"Your role ({role}) cannot do this.")
+    applies = second_factor_applies(
+        role=role, action=action, channel_requires=bool(row["require_second_factor"])
+    )
+    if applies and not identity.second_factor_enrolled(tx, user_id):
+        raise Forbidden(
+            f"This channel requires its owners and admins to sign in with a second factor:"
+            f" add one (POST /v1/auth/second-factor/totp) to act as {role} here."
+        )
     return role

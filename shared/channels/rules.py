@@ -84,3 +84,12 @@ def removal(*, actor: str, current: str, owners: int, leaving_self: bool) -> Mem
 def removal_permission(*, leaving_self: bool) -> str:
     """Anyone may leave a channel they can read; removing someone else is members.manage."""
     return "channel.read" if leaving_self else "members.manage"
+
+
+SECOND_FACTOR_ROLES = MANAGERS  # who holds payouts, refunds and members
+
+
+def second_factor_applies(*, role: str, action: str, channel_requires: bool) -> bool:
+    """A channel may require owners and admins to have a second factor: without one they can
+    still read the channel (and leave it), nothing more."""
+    return channel_requires and role in SECOND_FACTOR_ROLES and action != "channel.read"

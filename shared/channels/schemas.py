@@ -58,6 +58,11 @@ class ChannelIn(Model):
 class ChannelPatch(Model):
     name: str | None = Field(default=None, min_length=1, max_length=120)
     theme: Theme | None = None
+    require_second_factor: bool | None = Field(
+        default=None,
+        description="Owners and admins act here only with a second factor (turning it on"
+        " takes one of your own)",
+    )
 
 
 class ChannelOut(Out):
@@ -65,6 +70,7 @@ class ChannelOut(Out):
     slug: str
     name: str
     theme: dict[str, Any]
+    require_second_factor: bool
     created_at: datetime
 
 
@@ -116,6 +122,7 @@ class Channel(TypedDict):
     slug: str
     name: str
     theme: ThemeTokens
+    require_second_factor: bool
     created_at: datetime
 
 

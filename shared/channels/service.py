@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from pg8000.native import DatabaseError
 
+from shared import identity
 from shared.channels.access import check_channel_id, require
 from shared.channels.rules import MemberChange, can_assign, removal, removal_permission, role_change
 from shared.channels.schemas import (
@@ -24,7 +25,7 @@ from shared.platform.errors import Conflict, Forbidden, NotFound
 from shared.platform.ids import is_uuid, uuid7
 from shared.platform.pagination import decode_cursor, page
 
-_CHANNEL_COLS = "id, slug, name, theme, created_at"
+_CHANNEL_COLS = "id, slug, name, theme, require_second_factor, created_at"
 _NO_OWNER_LEFT = "A channel keeps at least one owner; make someone else owner first."
 
 
@@ -35,6 +36,7 @@ def _channel_out(row: dict[str, Any]) -> Channel:
         "slug": row["slug"],
         "name": row["name"],
         "theme": json.loads(theme) if isinstance(theme, str) else theme,
+        "require_second_factor": row["require_second_factor"],
         "created_at": row["created_at"],
     }
 
@@ -98,13 +100,22 @@ def update_channel(*, channel_id: str, user_id: str | None, patch: ChannelPatch)
     theme = patch.theme.tokens() if patch.theme is not None else None
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         require(tx, user_id, "channel.update")
+        if patch.require_second_factor and not (
+            user_id and identity.second_factor_enrolled(tx, user_id)
+        ):
+            raise Conflict(
+                "Add a second factor to your own account before requiring one of owners and"
+                " admins (POST /v1/auth/second-factor/totp)."
+            )
         row = _one(
             tx,
             f"UPDATE channels SET name = coalesce(:name, name),"
-            f" theme = coalesce(CAST(:theme AS jsonb), theme), updated_at = now()"
+            f" theme = coalesce(CAST(:theme AS jsonb), theme),"
+            f" require_second_factor = coalesce(:rsf, require_second_factor), updated_at = now()"
             f" WHERE id = app_channel_id() RETURNING {_CHANNEL_COLS}",
             name=patch.name,
             theme=json.dumps(theme) if theme is not None else None,
+            rsf=patch.require_second_factor,
         )
         record_change(
             tx,

@@ -5,8 +5,11 @@ from typing import TYPE_CHECKING
 from shared.platform.exports import lazy_exports
 
 if TYPE_CHECKING:
-    from shared.identity.reset_mail import send_password_reset
+    from shared.identity.factors import enrolled as second_factor_enrolled
+    from shared.identity.reset_mail import send_password_reset, send_security_notice
+    from shared.identity.second_factor import confirm_totp, remove_totp, start_totp
     from shared.identity.service import (
+        complete_login,
         confirm_password_reset,
         login,
         logout,
@@ -20,15 +23,21 @@ if TYPE_CHECKING:
 
 __getattr__ = lazy_exports(__name__, __file__)
 __all__ = [
+    "complete_login",
     "confirm_password_reset",
+    "confirm_totp",
     "issue_access_token",
     "login",
     "logout",
     "logout_all",
     "me",
     "refresh",
+    "remove_totp",
     "request_password_reset",
+    "second_factor_enrolled",
     "send_password_reset",
+    "send_security_notice",
     "signup",
+    "start_totp",
     "verify_access_token",
 ]

@@ -12,8 +12,13 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from shared.adapters import email as mail
-from shared.identity.rules import ResetMail, reset_mail_text, reset_request_is_stale
-from shared.identity.schemas import ResetMailTask
+from shared.identity.rules import (
+    MailOutcome,
+    notice_text,
+    reset_mail_text,
+    reset_request_is_stale,
+)
+from shared.identity.schemas import ResetMailTask, SecurityNoticeTask
 from shared.platform import audit
 from shared.platform.config import settings
 from shared.platform.db import transaction
@@ -22,11 +27,11 @@ from shared.platform.ids import opaque_token, token_hash
 log = logging.getLogger("identity")
 
 
-def send_password_reset(task: ResetMailTask, *, now: float | None = None) -> ResetMail:
+def send_password_reset(task: ResetMailTask, *, now: float | None = None) -> MailOutcome:
     s = settings()
     now = time.time() if now is None else now
     if reset_request_is_stale(task.requested_at, now, s.password_reset_ttl_seconds):
-        return ResetMail.STALE
+        return MailOutcome.STALE
     token = "pr_" + opaque_token()
     with transaction() as tx:
         user = tx.one(
@@ -34,7 +39,7 @@ def send_password_reset(task: ResetMailTask, *, now: float | None = None) -> Res
             e=task.email.strip(),
         )
         if user is None:
-            return ResetMail.NO_ACCOUNT
+            return MailOutcome.NO_ACCOUNT
         tx.exec(
             "INSERT INTO password_reset_tokens (token_hash, user_id, expires_at)"
             " VALUES (:h, :u, :x)",
@@ -57,4 +62,19 @@ def send_password_reset(task: ResetMailTask, *, now: float | None = None) -> Res
             minutes=s.password_reset_ttl_seconds // 60,
         ),
     )
-    return ResetMail.SENT
+    return MailOutcome.SENT
+
+
+def send_security_notice(task: SecurityNoticeTask) -> MailOutcome:
+    """Tell a user that their account's sign-in changed (second factor on or off, a recovery
+    code used): if it was not them, they learn it at once."""
+    with transaction() as tx:
+        to = tx.scalar(
+            "SELECT email FROM users WHERE id = CAST(:u AS uuid) AND erased_at IS NULL",
+            u=task.user_id,
+        )
+    if to is None:
+        return MailOutcome.NO_ACCOUNT
+    subject, text = notice_text(task.notice)
+    mail.send(to=to, subject=subject, text=text)
+    return MailOutcome.SENT

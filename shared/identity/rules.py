@@ -92,8 +92,8 @@ def cache_is_fresh(fetched_at: float, now: float) -> bool:
 # --- Password reset by mail -----------------------------------------------------------------
 
 
-class ResetMail(StrEnum):
-    """What the mail worker did with one reset request."""
+class MailOutcome(StrEnum):
+    """What the auth_mail worker did with one task."""
 
     SENT = "sent"
     NO_ACCOUNT = "ignored: no account"  # nothing to send; the requester learnt nothing either
@@ -110,3 +110,65 @@ def reset_mail_text(*, link: str, minutes: int) -> str:
         f"Reset it here (valid {minutes} minutes, once):\n{link}\n\n"
         "If it was not you, ignore this message.\n"
     )
+
+
+# --- Second factor (TOTP, RFC 6238) --------------------------------------------------------
+
+TOTP_STEP_SECONDS = 30
+TOTP_DRIFT_STEPS = 1  # a code of the step before or after is accepted (clock drift, typing)
+CHALLENGE_TTL_SECONDS = 300
+CHALLENGE_MAX_ATTEMPTS = 5
+RECOVERY_CODES = 10
+
+
+class ChallengeOutcome(StrEnum):
+    """What a second-factor login attempt against a challenge token leads to."""
+
+    OPEN = "open"  # may be answered with a code
+    INVALID = "invalid"  # unknown, used, expired or out of attempts: log in again
+
+
+def challenge_outcome(*, found: bool, used: bool, expired: bool, attempts: int) -> ChallengeOutcome:
+    if not found or used or expired or attempts >= CHALLENGE_MAX_ATTEMPTS:
+        return ChallengeOutcome.INVALID
+    return ChallengeOutcome.OPEN
+
+
+def totp_steps(now: float) -> list[int]:
+    """The time steps whose codes are accepted at `now`, the current one first."""
+    current = int(now // TOTP_STEP_SECONDS)
+    drift = range(1, TOTP_DRIFT_STEPS + 1)
+    return [current, *(current - d for d in drift), *(current + d for d in drift)]
+
+
+def accepted_step(matching: list[int], last_step: int) -> int | None:
+    """The step a code is accepted for: one it matches that is later than the last accepted
+    one, so a code (or an older one seen over a shoulder) works once (RFC 6238 5.2)."""
+    fresh = [step for step in matching if step > last_step]
+    return max(fresh) if fresh else None
+
+
+def normalize_recovery_code(code: str) -> str:
+    """Recovery codes are shown as `xxxxx-xxxxx`; typed with or without the dash or spaces."""
+    return "".join(c for c in code.lower() if c.isalnum())
+
+
+def notice_text(notice: str) -> tuple[str, str]:
+    """Subject and body of the mail that tells a user their account's security changed."""
+    texts = {
+        "second_factor_enabled": (
+            "Two-step sign-in is on",
+            "An authenticator app was added to your account: signing in now asks for its code.",
+        ),
+        "second_factor_removed": (
+            "Two-step sign-in is off",
+            "The authenticator app was removed from your account: signing in asks only for "
+            "your password.",
+        ),
+        "recovery_code_used": (
+            "A recovery code was used",
+            "Someone signed in to your account with one of your recovery codes.",
+        ),
+    }
+    subject, line = texts[notice]
+    return subject, f"{line}\n\nIf it was not you, reset your password now.\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypedDict
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from shared.identity import rules as passwords
 from shared.platform.models import Model, Out
@@ -115,6 +115,57 @@ class Profile(UserView):
 class ResetMailTask(Model):
     """The Cloud Tasks body (queue auth-mail) of one password reset request."""
 
+    kind: Literal["password_reset"] = "password_reset"
     email: str = Field(max_length=254)
     client_ip: str = Field(max_length=64)
     requested_at: float = Field(description="Epoch seconds when the reset was requested")
+
+
+class SecurityNoticeTask(Model):
+    """The Cloud Tasks body (queue auth-mail) of a mail telling a user their security changed."""
+
+    kind: Literal["security_notice"] = "security_notice"
+    user_id: str = Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    notice: Literal["second_factor_enabled", "second_factor_removed", "recovery_code_used"]
+    requested_at: float
+
+
+# --- Second factor ------------------------------------------------------------------------
+
+
+class PasswordIn(Model):
+    password: str = Field(max_length=4096, description="The account's current password")
+
+
+class TotpCodeIn(Model):
+    code: str = Field(pattern=r"^[0-9]{6}$", description="The authenticator app's 6 digits")
+
+
+class SecondFactorLoginIn(Model):
+    challenge_token: str = Field(min_length=1, max_length=512)
+    code: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
+    recovery_code: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _one_factor(self) -> SecondFactorLoginIn:
+        if (self.code is None) == (self.recovery_code is None):
+            raise ValueError("send either code or recovery_code")
+        return self
+
+
+class TotpEnrollmentOut(Out):
+    secret: str = Field(description="Base32 secret for the authenticator app")
+    otpauth_uri: str = Field(description="The same as an otpauth:// URI (for a QR code)")
+
+
+class RecoveryCodesOut(Out):
+    recovery_codes: list[str] = Field(description="Single-use codes; shown this once")
+
+
+class TotpEnrollment(TypedDict):
+    secret: str
+    otpauth_uri: str
+
+
+class RecoveryCodes(TypedDict):
+    recovery_codes: list[str]

@@ -11,6 +11,7 @@ from typing import Any
 from pg8000.native import DatabaseError
 
 from shared.adapters import passwords
+from shared.identity import second_factor
 from shared.identity.rules import RefreshOutcome, refresh_outcome
 from shared.identity.schemas import Membership, Profile, Session, TokenPair, UserView
 from shared.identity.tokens import issue_access_token, revoke_before
@@ -103,6 +104,8 @@ def login(*, email: str, password: str, client_ip: str) -> Session:
     # Unknown accounts verify against a dummy hash: both failures cost the same time.
     matches = passwords.matches(stored or passwords.dummy_hash(), password)
     user_id = str(row["id"]) if row is not None else None
+    challenge: str | None = None
+    result: Session | None = None
     with transaction(user_id=user_id) as tx:
         if row is None or user_id is None or stored is None or not matches:
             audit.record(
@@ -112,7 +115,15 @@ def login(*, email: str, password: str, client_ip: str) -> Session:
                 actor_user_id=user_id,
                 details={"ip": client_ip},
             )
-            result = None
+        elif second_factor.enrolled(tx, user_id):
+            challenge = second_factor.open_challenge(tx, user_id)
+            audit.record(
+                tx,
+                action="auth.login_second_factor_required",
+                channel_id=None,
+                actor_user_id=user_id,
+                details={"ip": client_ip},
+            )
         else:
             if passwords.needs_rehash(stored):
                 tx.exec(
@@ -128,9 +139,37 @@ def login(*, email: str, password: str, client_ip: str) -> Session:
                 details={"ip": client_ip},
             )
             result = _session(_user_out(row), _issue_pair(tx, user_id))
+    if challenge is not None:
+        raise second_factor.challenge_error(challenge)
     if result is None:
         raise Unauthorized(_BAD_LOGIN)
     return result
+
+
+def complete_login(
+    *, challenge_token: str, code: str | None, recovery_code: str | None, client_ip: str
+) -> Session:
+    """The second step of a login that needs a second factor: tokens for a valid code."""
+    user_id = second_factor.redeem_challenge(
+        challenge_token=challenge_token, code=code, recovery_code=recovery_code, client_ip=client_ip
+    )
+    if user_id is None:
+        raise Unauthorized("The code is wrong, or the sign-in expired: sign in again.")
+    with transaction(user_id=user_id) as tx:
+        row = tx.one(
+            "SELECT id, email, display_name FROM users WHERE id = :u AND erased_at IS NULL",
+            u=user_id,
+        )
+        if row is None:
+            raise Unauthorized("This account no longer exists.")
+        audit.record(
+            tx,
+            action="auth.login",
+            channel_id=None,
+            actor_user_id=user_id,
+            details={"ip": client_ip, "second_factor": True},
+        )
+        return _session(_user_out(row), _issue_pair(tx, user_id))
 
 
 def refresh(*, refresh_token: str) -> Session:

@@ -1,7 +1,9 @@
 """Identity over HTTP through the gateway, as API.md and RELIABILITY.md specify."""
 
 import re
+import time
 
+import pyotp
 import requests
 
 from tests.helpers import PASSWORD, assert_problem, eventually, signup, unique
@@ -204,3 +206,147 @@ def test_brute_force_on_one_account_meets_429_with_retry_after(gateway_url):
 def test_request_id_is_echoed(gateway_url):
     r = requests.get(f"{gateway_url}/v1/me", headers={"X-Request-Id": "req-123"}, timeout=10)
     assert r.headers["X-Request-Id"] == "req-123"
+
+
+# --- second factor (issue 16 item 13) --------------------------------------------------------
+
+
+def enroll_totp(gw, user) -> tuple[pyotp.TOTP, list[str]]:
+    """Turn on an authenticator for `user`; its TOTP and recovery codes."""
+    url = f"{gw}/v1/auth/second-factor/totp"
+    started = requests.post(url, json={"password": PASSWORD}, headers=user.headers, timeout=10)
+    assert started.status_code == 201, started.text
+    totp = pyotp.TOTP(started.json()["secret"])
+    assert started.json()["otpauth_uri"].startswith("otpauth://totp/")
+    code = totp.now()
+    confirmed = post(
+        gw, "/v1/auth/second-factor/totp/confirm", {"code": code}, headers=user.headers
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    return totp, confirmed.json()["recovery_codes"]
+
+
+def next_code(totp: pyotp.TOTP) -> str:
+    """The next step's code: the current one was spent by the step before (once only)."""
+    return totp.at(time.time() + 30)
+
+
+def challenge_of(gw, user) -> str:
+    r = post(gw, "/v1/auth/login", {"email": user.email, "password": PASSWORD})
+    body = assert_problem(r, 401)
+    assert body["type"].endswith("/second-factor-required") and "access_token" not in body
+    assert body["expires_in"] > 0
+    return body["challenge_token"]
+
+
+def test_second_factor_enrolment_needs_the_password_and_a_first_code(gateway_url, wait_for_mail):
+    user = signup(gateway_url)
+    url = f"{gateway_url}/v1/auth/second-factor/totp"
+    wrong = requests.post(
+        url, json={"password": "not the password"}, headers=user.headers, timeout=10
+    )
+    assert_problem(wrong, 403)
+    assert_problem(requests.post(url, json={"password": PASSWORD}, timeout=10), 401)
+    started = requests.post(url, json={"password": PASSWORD}, headers=user.headers, timeout=10)
+    totp = pyotp.TOTP(started.json()["secret"])
+    bad = "000000" if totp.now() != "000000" else "111111"
+    confirm = f"{gateway_url}/v1/auth/second-factor/totp/confirm"
+    assert_problem(
+        requests.post(confirm, json={"code": bad}, headers=user.headers, timeout=10), 403
+    )
+    # not on until confirmed: the password alone still signs in
+    assert post(gateway_url, "/v1/auth/login", {"email": user.email, "password": PASSWORD}).ok
+    ok = requests.post(confirm, json={"code": totp.now()}, headers=user.headers, timeout=10)
+    assert ok.status_code == 200 and len(set(ok.json()["recovery_codes"])) == 10
+    assert wait_for_mail(user.email, subject="Two-step sign-in is on")
+    again = requests.post(url, json={"password": PASSWORD}, headers=user.headers, timeout=10)
+    assert_problem(again, 409)
+
+
+def test_login_with_a_second_factor_takes_a_code_once(gateway_url):
+    user = signup(gateway_url)
+    totp, _ = enroll_totp(gateway_url, user)
+    challenge = challenge_of(gateway_url, user)
+    step2 = "/v1/auth/login/second-factor"
+    wrong = next(c for c in ("000000", "111111", "222222") if not totp.verify(c, valid_window=2))
+    bad = post(gateway_url, step2, {"challenge_token": challenge, "code": wrong})
+    assert_problem(bad, 401)
+    code = next_code(totp)
+    ok = post(gateway_url, step2, {"challenge_token": challenge, "code": code})
+    assert ok.status_code == 200, ok.text
+    assert (
+        ok.json()["user"]["id"] == user.id
+        and me_status(gateway_url, ok.json()["access_token"]) == 200
+    )
+    # the challenge is spent, and so is the code (a second login cannot replay it)
+    assert_problem(post(gateway_url, step2, {"challenge_token": challenge, "code": code}), 401)
+    replay = post(
+        gateway_url, step2, {"challenge_token": challenge_of(gateway_url, user), "code": code}
+    )
+    assert_problem(replay, 401)
+
+
+def test_a_challenge_takes_five_wrong_codes_at_most(gateway_url):
+    user = signup(gateway_url)
+    totp, _ = enroll_totp(gateway_url, user)
+    challenge = challenge_of(gateway_url, user)
+    wrong = next(c for c in ("000000", "111111", "222222") if not totp.verify(c, valid_window=2))
+    for _ in range(5):
+        r = post(
+            gateway_url,
+            "/v1/auth/login/second-factor",
+            {"challenge_token": challenge, "code": wrong},
+        )
+        assert_problem(r, 401)
+    right = post(
+        gateway_url,
+        "/v1/auth/login/second-factor",
+        {"challenge_token": challenge, "code": next_code(totp)},
+    )
+    assert_problem(right, 401)  # out of attempts: sign in again
+
+
+def test_recovery_codes_work_once_each_and_are_mailed_about(gateway_url, wait_for_mail):
+    user = signup(gateway_url)
+    _, codes = enroll_totp(gateway_url, user)
+    step2 = "/v1/auth/login/second-factor"
+    first = post(
+        gateway_url,
+        step2,
+        {"challenge_token": challenge_of(gateway_url, user), "recovery_code": codes[0].upper()},
+    )
+    assert first.status_code == 200, first.text
+    assert wait_for_mail(user.email, subject="A recovery code was used")
+    reused = post(
+        gateway_url,
+        step2,
+        {"challenge_token": challenge_of(gateway_url, user), "recovery_code": codes[0]},
+    )
+    assert_problem(reused, 401)
+    both = post(
+        gateway_url, step2, {"challenge_token": "x", "code": "123456", "recovery_code": codes[1]}
+    )
+    assert_problem(both, 422)
+
+
+def test_removing_the_second_factor_needs_the_password(gateway_url, wait_for_mail):
+    user = signup(gateway_url)
+    enroll_totp(gateway_url, user)
+    url = f"{gateway_url}/v1/auth/second-factor/totp/remove"
+    assert_problem(
+        requests.post(url, json={"password": "x" * 12}, headers=user.headers, timeout=10), 403
+    )
+    assert (
+        requests.post(
+            url, json={"password": PASSWORD}, headers=user.headers, timeout=10
+        ).status_code
+        == 204
+    )
+    assert wait_for_mail(user.email, subject="Two-step sign-in is off")
+    assert (
+        post(gateway_url, "/v1/auth/login", {"email": user.email, "password": PASSWORD}).status_code
+        == 200
+    )
+    assert_problem(
+        requests.post(url, json={"password": PASSWORD}, headers=user.headers, timeout=10), 404
+    )

@@ -1,8 +1,17 @@
 """Channels, members and roles over HTTP."""
 
+import pyotp
 import requests
 
-from tests.helpers import add_member, assert_problem, make_channel, member_of, signup, unique
+from tests.helpers import (
+    PASSWORD,
+    add_member,
+    assert_problem,
+    make_channel,
+    member_of,
+    signup,
+    unique,
+)
 
 
 def url(gw, cid, suffix=""):
@@ -241,3 +250,36 @@ def test_denied_access_is_audited_in_the_channel(gateway_url):
     denied = [e for e in log if e["action"] == "access.denied"]
     assert len(denied) == 1 and denied[0]["actor_user_id"] == student.id
     assert denied[0]["target_id"] == f"PATCH /v1/channels/{ch['id']}"
+
+
+def turn_on_totp(gw, user) -> None:
+    url = f"{gw}/v1/auth/second-factor/totp"
+    r = requests.post(url, json={"password": PASSWORD}, headers=user.headers, timeout=10)
+    code = pyotp.TOTP(r.json()["secret"]).now()
+    r = requests.post(url + "/confirm", json={"code": code}, headers=user.headers, timeout=10)
+    assert r.status_code == 200, r.text
+
+
+def test_a_channel_can_require_a_second_factor_of_owners_and_admins(gateway_url):
+    owner = signup(gateway_url)
+    ch = make_channel(gateway_url, owner)
+    assert ch["require_second_factor"] is False
+    admin = member_of(gateway_url, ch["id"], owner, "admin")
+    instructor = member_of(gateway_url, ch["id"], owner, "instructor")
+    require = {"require_second_factor": True}
+    # not without one's own second factor (no owner locks themselves out)
+    r = requests.patch(url(gateway_url, ch["id"]), json=require, headers=owner.headers, timeout=10)
+    assert_problem(r, 409)
+    turn_on_totp(gateway_url, owner)
+    r = requests.patch(url(gateway_url, ch["id"]), json=require, headers=owner.headers, timeout=10)
+    assert r.status_code == 200 and r.json()["require_second_factor"] is True
+
+    members = url(gateway_url, ch["id"], "/members")
+    assert requests.get(members, headers=owner.headers, timeout=10).status_code == 200
+    # an admin without one reads the channel, and nothing more
+    assert requests.get(url(gateway_url, ch["id"]), headers=admin.headers, timeout=10).ok
+    assert_problem(requests.get(members, headers=admin.headers, timeout=10), 403)
+    # instructors are not asked
+    assert requests.get(members, headers=instructor.headers, timeout=10).status_code == 200
+    turn_on_totp(gateway_url, admin)
+    assert requests.get(members, headers=admin.headers, timeout=10).status_code == 200

@@ -9,6 +9,7 @@ from shared.channels.rules import (
     removal,
     removal_permission,
     role_change,
+    second_factor_applies,
 )
 
 
@@ -100,3 +101,19 @@ def test_leaving_needs_only_read_access_removing_others_needs_manage():
     assert removal_permission(leaving_self=False) == "members.manage"
     assert allows("student", removal_permission(leaving_self=True))
     assert not allows("student", removal_permission(leaving_self=False))
+
+
+@pytest.mark.parametrize(
+    ("role", "action", "requires", "applies"),
+    [
+        ("owner", "members.manage", True, True),
+        ("admin", "billing.manage", True, True),
+        ("admin", "course.write", True, True),
+        ("owner", "channel.read", True, False),  # may still read (and leave)
+        ("instructor", "course.write", True, False),  # only owners and admins
+        ("owner", "members.manage", False, False),  # the channel does not ask for it
+    ],
+)
+def test_second_factor_requirement_applies_to_owners_and_admins(role, action, requires, applies):
+    got = second_factor_applies(role=role, action=action, channel_requires=requires)
+    assert got is applies

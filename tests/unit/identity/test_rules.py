@@ -71,3 +71,44 @@ def test_a_reset_request_older_than_its_link_would_live_is_dropped():
 def test_reset_mail_names_the_link_and_its_lifetime():
     text = rules.reset_mail_text(link="https://x.test/reset-password?token=pr_a", minutes=60)
     assert "https://x.test/reset-password?token=pr_a" in text and "valid 60 minutes" in text
+
+
+@pytest.mark.parametrize(
+    ("found", "used", "expired", "attempts", "outcome"),
+    [
+        (True, False, False, 0, rules.ChallengeOutcome.OPEN),
+        (True, False, False, rules.CHALLENGE_MAX_ATTEMPTS - 1, rules.ChallengeOutcome.OPEN),
+        (True, False, False, rules.CHALLENGE_MAX_ATTEMPTS, rules.ChallengeOutcome.INVALID),
+        (True, True, False, 1, rules.ChallengeOutcome.INVALID),  # a login is answered once
+        (True, False, True, 0, rules.ChallengeOutcome.INVALID),
+        (False, False, False, 0, rules.ChallengeOutcome.INVALID),
+    ],
+)
+def test_login_challenge_rule(found, used, expired, attempts, outcome):
+    got = rules.challenge_outcome(found=found, used=used, expired=expired, attempts=attempts)
+    assert got is outcome
+
+
+def test_totp_accepts_the_current_step_and_one_either_side():
+    now = 30 * 1000 + 12.5
+    assert rules.totp_steps(now) == [1000, 999, 1001]
+
+
+def test_a_totp_code_is_accepted_once_and_never_an_older_one():
+    assert rules.accepted_step([1000], last_step=0) == 1000
+    assert rules.accepted_step([1000], last_step=1000) is None  # replayed
+    assert rules.accepted_step([999], last_step=1000) is None  # older than the last one used
+    assert rules.accepted_step([1001, 1000], last_step=1000) == 1001
+    assert rules.accepted_step([], last_step=0) is None
+
+
+def test_recovery_codes_are_typed_loosely():
+    assert rules.normalize_recovery_code(" AB12c-3d4E5 ") == "ab12c3d4e5"
+
+
+@pytest.mark.parametrize(
+    "notice", ["second_factor_enabled", "second_factor_removed", "recovery_code_used"]
+)
+def test_every_security_notice_has_a_subject_and_says_what_to_do(notice):
+    subject, text = rules.notice_text(notice)
+    assert subject and "reset your password" in text
