@@ -57,3 +57,9 @@ def starts_in_the_past(starts_at: datetime | None, now: datetime) -> bool:
 def reschedule_changes(current: dict[str, Any], requested: dict[str, Any]) -> dict[str, Any]:
     """The requested fields (None: not sent) that differ from the session's current values."""
     return {k: v for k, v in requested.items() if v is not None and v != current[k]}
+
+
+def audit_details(payload: dict[str, Any]) -> dict[str, Any]:
+    """What a live-session event's audit row keeps of its payload: never a link (join and
+    start links are credentials of a sort, read from the table by who may)."""
+    return {k: v for k, v in payload.items() if k in ("batch_id", "provider", "starts_at")}

@@ -22,6 +22,7 @@ from shared.catalog.schemas import LiveSessionIn, LiveSessionPatch
 from shared.channels import allows, check_channel_id, require, role_of
 from shared.live.rules import (
     Refusal,
+    audit_details,
     reschedule_changes,
     session_out,
     starts_in_the_past,
@@ -126,21 +127,6 @@ def _viewer(tx: Tx, user_id: str, batch_id: str) -> tuple[bool, bool]:
     return links
 
 
-def _record(
-    tx: Tx, *, channel_id: str, user_id: str, action: str, session_id: str, payload: dict
-) -> None:
-    audit.record_change(
-        tx,
-        channel_id=channel_id,
-        actor_user_id=user_id,
-        action=action,
-        target_type="live_session",
-        target_id=session_id,
-        payload=payload,
-        details={k: v for k, v in payload.items() if k in ("batch_id", "provider", "starts_at")},
-    )
-
-
 # -- use cases ----------------------------------------------------------------------------
 def schedule_session(
     *, channel_id: str, user_id: str, batch_id: str, data: LiveSessionIn
@@ -195,21 +181,24 @@ def schedule_session(
             )
             assert row is not None  # INSERT ... RETURNING answers the row it wrote
             sid = str(row["id"])
-            _record(
+            payload = {
+                "session_id": sid,
+                "batch_id": batch_id,
+                "course_id": str(batch["course_id"]),
+                "provider": live.name,
+                "provider_meeting_id": meeting_id,
+                "starts_at": row["starts_at"].isoformat(),
+                "duration_minutes": data.duration_minutes,
+            }
+            audit.record_change(
                 tx,
                 channel_id=channel_id,
-                user_id=user_id,
+                actor_user_id=user_id,
                 action="live_session.scheduled",
-                session_id=sid,
-                payload={
-                    "session_id": sid,
-                    "batch_id": batch_id,
-                    "course_id": str(batch["course_id"]),
-                    "provider": live.name,
-                    "provider_meeting_id": meeting_id,
-                    "starts_at": row["starts_at"].isoformat(),
-                    "duration_minutes": data.duration_minutes,
-                },
+                target_type="live_session",
+                target_id=sid,
+                payload=payload,
+                details=audit_details(payload),
             )
     except BaseException:
         _delete_orphan(live, meeting_id)
@@ -332,21 +321,24 @@ def reschedule_session(
         )
         if updated is None:
             raise Conflict("This live class was cancelled meanwhile.")
-        _record(
+        payload = {
+            "session_id": session_id,
+            "batch_id": batch_id,
+            "provider": row["provider"],
+            "provider_meeting_id": row["provider_meeting_id"],
+            "starts_at": updated["starts_at"].isoformat(),
+            "duration_minutes": updated["duration_minutes"],
+            "was": {"starts_at": row["starts_at"].isoformat(), "title": row["title"]},
+        }
+        audit.record_change(
             tx,
             channel_id=channel_id,
-            user_id=user_id,
+            actor_user_id=user_id,
             action="live_session.rescheduled",
-            session_id=session_id,
-            payload={
-                "session_id": session_id,
-                "batch_id": batch_id,
-                "provider": row["provider"],
-                "provider_meeting_id": row["provider_meeting_id"],
-                "starts_at": updated["starts_at"].isoformat(),
-                "duration_minutes": updated["duration_minutes"],
-                "was": {"starts_at": row["starts_at"].isoformat(), "title": row["title"]},
-            },
+            target_type="live_session",
+            target_id=session_id,
+            payload=payload,
+            details=audit_details(payload),
         )
     return session_out(updated, join=True, host=True)
 
@@ -375,17 +367,20 @@ def cancel_session(*, channel_id: str, user_id: str, batch_id: str, session_id: 
         )
         if done is None:  # a concurrent cancel won; it recorded the event
             return
-        _record(
+        payload = {
+            "session_id": session_id,
+            "batch_id": batch_id,
+            "provider": row["provider"],
+            "provider_meeting_id": row["provider_meeting_id"],
+            "starts_at": done["starts_at"].isoformat(),
+        }
+        audit.record_change(
             tx,
             channel_id=channel_id,
-            user_id=user_id,
+            actor_user_id=user_id,
             action="live_session.cancelled",
-            session_id=session_id,
-            payload={
-                "session_id": session_id,
-                "batch_id": batch_id,
-                "provider": row["provider"],
-                "provider_meeting_id": row["provider_meeting_id"],
-                "starts_at": done["starts_at"].isoformat(),
-            },
+            target_type="live_session",
+            target_id=session_id,
+            payload=payload,
+            details=audit_details(payload),
         )

@@ -8,6 +8,7 @@ import pytest
 from shared.live.rules import (
     PAST_GRACE,
     Refusal,
+    audit_details,
     reschedule_changes,
     session_out,
     starts_in_the_past,
@@ -84,3 +85,19 @@ def test_a_reschedule_changes_only_what_was_sent_and_differs():
     requested = {"title": "Live", "starts_at": later, "duration_minutes": None}
     assert reschedule_changes(ROW, requested) == {"starts_at": later}
     assert reschedule_changes(ROW, {"title": None, "starts_at": NOW}) == {}
+
+
+def test_the_audit_row_keeps_no_link_of_the_event():
+    payload = {
+        "session_id": "s1",
+        "batch_id": "b1",
+        "provider": "zoom",
+        "provider_meeting_id": "m1",
+        "starts_at": NOW.isoformat(),
+        "join_url": "https://zoom.example/j/1",
+    }
+    assert audit_details(payload) == {
+        "batch_id": "b1",
+        "provider": "zoom",
+        "starts_at": NOW.isoformat(),
+    }
