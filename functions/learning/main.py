@@ -35,8 +35,8 @@ def enroll(ctx: Ctx):
     return learning.enroll(
         channel_id=ctx.params["channel_id"],
         course_id=ctx.params["course_id"],
-        user_id=ctx.user_id,
-        batch_id=ctx.body.batch_id,
+        user_id=ctx.require_user(),
+        data=ctx.body,
     )
 
 
@@ -50,7 +50,7 @@ def enroll(ctx: Ctx):
 def my_enrollments(ctx: Ctx):
     q = ctx.query
     return learning.my_enrollments(
-        user_id=ctx.user_id, limit=q.limit, cursor=q.cursor, status=q.status
+        user_id=ctx.require_user(), limit=q.limit, cursor=q.cursor, status=q.status
     )
 
 
@@ -63,7 +63,9 @@ def my_enrollments(ctx: Ctx):
 )
 def playback(ctx: Ctx):
     return learning.playback(
-        channel_id=ctx.params["channel_id"], lesson_id=ctx.params["lesson_id"], user_id=ctx.user_id
+        channel_id=ctx.params["channel_id"],
+        lesson_id=ctx.params["lesson_id"],
+        user_id=ctx.require_user(),
     )
 
 
@@ -78,7 +80,7 @@ def download(ctx: Ctx):
     return learning.resource_download(
         channel_id=ctx.params["channel_id"],
         resource_id=ctx.params["resource_id"],
-        user_id=ctx.user_id,
+        user_id=ctx.require_user(),
     )
 
 
@@ -94,7 +96,7 @@ def heartbeat(ctx: Ctx):
     b = ctx.body
     learning.accept_heartbeat(
         channel_id=ctx.params["channel_id"],
-        user_id=ctx.user_id,
+        user_id=ctx.require_user(),
         lesson_id=ctx.params["lesson_id"],
         session_id=b.session_id,
         position=b.position_seconds,
@@ -111,7 +113,9 @@ def heartbeat(ctx: Ctx):
 )
 def complete(ctx: Ctx):
     return learning.complete_lesson(
-        channel_id=ctx.params["channel_id"], lesson_id=ctx.params["lesson_id"], user_id=ctx.user_id
+        channel_id=ctx.params["channel_id"],
+        lesson_id=ctx.params["lesson_id"],
+        user_id=ctx.require_user(),
     )
 
 
@@ -124,7 +128,9 @@ def complete(ctx: Ctx):
 )
 def course_progress(ctx: Ctx):
     return learning.course_progress(
-        channel_id=ctx.params["channel_id"], course_id=ctx.params["course_id"], user_id=ctx.user_id
+        channel_id=ctx.params["channel_id"],
+        course_id=ctx.params["course_id"],
+        user_id=ctx.require_user(),
     )
 
 

@@ -35,10 +35,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import TypedDict
 
 from shared import analytics
 from shared.channels import check_channel_id
@@ -51,7 +52,7 @@ from shared.learning.service import (
 )
 from shared.platform import db, outbox
 from shared.platform.db import Row, Tx, transaction
-from shared.platform.errors import Conflict, Forbidden, NotFound
+from shared.platform.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.platform.group_writer import GroupWriter
 from shared.platform.ids import is_uuid
 
@@ -61,13 +62,60 @@ HEARTBEATS_SQL = (
     "SELECT * FROM record_heartbeats(CAST(:beats AS jsonb), :rate, :ratio, CAST(:staff AS text[]))"
 )
 
+
+class BeatStatus(StrEnum):
+    """What record_heartbeats() did with a beat (its `status`; an unwritten beat's status is
+    'error: ' and the database's message)."""
+
+    OK = "ok"
+    NO_CHANNEL = "no_channel"
+    NO_LESSON = "no_lesson"
+    NOT_ENROLLED = "not_enrolled"
+    NO_VIDEO = "no_video"
+    ERROR = "error"
+
+
+def beat_status(status: str) -> BeatStatus:
+    return BeatStatus.ERROR if status.startswith("error") else BeatStatus(status)
+
+
 # The function's refusals, as the same errors authorize_viewer raises.
-HEARTBEAT_REFUSALS = {
-    "no_channel": lambda: NotFound("No such channel."),
-    "no_lesson": lambda: NotFound("No such lesson."),
-    "not_enrolled": lambda: Forbidden("Enroll in this course first."),
-    "no_video": lambda: Conflict("This lesson has no playable video."),
+HEARTBEAT_REFUSALS: dict[BeatStatus, Callable[[], DomainError]] = {
+    BeatStatus.NO_CHANNEL: lambda: NotFound("No such channel."),
+    BeatStatus.NO_LESSON: lambda: NotFound("No such lesson."),
+    BeatStatus.NOT_ENROLLED: lambda: Forbidden("Enroll in this course first."),
+    BeatStatus.NO_VIDEO: lambda: Conflict("This lesson has no playable video."),
 }
+
+
+class HeartbeatCredit(TypedDict):
+    credited_seconds: float
+    lesson_completed_now: bool
+    watched_seconds: float | None
+
+
+class LessonCompletion(TypedDict):
+    lesson_id: str
+    completed: bool
+    completed_at: datetime
+    course_completed: bool
+
+
+class LessonProgress(TypedDict):
+    lesson_id: str
+    completed: bool
+    watched_seconds: float
+
+
+class CourseProgress(TypedDict):
+    course_id: str
+    completed_lessons: int
+    total_lessons: int
+    percent: int
+    watch_seconds: int
+    completed_at: datetime | None
+    lessons: list[LessonProgress]
+
 
 # How long a process trusts an allowed (channel, student, lesson) before asking again. The
 # write re-checks every beat, so a revoked enrollment stops crediting at once; this only
@@ -123,7 +171,7 @@ def write_heartbeats(beats: Sequence[Heartbeat]) -> list[Row]:
     emitted: set[tuple[str, str | None]] = set()
     for beat, row in zip(beats, rows, strict=True):
         row["lesson_completed_now"] = False
-        if row["status"].startswith("error"):
+        if beat_status(row["status"]) is BeatStatus.ERROR:
             logger.error("heartbeat not written: %s", row["status"])
         key = (beat.user_id, beat.lesson_id)
         if row["completion_pending"] and key not in emitted:
@@ -167,7 +215,7 @@ def accept_heartbeat(
         with transaction(channel_id=channel_id, user_id=user_id) as tx:
             row = lesson_access(tx, lesson_id=lesson_id, user_id=user_id)
         if row["status"] != "ready" or not row["video_object"] or not row["duration_seconds"]:
-            raise HEARTBEAT_REFUSALS["no_video"]()
+            raise HEARTBEAT_REFUSALS[BeatStatus.NO_VIDEO]()
         if len(_viewers) >= _VIEWERS_MAX:
             _viewers.clear()
         _viewers[key] = now + VIEWER_TTL
@@ -185,7 +233,7 @@ def record_heartbeat(
     position: float,
     playing: bool,
     now: datetime | None = None,
-) -> dict[str, Any]:
+) -> HeartbeatCredit:
     """Write one heartbeat now (no queue); returns what it credited.
 
     `now` is the beat's arrival time, the server clock of the watch rule (tests simulate it).
@@ -201,7 +249,7 @@ def record_heartbeat(
         now or datetime.now(UTC),
     )
     row = write_heartbeats([beat])[0]
-    refused = HEARTBEAT_REFUSALS.get(row["status"])
+    refused = HEARTBEAT_REFUSALS.get(beat_status(row["status"]))
     if refused is not None:
         raise refused()
     watched = row["watched_seconds"]
@@ -212,7 +260,7 @@ def record_heartbeat(
     }
 
 
-def complete_lesson(*, channel_id: str, lesson_id: str, user_id: str) -> dict[str, Any]:
+def complete_lesson(*, channel_id: str, lesson_id: str, user_id: str) -> LessonCompletion:
     """Mark a text (or live) lesson complete; idempotent. Video lessons complete by watching."""
     check_channel_id(channel_id)
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
@@ -230,6 +278,8 @@ def complete_lesson(*, channel_id: str, lesson_id: str, user_id: str) -> dict[st
             l=lesson_id,
             c=row["course_id"],
         )
+        if done is None:  # an upsert returns its row
+            raise RuntimeError("the completion was not written")
         course_done = False
         if done["completed_now"]:
             course_done = bool(
@@ -327,7 +377,7 @@ SELECT c.id AS course_id, c.status AS course_status, m.role, e.id AS enrollment_
 """
 
 
-def course_progress(*, channel_id: str, course_id: str, user_id: str) -> dict[str, Any]:
+def course_progress(*, channel_id: str, course_id: str, user_id: str) -> CourseProgress:
     """The caller's progress through a course they are enrolled in (or staff of)."""
     check_channel_id(channel_id)
     with transaction(channel_id=channel_id, user_id=user_id) as tx:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 # Players offer up to 2x speed; anything faster than that between two heartbeats is a claim
 # real time does not allow, and is capped.
@@ -140,3 +141,48 @@ def course_percent(completed: int, total: int) -> int:
     if total <= 0:
         return 0
     return (100 * completed) // total
+
+
+# -- enrollment ----------------------------------------------------------------------------------
+class EnrollmentSource(StrEnum):
+    FREE = "free"  # the student enrolls themself in a free course
+    PAID = "paid"  # a completed checkout (the Stripe webhook)
+    STAFF = "staff"  # added by the channel's staff
+
+
+class Refusal(StrEnum):
+    """Why an enrollment cannot be created; the use case answers each with its HTTP error."""
+
+    NO_COURSE = "no_course"  # 404: unknown, or a draft (invisible)
+    CLOSED = "closed"  # 409: archived, no new students
+    PAYMENT_REQUIRED = "payment_required"  # 402: a free enrollment in a priced course
+    ALREADY_ENROLLED = "already_enrolled"  # 409
+
+
+class EnrollStep(StrEnum):
+    """How an allowed enrollment is written."""
+
+    INSERT = "insert"  # a first enrollment
+    REACTIVATE = "reactivate"  # an ended one becomes active again (same id)
+
+
+def enrollment_refusal(
+    course_status: str | None, *, priced: bool, source: EnrollmentSource
+) -> Refusal | None:
+    """May anyone enroll in this course now (`course_status` None: no such course)?"""
+    if course_status is None or course_status == "draft":
+        return Refusal.NO_COURSE
+    if course_status != "published":
+        return Refusal.CLOSED
+    if source == EnrollmentSource.FREE and priced:
+        return Refusal.PAYMENT_REQUIRED
+    return None
+
+
+def enroll_step(existing_status: str | None) -> EnrollStep | Refusal:
+    """Given the student's enrollment in the course (None: never enrolled)."""
+    if existing_status is None:
+        return EnrollStep.INSERT
+    if existing_status == "active":
+        return Refusal.ALREADY_ENROLLED
+    return EnrollStep.REACTIVATE

@@ -9,12 +9,13 @@ to anyone but staff, an archived one to anyone but staff and its enrolled studen
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from shared import analytics
 from shared.channels import POLICY, check_channel_id
 from shared.learning import enrollments
-from shared.learning.rules import PLAYBACK_URL_TTL
+from shared.learning.rules import PLAYBACK_URL_TTL, EnrollmentSource
+from shared.learning.schemas import EnrollIn
 from shared.platform.db import Row, Tx, transaction
 from shared.platform.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.platform.ids import is_uuid
@@ -44,6 +45,16 @@ SELECT l.id AS lesson_id, l.course_id, l.kind, l.status, l.video_object, l.durat
 """
 
 
+class SignedUrl(TypedDict):
+    url: str
+    expires_at: datetime
+
+
+class EnrollmentPage(TypedDict):
+    items: list[dict[str, Any]]  # MyEnrollment rows
+    next_cursor: str | None
+
+
 def _first(rows: list[Row]) -> Row | None:
     return rows[0] if rows else None
 
@@ -70,18 +81,22 @@ def lesson_access(tx: Tx, *, lesson_id: str, user_id: str) -> Row:
 
 
 # -- enrollment ------------------------------------------------------------------------------
-def enroll(*, channel_id: str, course_id: str, user_id: str, batch_id: str | None) -> Row:
+def enroll(*, channel_id: str, course_id: str, user_id: str, data: EnrollIn) -> Row:
     """Free enrollment by the student themself (402 for a priced course, see enrollments)."""
     check_channel_id(channel_id)
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
         return enrollments.create_enrollment(
-            tx, course_id=course_id, user_id=user_id, batch_id=batch_id, source="free"
+            tx,
+            course_id=course_id,
+            user_id=user_id,
+            batch_id=data.batch_id,
+            source=EnrollmentSource.FREE,
         )
 
 
 def my_enrollments(
     *, user_id: str, limit: int, cursor: str | None, status: str | None = None
-) -> dict[str, Any]:
+) -> EnrollmentPage:
     """The caller's enrollments in every channel, newest first."""
     after = decode_cursor(cursor)
     before_at, before_id = None, None
@@ -113,7 +128,8 @@ def my_enrollments(
             n=limit + 1,
         )
     items = [_my_enrollment(r) for r in rows]
-    return page(items, limit, lambda r: {"created_at": r["created_at"], "id": r["id"]})
+    more = page(items, limit, lambda r: {"created_at": r["created_at"], "id": r["id"]})
+    return {"items": more["items"], "next_cursor": more["next_cursor"]}
 
 
 def _my_enrollment(r: Row) -> dict[str, Any]:
@@ -139,7 +155,7 @@ def _my_enrollment(r: Row) -> dict[str, Any]:
 
 
 # -- playback and downloads -------------------------------------------------------------------
-def playback(*, channel_id: str, lesson_id: str, user_id: str) -> dict[str, Any]:
+def playback(*, channel_id: str, lesson_id: str, user_id: str) -> SignedUrl:
     """A short-lived signed GET URL of the lesson's video, for enrolled students and staff."""
     check_channel_id(channel_id)
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
@@ -176,7 +192,7 @@ SELECT r.id AS resource_id, r.course_id, r.lesson_id, r.title, r.object_name, r.
 """
 
 
-def resource_download(*, channel_id: str, resource_id: str, user_id: str) -> dict[str, Any]:
+def resource_download(*, channel_id: str, resource_id: str, user_id: str) -> SignedUrl:
     """A signed GET URL of a course resource (as an attachment); each one is an analytics event."""
     check_channel_id(channel_id)
     with transaction(channel_id=channel_id, user_id=user_id) as tx:

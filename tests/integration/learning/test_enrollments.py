@@ -8,6 +8,7 @@ import pytest
 
 from shared.learning import enrollments
 from shared.learning import service as learning
+from shared.learning.schemas import EnrollIn
 from shared.platform.db import transaction
 from shared.platform.errors import Conflict, NotFound, PaymentRequired
 from shared.platform.ids import uuid7
@@ -36,7 +37,7 @@ def test_free_enrollment_makes_a_student_member_with_event_and_audit(world, admi
     course = make_course(admin, world["channel"], world["owner"])
     student = new_user()
     row = learning.enroll(
-        channel_id=world["channel"], course_id=course["id"], user_id=student, batch_id=None
+        channel_id=world["channel"], course_id=course["id"], user_id=student, data=EnrollIn()
     )
     assert row["status"] == "active" and row["source"] == "free"
     role = admin.run(
@@ -60,11 +61,11 @@ def test_second_enrollment_is_409_and_writes_nothing(world, admin):
     course = make_course(admin, world["channel"], world["owner"])
     student = new_user()
     learning.enroll(
-        channel_id=world["channel"], course_id=course["id"], user_id=student, batch_id=None
+        channel_id=world["channel"], course_id=course["id"], user_id=student, data=EnrollIn()
     )
     with pytest.raises(Conflict):
         learning.enroll(
-            channel_id=world["channel"], course_id=course["id"], user_id=student, batch_id=None
+            channel_id=world["channel"], course_id=course["id"], user_id=student, data=EnrollIn()
         )
     assert len(outbox_events(admin, world["channel"], "enrollment.created")) == 1
 
@@ -74,7 +75,7 @@ def test_paid_course_is_402_checkout_required_and_writes_nothing(world, admin):
     student = new_user()
     with pytest.raises(PaymentRequired) as err:
         learning.enroll(
-            channel_id=world["channel"], course_id=course["id"], user_id=student, batch_id=None
+            channel_id=world["channel"], course_id=course["id"], user_id=student, data=EnrollIn()
         )
     assert err.value.extra == {"checkout_required": True}
     n = admin.run("SELECT count(*) FROM enrollments WHERE user_id = :u", u=student)
@@ -93,15 +94,15 @@ def test_unpublished_course_cannot_be_enrolled(world, admin, status):
     expected = NotFound if status == "draft" else Conflict
     with pytest.raises(expected):
         learning.enroll(
-            channel_id=world["channel"], course_id=course["id"], user_id=new_user(), batch_id=None
+            channel_id=world["channel"], course_id=course["id"], user_id=new_user(), data=EnrollIn()
         )
     with pytest.raises(NotFound):
         learning.enroll(
-            channel_id=world["channel"], course_id=uuid7(), user_id=new_user(), batch_id=None
+            channel_id=world["channel"], course_id=uuid7(), user_id=new_user(), data=EnrollIn()
         )
     with pytest.raises(NotFound):
         learning.enroll(
-            channel_id=world["channel"], course_id="not-a-uuid", user_id=new_user(), batch_id=None
+            channel_id=world["channel"], course_id="not-a-uuid", user_id=new_user(), data=EnrollIn()
         )
 
 
@@ -111,7 +112,7 @@ def test_course_of_another_channel_is_404(world, admin):
     course = make_course(admin, other, other_owner)
     with pytest.raises(NotFound):
         learning.enroll(
-            channel_id=world["channel"], course_id=course["id"], user_id=new_user(), batch_id=None
+            channel_id=world["channel"], course_id=course["id"], user_id=new_user(), data=EnrollIn()
         )
 
 
@@ -126,7 +127,10 @@ def test_batch_capacity_holds_under_concurrent_enrollments(world, admin):
         barrier.wait()
         try:
             learning.enroll(
-                channel_id=world["channel"], course_id=course["id"], user_id=user, batch_id=batch
+                channel_id=world["channel"],
+                course_id=course["id"],
+                user_id=user,
+                data=EnrollIn(batch_id=batch),
             )
             results.append("ok")
         except Conflict as e:
@@ -155,7 +159,10 @@ def test_same_student_enrolling_five_times_at_once_enrolls_once(world, admin):
         barrier.wait()
         try:
             learning.enroll(
-                channel_id=world["channel"], course_id=course["id"], user_id=student, batch_id=batch
+                channel_id=world["channel"],
+                course_id=course["id"],
+                user_id=student,
+                data=EnrollIn(batch_id=batch),
             )
             outcomes.append("ok")
         except Conflict:
@@ -176,7 +183,10 @@ def test_batch_of_another_course_is_404(world, admin):
     batch = make_batch(admin, world["channel"], other_course["id"], capacity=None)
     with pytest.raises(NotFound):
         learning.enroll(
-            channel_id=world["channel"], course_id=course["id"], user_id=new_user(), batch_id=batch
+            channel_id=world["channel"],
+            course_id=course["id"],
+            user_id=new_user(),
+            data=EnrollIn(batch_id=batch),
         )
     assert admin.run("SELECT seats_taken FROM batches WHERE id = :b", b=batch) == [[0]]
 
@@ -186,7 +196,10 @@ def test_end_frees_the_seat_is_idempotent_and_reenrolling_reactivates(world, adm
     batch = make_batch(admin, world["channel"], course["id"], capacity=1)
     student = new_user()
     row = learning.enroll(
-        channel_id=world["channel"], course_id=course["id"], user_id=student, batch_id=batch
+        channel_id=world["channel"],
+        course_id=course["id"],
+        user_id=student,
+        data=EnrollIn(batch_id=batch),
     )
     with transaction(channel_id=world["channel"]) as tx:
         assert enrollments.end_enrollment(tx, enrollment_id=str(row["id"]), reason="refunded")
@@ -195,7 +208,10 @@ def test_end_frees_the_seat_is_idempotent_and_reenrolling_reactivates(world, adm
     assert admin.run("SELECT seats_taken FROM batches WHERE id = :b", b=batch) == [[0]]
     assert len(outbox_events(admin, world["channel"], "enrollment.ended")) == 1
     again = learning.enroll(
-        channel_id=world["channel"], course_id=course["id"], user_id=student, batch_id=batch
+        channel_id=world["channel"],
+        course_id=course["id"],
+        user_id=student,
+        data=EnrollIn(batch_id=batch),
     )
     assert again["id"] == row["id"] and again["status"] == "active"
     assert admin.run("SELECT seats_taken FROM batches WHERE id = :b", b=batch) == [[1]]
@@ -212,7 +228,7 @@ def test_my_enrollments_span_channels_and_paginate(admin):
         course = make_course(admin, channel, owner, title=f"C {unique()}")
         made.append(
             learning.enroll(
-                channel_id=channel, course_id=course["id"], user_id=student, batch_id=None
+                channel_id=channel, course_id=course["id"], user_id=student, data=EnrollIn()
             )["id"]
         )
     first = learning.my_enrollments(user_id=student, limit=2, cursor=None)

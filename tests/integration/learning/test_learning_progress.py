@@ -13,6 +13,7 @@ from shared.analytics import events as analytics_events
 from shared.learning import progress
 from shared.learning import service as learning
 from shared.learning.rules import MAX_PLAYBACK_RATE, distinct_seconds
+from shared.learning.schemas import EnrollIn
 from shared.platform.db import transaction
 from shared.platform.errors import Conflict, Forbidden, NotFound
 from shared.platform.ids import uuid7
@@ -35,7 +36,7 @@ def enrolled(admin):
     channel = new_channel(owner)
     course = make_course(admin, channel, owner, lessons=(("video", 100.0), ("text", None)))
     student = new_user()
-    learning.enroll(channel_id=channel, course_id=course["id"], user_id=student, batch_id=None)
+    learning.enroll(channel_id=channel, course_id=course["id"], user_id=student, data=EnrollIn())
     return {
         "owner": owner,
         "channel": channel,
@@ -217,7 +218,9 @@ def test_course_completes_exactly_once_when_last_lessons_complete_concurrently(a
     for _ in range(3):
         course = make_course(admin, channel, owner, lessons=[("text", None)] * 4)
         student = new_user()
-        learning.enroll(channel_id=channel, course_id=course["id"], user_id=student, batch_id=None)
+        learning.enroll(
+            channel_id=channel, course_id=course["id"], user_id=student, data=EnrollIn()
+        )
         barrier = threading.Barrier(4)
 
         def finish(lesson, student=student, barrier=barrier):
