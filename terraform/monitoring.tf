@@ -43,13 +43,20 @@ resource "google_logging_metric" "cron_failures" {
 
 resource "google_logging_metric" "webhook_rejections" {
   name        = "platform/webhook_rejections"
-  description = "Webhook deliveries refused (bad signature, stale timestamp): 400 from stripe_webhook"
-  filter      = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.function_service_names["stripe_webhook"]}\" AND httpRequest.status=400"
+  description = "Webhook deliveries refused (no or bad signature, stale timestamp), by provider: the log line each webhook function writes instead of an audit row per rejection"
+  filter      = "resource.type=\"cloud_run_revision\" AND jsonPayload.metric=\"webhook_rejected\""
 
   metric_descriptor {
     metric_kind = "DELTA"
     value_type  = "INT64"
     unit        = "1"
+    labels {
+      key        = "provider"
+      value_type = "STRING"
+    }
+  }
+  label_extractors = {
+    provider = "EXTRACT(jsonPayload.provider)"
   }
 }
 
