@@ -42,11 +42,11 @@ def new_user(name: str = "L") -> str:
     return out["user"]["id"]
 
 
-def new_channel(owner: str, theme: dict | None = None) -> str:
+def new_channel(owner: str, theme: dict | None = None, *, name: str = "Learn") -> str:
     """A channel owned by `owner` (the channels use case); returns the channel id."""
-    return channels.create_channel(
-        user_id=owner, slug=unique("lc"), name="Learn", theme=theme or {}
-    )["id"]
+    return channels.create_channel(user_id=owner, slug=unique("lc"), name=name, theme=theme or {})[
+        "id"
+    ]
 
 
 def make_course(

@@ -5,25 +5,17 @@ import threading
 import pytest
 from pg8000.native import DatabaseError
 
-from shared.channels import service as channels
-from shared.identity import service as identity
 from shared.platform import audit, db
 from shared.platform.db import transaction
-from tests.helpers import PASSWORD, unique
+from tests.factories import new_channel, new_user
 
 pytestmark = pytest.mark.usefixtures("stack")
 
 
 @pytest.fixture
 def channel():
-    user = identity.signup(
-        email=f"{unique('au')}@example.com",
-        password=PASSWORD,
-        display_name="A",
-        client_ip=unique("ip"),
-    )["user"]["id"]
-    ch = channels.create_channel(user_id=user, slug=unique("au"), name="Audit", theme={})
-    return ch["id"], user
+    user = new_user("A")
+    return new_channel(user), user
 
 
 @pytest.mark.parametrize(

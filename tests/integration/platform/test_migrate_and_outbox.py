@@ -8,11 +8,11 @@ from urllib.parse import urlparse, urlunparse
 import pytest
 
 from shared.channels import service as channels
-from shared.identity import service as identity
 from shared.platform import migrate, outbox
 from shared.platform.db import transaction
 from shared.platform.ids import uuid7
-from tests.helpers import PASSWORD, eventually, unique
+from tests.factories import new_user
+from tests.helpers import eventually, unique
 
 pytestmark = pytest.mark.usefixtures("stack")
 
@@ -86,17 +86,8 @@ def domain_events():
     sub_client.delete_subscription(subscription=sub)
 
 
-def _owner() -> str:
-    return identity.signup(
-        email=f"{unique('ob')}@example.com",
-        password=PASSWORD,
-        display_name="O",
-        client_ip=unique("ip"),
-    )["user"]["id"]
-
-
 def test_request_events_are_published_after_commit(domain_events):
-    user = _owner()
+    user = new_user()
     with outbox.publishing_after_commit():
         ch = channels.create_channel(user_id=user, slug=unique("ob"), name="Events", theme={})
     with transaction(channel_id=ch["id"]) as tx:
@@ -109,7 +100,7 @@ def test_request_events_are_published_after_commit(domain_events):
 
 
 def test_sweeper_republishes_what_was_left_behind_once(domain_events):
-    user = _owner()
+    user = new_user()
     ch = channels.create_channel(user_id=user, slug=unique("sw"), name="Sweep", theme={})
     stranded = uuid7()
     with transaction(channel_id=ch["id"]) as tx:  # as if the process died before publishing
@@ -133,7 +124,7 @@ def _unpublished(channel_id: str) -> list:
 
 
 def test_an_event_rolled_back_by_a_savepoint_is_not_published(domain_events):
-    user = _owner()
+    user = new_user()
     ch = channels.create_channel(user_id=user, slug=unique("sp"), name="Savepoint", theme={})
     with outbox.publishing_after_commit(), transaction(channel_id=ch["id"]) as tx:
         tx.exec("SAVEPOINT attempt")

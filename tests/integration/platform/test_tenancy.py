@@ -4,32 +4,19 @@ forgets its channel filter still sees nothing of another channel."""
 import pytest
 from pg8000.native import DatabaseError
 
-from shared.channels import service as channels
-from shared.identity import service as identity
 from shared.platform import db
 from shared.platform.db import transaction
 from shared.platform.ids import uuid7
-from tests.helpers import PASSWORD, unique
+from tests.factories import new_channel, new_user
 
 pytestmark = pytest.mark.usefixtures("stack")
 
 
-def _user() -> str:
-    out = identity.signup(
-        email=f"{unique('rls')}@example.com",
-        password=PASSWORD,
-        display_name="R",
-        client_ip=unique("ip"),
-    )
-    return out["user"]["id"]
-
-
 @pytest.fixture(scope="module")
 def two_channels():
-    a_owner, b_owner = _user(), _user()
-    a = channels.create_channel(user_id=a_owner, slug=unique("a"), name="A", theme={})
-    b = channels.create_channel(user_id=b_owner, slug=unique("b"), name="B", theme={})
-    return {"a": a["id"], "b": b["id"], "a_owner": a_owner, "b_owner": b_owner}
+    a_owner, b_owner = new_user("A"), new_user("B")
+    a, b = new_channel(a_owner, name="A"), new_channel(b_owner, name="B")
+    return {"a": a, "b": b, "a_owner": a_owner, "b_owner": b_owner}
 
 
 def test_every_table_with_channel_id_forces_rls(admin_db):
