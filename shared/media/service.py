@@ -559,7 +559,7 @@ def _reject(
 THUMBNAIL_WIDTH = 640
 
 
-def make_video_thumbnail(*, channel_id: Any, upload_id: Any) -> Result:
+def make_video_thumbnail(*, channel_id: object, upload_id: object) -> Result:
     """Grab one frame of a ready lesson video as the lesson's JPEG thumbnail, unless the
     lesson already has one (a creator's upload, or an earlier run of this task). ffmpeg reads
     the video through a short-lived signed URL with ranged requests: nothing is downloaded
