@@ -8,6 +8,7 @@ tests/integration/learning/test_course_viewable_sql.py holds the two to one trut
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class CourseStatus(StrEnum):
@@ -36,3 +37,30 @@ def course_writable(status: str) -> bool:
     """An archived course is read-only: no edits, lessons, batches, resources or uploads
     until it is published again."""
     return status != CourseStatus.ARCHIVED
+
+
+def publish_blockers(
+    *, waiting: list[tuple[str, str]], priced: bool, charges_enabled: bool
+) -> list[dict[str, Any]]:
+    """Why a course cannot be published yet (empty: it can), as the 409's `reasons`.
+
+    `waiting`: (id, title) of its video lessons without a ready video, in lesson order;
+    `priced`: it has a price; `charges_enabled`: its channel can take payments."""
+    reasons: list[dict[str, Any]] = []
+    if waiting:
+        reasons.append(
+            {
+                "code": "video_not_ready",
+                "msg": "video lessons without a ready video: "
+                + ", ".join(f"'{title}'" for _, title in waiting),
+                "lesson_ids": [lesson_id for lesson_id, _ in waiting],
+            }
+        )
+    if priced and not charges_enabled:
+        reasons.append(
+            {
+                "code": "payments_not_enabled",
+                "msg": "the channel cannot take payments yet (payout onboarding)",
+            }
+        )
+    return reasons

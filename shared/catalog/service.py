@@ -18,7 +18,7 @@ from pg8000.native import DatabaseError
 
 from shared import billing, media
 from shared.catalog.guards import require_writable
-from shared.catalog.rules import CourseStatus, course_viewable
+from shared.catalog.rules import CourseStatus, course_viewable, publish_blockers
 from shared.catalog.schemas import (
     BatchIn,
     BatchPatch,
@@ -409,29 +409,17 @@ def publish_course(*, channel_id: str, user_id: str, course_id: str) -> Course:
         course = _course_for_update(tx, course_id)
         if course["status"] == "published":
             return _course_out(course)  # publishing twice changes nothing
-        reasons: list[dict[str, Any]] = []
         waiting = tx.all(
             "SELECT id, title FROM lessons WHERE course_id = :c AND kind = 'video'"
             " AND (status <> 'ready' OR video_object IS NULL OR duration_seconds IS NULL)"
             " ORDER BY position",
             c=course_id,
         )
-        if waiting:
-            reasons.append(
-                {
-                    "code": "video_not_ready",
-                    "msg": "video lessons without a ready video: "
-                    + ", ".join(f"'{w['title']}'" for w in waiting),
-                    "lesson_ids": [str(w["id"]) for w in waiting],
-                }
-            )
-        if course["price_amount"] is not None and not channel["charges_enabled"]:
-            reasons.append(
-                {
-                    "code": "payments_not_enabled",
-                    "msg": "the channel cannot take payments yet (payout onboarding)",
-                }
-            )
+        reasons = publish_blockers(
+            waiting=[(str(w["id"]), w["title"]) for w in waiting],
+            priced=course["price_amount"] is not None,
+            charges_enabled=bool(channel["charges_enabled"]),
+        )
         if reasons:
             raise Conflict(
                 "The course cannot be published yet: " + "; ".join(r["msg"] for r in reasons) + ".",

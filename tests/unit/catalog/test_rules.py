@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from shared.catalog.rules import CourseStatus, course_viewable, course_writable
+from shared.catalog.rules import CourseStatus, course_viewable, course_writable, publish_blockers
 
 STATUSES = ("draft", "published", "archived")
 
@@ -46,3 +46,17 @@ def test_a_missing_course_is_viewable_by_staff_alone():
 def test_only_an_archived_course_is_read_only():
     assert [s for s in CourseStatus if not course_writable(s)] == [CourseStatus.ARCHIVED]
     assert course_writable("draft") and course_writable("published")
+
+
+def test_a_course_with_ready_videos_and_no_price_can_be_published():
+    assert publish_blockers(waiting=[], priced=False, charges_enabled=False) == []
+    assert publish_blockers(waiting=[], priced=True, charges_enabled=True) == []
+
+
+def test_every_blocker_is_listed_with_its_code():
+    reasons = publish_blockers(
+        waiting=[("l1", "Intro"), ("l2", "Setup")], priced=True, charges_enabled=False
+    )
+    assert [r["code"] for r in reasons] == ["video_not_ready", "payments_not_enabled"]
+    assert reasons[0]["lesson_ids"] == ["l1", "l2"]
+    assert reasons[0]["msg"] == "video lessons without a ready video: 'Intro', 'Setup'"
