@@ -5,7 +5,8 @@ module for its data helpers, and a change of a use case's signature is fixed her
 
 Three families:
 - in process (integration tests, `shared` on the test's own database connection):
-  `new_user`, `new_channel` go through the use cases (real password hashing, audit, events);
+  `new_user`, `new_channel`, `video_lesson_in_new_channel` go through the use cases (real
+  password hashing, audit, events);
   `make_course`, `make_batch`, `enrolled_student` write rows as the superuser (fast, and
   independent of the catalog and enrollment rules the tests may be checking).
   Each returns ids (str) or a small dict of ids.
@@ -23,7 +24,8 @@ from typing import Any
 
 import requests
 
-from shared import channels, identity
+from shared import catalog, channels, identity
+from shared.catalog.schemas import CourseIn, LessonIn
 from shared.platform.ids import uuid7
 from tests.helpers import PASSWORD, User, channel_url, unique
 
@@ -44,9 +46,31 @@ def new_user(name: str = "L") -> str:
 
 def new_channel(owner: str, theme: dict | None = None, *, name: str = "Learn") -> str:
     """A channel owned by `owner` (the channels use case); returns the channel id."""
-    return channels.create_channel(user_id=owner, slug=unique("lc"), name=name, theme=theme or {})[
-        "id"
-    ]
+    channel = channels.create_channel(
+        user_id=owner, slug=unique("lc"), name=name, theme=theme or {}
+    )
+    return channel["id"]
+
+
+def video_lesson_in_new_channel() -> dict[str, str]:
+    """A new owner and channel with a draft course holding one video lesson (pending its
+    upload), made through the catalog use cases: {"channel_id", "owner", "course_id",
+    "lesson_id"}."""
+    owner = new_user("Owner")
+    channel_id = new_channel(owner)
+    course = catalog.create_course(channel_id=channel_id, user_id=owner, data=CourseIn(title="C"))
+    lesson = catalog.create_lesson(
+        channel_id=channel_id,
+        user_id=owner,
+        course_id=course["id"],
+        data=LessonIn(title="V", kind="video"),
+    )
+    return {
+        "channel_id": channel_id,
+        "owner": owner,
+        "course_id": course["id"],
+        "lesson_id": lesson["id"],
+    }
 
 
 def make_course(

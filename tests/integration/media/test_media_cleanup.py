@@ -19,9 +19,7 @@ from google.api_core import exceptions as gexc
 
 from shared.adapters import gcs_objects
 from shared.catalog import service as courses
-from shared.catalog.schemas import CourseIn, LessonIn, ResourceIn
-from shared.channels import service as channels
-from shared.identity import service as identity
+from shared.catalog.schemas import ResourceIn
 from shared.media import cleanup as media_cleanup
 from shared.media import service as media
 from shared.media.rules import Outcome
@@ -29,7 +27,7 @@ from shared.media.schemas import UploadIn
 from shared.platform import outbox
 from shared.platform.config import settings
 from shared.web import envelopes
-from tests.helpers import PASSWORD, unique
+from tests.factories import video_lesson_in_new_channel
 
 pytestmark = pytest.mark.usefixtures("stack")
 ROOT = Path(__file__).resolve().parents[3]
@@ -48,22 +46,9 @@ def on_scratch(monkeypatch):
 
 
 def new_channel() -> dict[str, str]:
-    out = identity.signup(
-        email=f"{unique('mc')}@example.com",
-        password=PASSWORD,
-        display_name="M",
-        client_ip=unique("ip"),
-    )
-    owner = out["user"]["id"]
-    ch = channels.create_channel(user_id=owner, slug=unique("mc"), name="M", theme={})
-    course = courses.create_course(channel_id=ch["id"], user_id=owner, data=CourseIn(title="C"))
-    les = courses.create_lesson(
-        channel_id=ch["id"],
-        user_id=owner,
-        course_id=course["id"],
-        data=LessonIn(title="V", kind="video"),
-    )
-    return {"cid": ch["id"], "owner": owner, "course_id": course["id"], "lesson_id": les["id"]}
+    """A new channel with a draft course holding one video lesson (tests.factories)."""
+    made = video_lesson_in_new_channel()
+    return {"cid": made["channel_id"], **made}
 
 
 @pytest.fixture(scope="module")

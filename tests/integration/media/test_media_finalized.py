@@ -19,14 +19,12 @@ from functions_framework import create_app
 from google.api_core import exceptions as gexc
 
 from shared.adapters import gcs
-from shared.channels import service as channels
-from shared.identity import service as identity
 from shared.media import service as media
 from shared.media.schemas import UploadIn
 from shared.platform.config import settings
 from shared.platform.db import transaction
 from shared.web import envelopes
-from tests.helpers import PASSWORD, unique
+from tests.factories import video_lesson_in_new_channel
 
 pytestmark = pytest.mark.usefixtures("stack")
 ROOT = Path(__file__).resolve().parents[3]
@@ -49,30 +47,7 @@ def on_scratch(monkeypatch):
 @pytest.fixture(scope="module")
 def lesson():
     """A channel, its owner and a video lesson of a draft course."""
-    out = identity.signup(
-        email=f"{unique('mf')}@example.com",
-        password=PASSWORD,
-        display_name="M",
-        client_ip=unique("ip"),
-    )
-    owner = out["user"]["id"]
-    ch = channels.create_channel(user_id=owner, slug=unique("mf"), name="M", theme={})
-    from shared.catalog import service as courses
-    from shared.catalog.schemas import CourseIn, LessonIn
-
-    course = courses.create_course(channel_id=ch["id"], user_id=owner, data=CourseIn(title="C"))
-    les = courses.create_lesson(
-        channel_id=ch["id"],
-        user_id=owner,
-        course_id=course["id"],
-        data=LessonIn(title="V", kind="video"),
-    )
-    return {
-        "channel_id": ch["id"],
-        "owner": owner,
-        "lesson_id": les["id"],
-        "course_id": course["id"],
-    }
+    return video_lesson_in_new_channel()
 
 
 def new_upload(lesson, size=len(MP4)) -> tuple[str, str]:

@@ -5,15 +5,13 @@ import pytest
 
 from shared import media
 from shared.catalog import service as courses
-from shared.catalog.schemas import CourseIn, LessonIn, ResourceIn
-from shared.channels import service as channels
-from shared.identity import service as identity
+from shared.catalog.schemas import ResourceIn
 from shared.media import service as media_service
 from shared.media.rules import GiB, storage_quota_bytes
 from shared.media.schemas import UploadIn
 from shared.platform.db import transaction
 from shared.platform.errors import Conflict
-from tests.helpers import PASSWORD, unique
+from tests.factories import video_lesson_in_new_channel
 
 pytestmark = pytest.mark.usefixtures("stack")
 FREE = storage_quota_bytes("free")
@@ -21,22 +19,9 @@ VIDEO = 5 * GiB  # the largest upload
 
 
 def new_channel() -> dict[str, str]:
-    out = identity.signup(
-        email=f"{unique('sq')}@example.com",
-        password=PASSWORD,
-        display_name="Q",
-        client_ip=unique("ip"),
-    )
-    owner = out["user"]["id"]
-    ch = channels.create_channel(user_id=owner, slug=unique("sq"), name="Q", theme={})
-    course = courses.create_course(channel_id=ch["id"], user_id=owner, data=CourseIn(title="C"))
-    les = courses.create_lesson(
-        channel_id=ch["id"],
-        user_id=owner,
-        course_id=course["id"],
-        data=LessonIn(title="V", kind="video"),
-    )
-    return {"cid": ch["id"], "owner": owner, "course_id": course["id"], "lesson_id": les["id"]}
+    """A new channel with a draft course holding one video lesson (tests.factories)."""
+    made = video_lesson_in_new_channel()
+    return {"cid": made["channel_id"], **made}
 
 
 def ask(c, size: int, purpose: str = "lesson_video") -> str:
