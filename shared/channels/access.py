@@ -29,7 +29,7 @@ def require(tx: Tx, user_id: str | None, action: str) -> str:
 
     Not a member (or no such channel): 404, so existence never leaks across tenants.
     A member without the permission: 403. An owner or admin of a channel that requires a
-    second factor, without one: 403 for anything but reading the channel.
+    second factor, signed in without one: 403 for anything but reading the channel.
     """
     row = (
         tx.one(
@@ -49,9 +49,21 @@ def require(tx: Tx, user_id: str | None, action: str) -> str:
     applies = second_factor_applies(
         role=role, action=action, channel_requires=bool(row["require_second_factor"])
     )
-    if applies and not identity.second_factor_enrolled(tx, user_id):
+    if applies and not signed_in_with_second_factor(tx, user_id):
+        how = (
+            "sign in again with it"
+            if identity.second_factor_enrolled(tx, user_id)
+            else "add one (POST /v1/auth/second-factor/totp), then sign in with it"
+        )
         raise Forbidden(
             f"This channel requires its owners and admins to sign in with a second factor:"
-            f" add one (POST /v1/auth/second-factor/totp) to act as {role} here."
+            f" {how} to act as {role} here."
         )
     return role
+
+
+def signed_in_with_second_factor(tx: Tx, user_id: str) -> bool:
+    """Whether the caller's session used a second factor (the access token of this request
+    says so); for a caller without one in this request (in-process), whether they have one."""
+    used = identity.session_used_second_factor(user_id)
+    return used if used is not None else identity.second_factor_enrolled(tx, user_id)

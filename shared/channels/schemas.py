@@ -60,8 +60,8 @@ class ChannelPatch(Model):
     theme: Theme | None = None
     require_second_factor: bool | None = Field(
         default=None,
-        description="Owners and admins act here only with a second factor (turning it on"
-        " takes one of your own)",
+        description="Owners and admins act here only when signed in with a second factor"
+        " (turning it on takes such a session of your own)",
     )
 
 

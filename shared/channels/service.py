@@ -7,8 +7,7 @@ from typing import Any, cast
 
 from pg8000.native import DatabaseError
 
-from shared import identity
-from shared.channels.access import check_channel_id, require
+from shared.channels.access import check_channel_id, require, signed_in_with_second_factor
 from shared.channels.rules import MemberChange, can_assign, removal, removal_permission, role_change
 from shared.channels.schemas import (
     AuditPage,
@@ -101,11 +100,11 @@ def update_channel(*, channel_id: str, user_id: str | None, patch: ChannelPatch)
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         require(tx, user_id, "channel.update")
         if patch.require_second_factor and not (
-            user_id and identity.second_factor_enrolled(tx, user_id)
+            user_id and signed_in_with_second_factor(tx, user_id)
         ):
             raise Conflict(
-                "Add a second factor to your own account before requiring one of owners and"
-                " admins (POST /v1/auth/second-factor/totp)."
+                "Sign in with a second factor of your own before requiring one of owners and"
+                " admins (POST /v1/auth/second-factor/totp adds one)."
             )
         row = _one(
             tx,

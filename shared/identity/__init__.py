@@ -19,7 +19,11 @@ if TYPE_CHECKING:
         request_password_reset,
         signup,
     )
-    from shared.identity.tokens import issue_access_token, verify_access_token
+    from shared.identity.tokens import (
+        issue_access_token,
+        session_used_second_factor,
+        verify_access_token,
+    )
 
 __getattr__ = lazy_exports(__name__, __file__)
 __all__ = [
@@ -37,6 +41,7 @@ __all__ = [
     "second_factor_enrolled",
     "send_password_reset",
     "send_security_notice",
+    "session_used_second_factor",
     "signup",
     "start_totp",
     "verify_access_token",

@@ -172,3 +172,9 @@ def notice_text(notice: str) -> tuple[str, str]:
     }
     subject, line = texts[notice]
     return subject, f"{line}\n\nIf it was not you, reset your password now.\n"
+
+
+def used_second_factor(claims: dict[str, Any]) -> bool:
+    """Whether an access token's session was opened with a second factor (RFC 8176 `amr`)."""
+    amr = claims.get("amr")
+    return isinstance(amr, list) and "otp" in amr

@@ -39,18 +39,23 @@ def _session(user: UserView, pair: TokenPair) -> Session:
     return {"user": user, **pair}
 
 
-def _issue_pair(tx: Tx, user_id: str, family_id: str | None = None) -> TokenPair:
+def _issue_pair(
+    tx: Tx, user_id: str, family_id: str | None = None, *, second_factor: bool = False
+) -> TokenPair:
+    """A refresh token (a new family unless `family_id`) and an access token; both remember
+    whether the session was opened with a second factor."""
     refresh = "rt_" + opaque_token()
     tx.exec(
-        "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at)"
-        " VALUES (:id, :u, :f, :h, :e)",
+        "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at,"
+        " second_factor) VALUES (:id, :u, :f, :h, :e, :sf)",
         id=uuid7(),
         u=user_id,
         f=family_id or uuid7(),
         h=token_hash(refresh),
         e=_now() + timedelta(seconds=settings().refresh_token_ttl_seconds),
+        sf=second_factor,
     )
-    access, ttl = issue_access_token(user_id)
+    access, ttl = issue_access_token(user_id, second_factor=second_factor)
     return {
         "access_token": access,
         "refresh_token": refresh,
@@ -169,7 +174,7 @@ def complete_login(
             actor_user_id=user_id,
             details={"ip": client_ip, "second_factor": True},
         )
-        return _session(_user_out(row), _issue_pair(tx, user_id))
+        return _session(_user_out(row), _issue_pair(tx, user_id, second_factor=True))
 
 
 def refresh(*, refresh_token: str) -> Session:
@@ -179,6 +184,7 @@ def refresh(*, refresh_token: str) -> Session:
     with transaction() as tx:
         row = tx.one(
             "SELECT t.id, t.user_id, t.family_id, t.expires_at, t.used_at, t.revoked_at,"
+            " t.second_factor,"
             " u.email, u.display_name FROM refresh_tokens t JOIN users u ON u.id = t.user_id"
             " WHERE t.token_hash = :h AND u.erased_at IS NULL FOR UPDATE OF t",
             h=token_hash(refresh_token),
@@ -200,7 +206,12 @@ def refresh(*, refresh_token: str) -> Session:
             tx.exec("UPDATE refresh_tokens SET used_at = now() WHERE id = :id", id=row["id"])
             result = _session(
                 _user_out({**row, "id": row["user_id"]}),
-                _issue_pair(tx, str(row["user_id"]), str(row["family_id"])),
+                _issue_pair(
+                    tx,
+                    str(row["user_id"]),
+                    str(row["family_id"]),
+                    second_factor=row["second_factor"],
+                ),
             )
     if row is not None and outcome is RefreshOutcome.REUSED:
         revoke_before(str(row["user_id"]), ended)

@@ -20,6 +20,7 @@ import hmac
 import json
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from shared.identity import rules
@@ -39,7 +40,10 @@ def _unb64(data: str) -> bytes:
     return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
 
 
-def issue_access_token(user_id: str, *, now: float | None = None) -> tuple[str, int]:
+def issue_access_token(
+    user_id: str, *, now: float | None = None, second_factor: bool = False
+) -> tuple[str, int]:
+    """A signed access token; `amr` (RFC 8176) says how the session was opened."""
     s = settings()
     now = time.time() if now is None else now
     ttl = s.access_token_ttl_seconds
@@ -51,6 +55,7 @@ def issue_access_token(user_id: str, *, now: float | None = None) -> tuple[str, 
         "iat": int(now),
         "exp": int(now) + ttl,
         "jti": uuid7(),
+        "amr": ["pwd", "otp"] if second_factor else ["pwd"],
     }
     signing_input = (
         _b64(json.dumps(header, separators=(",", ":")).encode())
@@ -86,7 +91,22 @@ def verify_access_token(token: str, *, now: float | None = None) -> dict[str, An
         raise Unauthorized("The access token is missing, invalid or expired.")
     if rules.revoked(rules.issued_ms(claims), valid_after_ms(claims["sub"])):
         raise Unauthorized("The access token is missing, invalid or expired.")
+    _session.set((claims["sub"], rules.used_second_factor(claims)))
     return claims
+
+
+# Who the last access token verified in this context belongs to, and whether its session used
+# a second factor: what the permission check of a channel that requires one asks.
+_session: ContextVar[tuple[str, bool] | None] = ContextVar("access_session", default=None)
+
+
+def session_used_second_factor(user_id: str) -> bool | None:
+    """Whether `user_id`'s access token, verified in this request, was issued after a second
+    factor; None when no token of theirs was (an in-process caller, a task)."""
+    session = _session.get()
+    if session is None or session[0] != user_id:
+        return None
+    return session[1]
 
 
 def _load_valid_after(user_id: str) -> int | None:

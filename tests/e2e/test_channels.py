@@ -1,5 +1,7 @@
 """Channels, members and roles over HTTP."""
 
+import time
+
 import pyotp
 import requests
 
@@ -252,12 +254,23 @@ def test_denied_access_is_audited_in_the_channel(gateway_url):
     assert denied[0]["target_id"] == f"PATCH /v1/channels/{ch['id']}"
 
 
-def turn_on_totp(gw, user) -> None:
+def bearer(session: dict) -> dict:
+    return {"Authorization": f"Bearer {session['access_token']}"}
+
+
+def sign_in_with_totp(gw, user) -> dict:
+    """Add an authenticator to `user`, then sign in with it: that session's tokens."""
     url = f"{gw}/v1/auth/second-factor/totp"
     r = requests.post(url, json={"password": PASSWORD}, headers=user.headers, timeout=10)
-    code = pyotp.TOTP(r.json()["secret"]).now()
-    r = requests.post(url + "/confirm", json={"code": code}, headers=user.headers, timeout=10)
+    totp = pyotp.TOTP(r.json()["secret"])
+    r = requests.post(url + "/confirm", json={"code": totp.now()}, headers=user.headers, timeout=10)
     assert r.status_code == 200, r.text
+    login = {"email": user.email, "password": PASSWORD}
+    challenge = requests.post(f"{gw}/v1/auth/login", json=login, timeout=10).json()
+    step2 = {"challenge_token": challenge["challenge_token"], "code": totp.at(time.time() + 30)}
+    r = requests.post(f"{gw}/v1/auth/login/second-factor", json=step2, timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()
 
 
 def test_a_channel_can_require_a_second_factor_of_owners_and_admins(gateway_url):
@@ -267,19 +280,28 @@ def test_a_channel_can_require_a_second_factor_of_owners_and_admins(gateway_url)
     admin = member_of(gateway_url, ch["id"], owner, "admin")
     instructor = member_of(gateway_url, ch["id"], owner, "instructor")
     require = {"require_second_factor": True}
-    # not without one's own second factor (no owner locks themselves out)
+    # only from a session signed in with a second factor (no owner locks themselves out)
     r = requests.patch(url(gateway_url, ch["id"]), json=require, headers=owner.headers, timeout=10)
     assert_problem(r, 409)
-    turn_on_totp(gateway_url, owner)
+    owner_2fa = bearer(sign_in_with_totp(gateway_url, owner))
     r = requests.patch(url(gateway_url, ch["id"]), json=require, headers=owner.headers, timeout=10)
+    assert_problem(r, 409)  # the factor exists, but this session signed in without it
+    r = requests.patch(url(gateway_url, ch["id"]), json=require, headers=owner_2fa, timeout=10)
     assert r.status_code == 200 and r.json()["require_second_factor"] is True
 
     members = url(gateway_url, ch["id"], "/members")
-    assert requests.get(members, headers=owner.headers, timeout=10).status_code == 200
+    assert requests.get(members, headers=owner_2fa, timeout=10).status_code == 200
+    assert_problem(requests.get(members, headers=owner.headers, timeout=10), 403)
     # an admin without one reads the channel, and nothing more
     assert requests.get(url(gateway_url, ch["id"]), headers=admin.headers, timeout=10).ok
     assert_problem(requests.get(members, headers=admin.headers, timeout=10), 403)
     # instructors are not asked
     assert requests.get(members, headers=instructor.headers, timeout=10).status_code == 200
-    turn_on_totp(gateway_url, admin)
-    assert requests.get(members, headers=admin.headers, timeout=10).status_code == 200
+    admin_session = sign_in_with_totp(gateway_url, admin)
+    assert requests.get(members, headers=bearer(admin_session), timeout=10).status_code == 200
+    assert_problem(requests.get(members, headers=admin.headers, timeout=10), 403)
+    # a refreshed session keeps its second factor
+    rt = {"refresh_token": admin_session["refresh_token"]}
+    refreshed = requests.post(f"{gateway_url}/v1/auth/refresh", json=rt, timeout=10)
+    assert refreshed.status_code == 200, refreshed.text
+    assert requests.get(members, headers=bearer(refreshed.json()), timeout=10).status_code == 200

@@ -112,3 +112,10 @@ def test_recovery_codes_are_typed_loosely():
 def test_every_security_notice_has_a_subject_and_says_what_to_do(notice):
     subject, text = rules.notice_text(notice)
     assert subject and "reset your password" in text
+
+
+def test_only_an_otp_in_amr_counts_as_a_second_factor():
+    assert rules.used_second_factor({"amr": ["pwd", "otp"]})
+    assert not rules.used_second_factor({"amr": ["pwd"]})
+    assert not rules.used_second_factor({"amr": "otp"})  # not a list: not RFC 8176
+    assert not rules.used_second_factor({})

@@ -157,3 +157,14 @@ def test_the_revoking_process_refuses_at_once_without_waiting_for_its_cache(revo
     with pytest.raises(Unauthorized):
         tokens.verify_access_token(token)
     assert revocations.reads == 1
+
+
+def test_a_token_says_whether_its_session_used_a_second_factor(revocations):
+    user, other = uuid7(), uuid7()
+    pwd, _ = tokens.issue_access_token(user)
+    otp, _ = tokens.issue_access_token(user, second_factor=True)
+    assert tokens.verify_access_token(pwd)["amr"] == ["pwd"]
+    assert tokens.session_used_second_factor(user) is False
+    assert tokens.verify_access_token(otp)["amr"] == ["pwd", "otp"]
+    assert tokens.session_used_second_factor(user) is True
+    assert tokens.session_used_second_factor(other) is None  # not their token: unknown
