@@ -27,12 +27,11 @@ from shared.billing import service as billing
 from shared.billing.rules import PLANS, platform_fee
 from shared.billing.schemas import CheckoutIn, DisputeQuery
 from shared.billing.stripe_events import RejectionSampler, sign
-from shared.channels import service as channels
-from shared.identity import service as identity
 from shared.platform.config import settings
 from shared.platform.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.platform.ids import uuid7
-from tests.helpers import PASSWORD, eventually, unique
+from tests.factories import new_channel, new_user
+from tests.helpers import eventually, unique
 
 pytestmark = pytest.mark.usefixtures("stack")
 ROOT = Path(__file__).resolve().parents[3]
@@ -152,15 +151,6 @@ def q(admin, sql: str, **params):
     return [dict(zip(cols, r, strict=True)) for r in cols_rows or []]
 
 
-def new_user(name: str = "Buyer") -> str:
-    return identity.signup(
-        email=f"{unique('pay')}@example.com",
-        password=PASSWORD,
-        display_name=name,
-        client_ip=unique("ip"),
-    )["user"]["id"]
-
-
 class Shop:
     """A channel that can take payments (a real stand-in Express account) with a priced,
     published course, a batch, and a buyer."""
@@ -168,9 +158,7 @@ class Shop:
     def __init__(self, admin, *, price: int = PRICE, capacity: int | None = None):
         self.admin = admin
         self.owner = new_user("Owner")
-        self.channel_id = channels.create_channel(
-            user_id=self.owner, slug=unique("pay"), name="Pay", theme={}
-        )["id"]
+        self.channel_id = new_channel(self.owner, name="Pay")
         acct = stripe_api.create_express_account(
             channel_id=self.channel_id, email=None, idempotency_key=unique("acct")
         )
@@ -191,7 +179,7 @@ class Shop:
             co=self.course_id,
             cap=capacity,
         )
-        self.buyer = new_user()
+        self.buyer = new_user("Buyer")
 
     def course(
         self, *, price: int | None = PRICE, status: str = "published", currency: str = "usd"
@@ -561,9 +549,7 @@ def test_dispute_before_the_completion_is_deferred_then_applied(admin):
 # -- Connect accounts -----------------------------------------------------------------------
 def test_account_updated_keeps_readiness_and_older_events_cannot_roll_back(admin):
     owner = new_user("Owner")
-    channel_id = channels.create_channel(user_id=owner, slug=unique("acc"), name="A", theme={})[
-        "id"
-    ]
+    channel_id = new_channel(owner, name="A")
     acct = stripe_api.create_express_account(
         channel_id=channel_id, email=None, idempotency_key=unique("acct")
     )
@@ -621,9 +607,7 @@ def _invoice(sub_id: str, customer: str, meta: dict, paid: bool) -> dict:
 
 def test_subscription_state_follows_stripe_and_never_rolls_back(admin):
     owner = new_user("Owner")
-    channel_id = channels.create_channel(user_id=owner, slug=unique("sub"), name="S", theme={})[
-        "id"
-    ]
+    channel_id = new_channel(owner, name="S")
     sub_id, cus = f"sub_{uuid.uuid4().hex[:20]}", f"cus_{uuid.uuid4().hex[:14]}"
     meta = {"channel_id": channel_id, "plan": "pro"}
     t = int(time.time())
@@ -702,9 +686,7 @@ def _counts(admin) -> dict[str, int]:
 
 def test_a_plan_change_is_granted_only_when_its_invoice_is_paid(admin):
     owner = new_user("Owner")
-    channel_id = channels.create_channel(user_id=owner, slug=unique("sub"), name="S", theme={})[
-        "id"
-    ]
+    channel_id = new_channel(owner, name="S")
     sub_id, cus = f"sub_{uuid.uuid4().hex[:20]}", f"cus_{uuid.uuid4().hex[:14]}"
     pro = {"channel_id": channel_id, "plan": "pro"}
     t = int(time.time())
