@@ -93,14 +93,11 @@ def download(ctx: Ctx):
     summary="Player heartbeat (watch time), written moments later in a batch",
 )
 def heartbeat(ctx: Ctx):
-    b = ctx.body
     learning.accept_heartbeat(
         channel_id=ctx.params["channel_id"],
-        user_id=ctx.require_user(),
         lesson_id=ctx.params["lesson_id"],
-        session_id=b.session_id,
-        position=b.position_seconds,
-        playing=b.playing,
+        user_id=ctx.require_user(),
+        beat=ctx.body,
     )
 
 

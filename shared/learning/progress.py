@@ -44,6 +44,7 @@ from typing import TypedDict
 from shared import analytics
 from shared.channels import check_channel_id
 from shared.learning.rules import COMPLETION_RATIO, MAX_PLAYBACK_RATE, course_percent
+from shared.learning.schemas import HeartbeatIn
 from shared.learning.service import (
     STAFF_ROLES_LITERAL,
     VIEWING_COLUMNS,
@@ -198,15 +199,7 @@ heartbeat_writer: GroupWriter[Heartbeat] = GroupWriter(
 )
 
 
-def accept_heartbeat(
-    *,
-    channel_id: str,
-    lesson_id: str,
-    user_id: str,
-    session_id: str,
-    position: float,
-    playing: bool,
-) -> None:
+def accept_heartbeat(*, channel_id: str, lesson_id: str, user_id: str, beat: HeartbeatIn) -> None:
     """The route: refuse who may not watch (404/403/409), else queue the beat for writing."""
     check_channel_id(channel_id)
     key = (channel_id, user_id, lesson_id)
@@ -220,7 +213,15 @@ def accept_heartbeat(
             _viewers.clear()
         _viewers[key] = now + VIEWER_TTL
     heartbeat_writer.submit(
-        Heartbeat(channel_id, user_id, lesson_id, session_id, position, playing, datetime.now(UTC))
+        Heartbeat(
+            channel_id,
+            user_id,
+            lesson_id,
+            beat.session_id,
+            beat.position_seconds,
+            beat.playing,
+            datetime.now(UTC),
+        )
     )
 
 
