@@ -13,6 +13,10 @@ TASKS_EMULATOR := gcloud-tasks-emulator>=0.6.2,<0.7
 # and HTTP client versions the project should not inherit.
 SCHEMATHESIS_VENV := .venv-schemathesis
 SCHEMATHESIS := schemathesis==4.32.5
+# Generated-client test (tests/e2e/test_generated_client.py): the generator in its own venv, so
+# its pins (typer, ruamel, httpx) stay out of the project's.
+OPENAPI_CLIENT_VENV := .venv-openapi-client
+OPENAPI_CLIENT := 'openapi-python-client==0.29.1' 'python-dateutil>=2.8,<3'
 PIP_FLAGS := --quiet --disable-pip-version-check
 
 .PHONY: dev test bench lint openapi install system stop clean
@@ -33,7 +37,8 @@ lint: install
 openapi: $(VENV)/.installed
 	$(VENV)/bin/python scripts/openapi.py
 
-install: system $(VENV)/.installed $(TASKS_VENV)/.installed $(SCHEMATHESIS_VENV)/.installed
+install: system $(VENV)/.installed $(TASKS_VENV)/.installed $(SCHEMATHESIS_VENV)/.installed \
+	$(OPENAPI_CLIENT_VENV)/.installed
 
 system:
 	@bash scripts/install-system.sh
@@ -51,6 +56,11 @@ $(TASKS_VENV)/.installed: Makefile
 $(SCHEMATHESIS_VENV)/.installed: Makefile
 	@test -x $(SCHEMATHESIS_VENV)/bin/python || $(PYTHON) -m venv $(SCHEMATHESIS_VENV)
 	$(SCHEMATHESIS_VENV)/bin/pip install $(PIP_FLAGS) '$(SCHEMATHESIS)'
+	@touch $@
+
+$(OPENAPI_CLIENT_VENV)/.installed: Makefile
+	@test -x $(OPENAPI_CLIENT_VENV)/bin/python || $(PYTHON) -m venv $(OPENAPI_CLIENT_VENV)
+	$(OPENAPI_CLIENT_VENV)/bin/pip install $(PIP_FLAGS) $(OPENAPI_CLIENT)
 	@touch $@
 
 # Stop a dev stack left running from .local/ (normally Ctrl-C on `make dev` does this).

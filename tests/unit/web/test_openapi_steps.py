@@ -1,5 +1,6 @@
 """The steps shared/web/openapi.py builds the document from, one route at a time."""
 
+import pytest
 from pydantic import BaseModel
 
 from shared.web.api import Api, Ctx, Route
@@ -10,8 +11,10 @@ from shared.web.openapi import (
     parameters,
     request_body,
     responses,
+    schema_name,
     security,
     success_response,
+    tags,
 )
 
 
@@ -80,22 +83,36 @@ def test_success_names_the_model_a_literal_schema_or_nothing():
     html = route(response={"type": "string"}, content_type="text/html")
     assert success_response(html)["content"] == {"text/html": {"schema": {"type": "string"}}}
     assert success_response(route())["content"] == {"application/json": {"schema": {}}}
-    assert success_response(route(status=204)) == {"description": "Success"}
+    assert success_response(route(status=204)) == {
+        "description": "Success",
+        "headers": {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}},
+    }
 
 
-def test_responses_list_success_then_problems_by_code_and_retry_after_on_429():
+def test_responses_list_success_then_problems_by_code_with_their_headers():
     got = responses(
         route(
             template="/v1/notes/{note_id}",
             body=NoteIn,
             status=201,
-            errors={429: "Too many notes", 409: "Duplicate"},
+            errors={429: "Too many notes", 409: "Duplicate", 503: "Busy"},
         )
     )
-    assert list(got) == ["201", "400", "401", "404", "409", "413", "415", "422", "429"]
+    assert list(got) == ["201", "400", "401", "404", "409", "413", "415", "422", "429", "503"]
     assert got["409"]["description"] == "Duplicate"
-    assert got["429"]["headers"]["Retry-After"]["description"] == "Too many notes"
-    assert "headers" not in got["409"]
+    for code, answer in got.items():
+        assert "X-Request-Id" in answer["headers"], code
+        assert ("Retry-After" in answer["headers"]) == (code in {"429", "503"}), code
+        if code != "201":
+            assert answer["content"] == {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            }
+
+
+def test_an_idempotent_route_documents_the_key_conflict():
+    got = responses(route(body=NoteIn, status=201, idempotent=True))
+    assert "Idempotency-Key" in got["409"]["description"]
+    assert "409" not in responses(route(body=NoteIn, status=201))
 
 
 def test_an_operation_keeps_the_documents_key_order():
@@ -109,7 +126,7 @@ def test_an_operation_keeps_the_documents_key_order():
         "requestBody",
         "security",
     ]
-    assert op["operationId"] == "notes.show"
+    assert op["operationId"] == "show"
     assert op["summary"] == "show"
     assert op["description"] == "Show one note."
 
@@ -117,10 +134,50 @@ def test_an_operation_keeps_the_documents_key_order():
 def test_component_schemas_are_sorted_with_problem_last():
     api = Api("notes", tag="Notes")
     api.routes += [route(body=NoteIn, response=NoteOut), route(query=NotesQuery)]
-    assert list(component_schemas([api])) == ["NoteIn", "NoteOut", "NotesQuery", "Problem"]
+    assert list(component_schemas([api])) == [
+        "NoteIn",
+        "NoteOut",
+        "NotesQuery",
+        "Problem",
+        "ProblemError",
+    ]
 
 
 def test_internal_routes_stay_out_of_the_document():
     api = Api("notes", tag="Notes")
     api.routes += [route(template="/_internal/notes"), route(method="GET")]
     assert build([api])["paths"] == {"/v1/notes": {"get": operation(api, route(method="GET"))}}
+
+
+def test_two_handlers_with_one_name_are_refused():
+    api = Api("notes", tag="Notes")
+    api.routes += [route(method="GET"), route(method="GET", template="/v1/notes/{note_id}")]
+    with pytest.raises(ValueError, match="operationId 'show'"):
+        build([api])
+
+
+def test_a_class_name_two_capabilities_define_is_prefixed_with_the_capability():
+    from shared.billing.schemas import Money as BillingMoney
+    from shared.catalog.schemas import Money as CatalogMoney
+
+    assert schema_name(CatalogMoney.__module__, "Money") == "CatalogMoney"
+    assert schema_name(BillingMoney.__module__, "Money") == "BillingMoney"
+    assert schema_name("shared.catalog.schemas", "CourseIn") == "CourseIn"
+    api = Api("notes", tag="Notes")
+
+    class PriceIn(BaseModel):
+        price: CatalogMoney
+
+    api.routes += [route(body=PriceIn)]
+    schemas = component_schemas([api])
+    assert "CatalogMoney" in schemas and "Money" not in schemas
+    assert schemas["PriceIn"]["properties"]["price"] == {
+        "$ref": "#/components/schemas/CatalogMoney"
+    }
+    assert schemas["CatalogMoney"]["title"] == "CatalogMoney"
+
+
+def test_tags_list_the_known_capabilities_in_order_then_others():
+    apis = [Api("x", tag="Zeta"), Api("y", tag="Courses"), Api("z", tag="Identity")]
+    assert [t["name"] for t in tags(apis)] == ["Identity", "Courses", "Zeta"]
+    assert tags(apis)[0]["description"]
