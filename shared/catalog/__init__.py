@@ -6,7 +6,7 @@ from shared.platform.exports import lazy_exports
 
 if TYPE_CHECKING:
     from shared.catalog.guards import require_writable
-    from shared.catalog.rules import CourseStatus, course_viewable, course_writable
+    from shared.catalog.rules import course_viewable, course_writable
     from shared.catalog.service import (
         archive_course,
         create_batch,
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 __getattr__ = lazy_exports(__name__, __file__)
 __all__ = [
-    "CourseStatus",
     "archive_course",
     "course_viewable",
     "course_writable",
