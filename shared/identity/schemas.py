@@ -71,6 +71,7 @@ class MembershipOut(Out):
 
 
 class MeOut(UserOut):
+    second_factor: bool = Field(description="Whether signing in asks for an authenticator code")
     memberships: list[MembershipOut]
 
 
@@ -109,6 +110,7 @@ class Membership(TypedDict):
 class Profile(UserView):
     """MeOut."""
 
+    second_factor: bool
     memberships: list[Membership]
 
 

@@ -334,4 +334,8 @@ def me(*, user_id: str) -> Profile:
         for r in rows
         if r["channel_id"] is not None
     ]
-    return {**_user_out(rows[0]), "memberships": memberships}
+    return {
+        **_user_out(rows[0]),
+        "second_factor": bool(rows[0]["second_factor"]),
+        "memberships": memberships,
+    }

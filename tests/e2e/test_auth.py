@@ -56,6 +56,7 @@ def test_login_me_and_same_answer_for_unknown_email_and_wrong_password(gateway_u
         "id": user.id,
         "email": user.email,
         "display_name": "Lou",
+        "second_factor": False,
         "memberships": [],
     }
     wrong = post(gateway_url, "/v1/auth/login", {"email": user.email, "password": "x" * 12})
@@ -256,9 +257,13 @@ def test_second_factor_enrolment_needs_the_password_and_a_first_code(gateway_url
     )
     # not on until confirmed: the password alone still signs in
     assert post(gateway_url, "/v1/auth/login", {"email": user.email, "password": PASSWORD}).ok
+    me = requests.get(f"{gateway_url}/v1/me", headers=user.headers, timeout=10).json()
+    assert me["second_factor"] is False
     ok = requests.post(confirm, json={"code": totp.now()}, headers=user.headers, timeout=10)
     assert ok.status_code == 200 and len(set(ok.json()["recovery_codes"])) == 10
     assert wait_for_mail(user.email, subject="Two-step sign-in is on")
+    me = requests.get(f"{gateway_url}/v1/me", headers=user.headers, timeout=10).json()
+    assert me["second_factor"] is True
     again = requests.post(url, json={"password": PASSWORD}, headers=user.headers, timeout=10)
     assert_problem(again, 409)
 
