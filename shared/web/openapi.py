@@ -71,6 +71,43 @@ HEADERS = {
     },
 }
 _RETRY_STATUSES = (429, 503)
+# Example bodies of the main requests, by component name: /v1/docs pre-fills "try it" with them.
+# tests/unit/web/test_openapi.py validates each against its model.
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "SignupIn": {
+        "email": "ada@example.com",
+        "password": "correct horse battery staple",
+        "display_name": "Ada Lovelace",
+    },
+    "LoginIn": {"email": "ada@example.com", "password": "correct horse battery staple"},
+    "ChannelIn": {"slug": "ada-codes", "name": "Ada Codes"},
+    "MemberIn": {"email": "grace@example.com", "role": "instructor"},
+    "CourseIn": {
+        "title": "Analytical Engines 101",
+        "description": "From Bernoulli numbers to loops.",
+        "price": {"amount": 4900, "currency": "EUR"},
+    },
+    "LessonIn": {"title": "Notes on the engine", "kind": "text", "body": "Note G ..."},
+    "BatchIn": {"name": "Spring cohort", "starts_at": "2027-03-01T09:00:00Z", "capacity": 30},
+    "LiveSessionIn": {
+        "title": "Office hours",
+        "starts_at": "2027-03-02T17:00:00Z",
+        "duration_minutes": 60,
+    },
+    "UploadIn": {
+        "purpose": "lesson_video",
+        "lesson_id": "0192f1a4-7c1e-7cc0-8a4e-2b7c3d4e5f60",
+        "filename": "lesson-1.mp4",
+        "content_type": "video/mp4",
+        "size_bytes": 104857600,
+    },
+    "EnrollIn": {},
+    "HeartbeatIn": {"session_id": "player-5f2c", "position_seconds": 42.5, "playing": True},
+    "CheckoutIn": {
+        "success_url": "https://ada.example.com/thanks",
+        "cancel_url": "https://ada.example.com/courses",
+    },
+}
 # One tag per capability (an Api's `tag`), in the order the docs list them.
 TAGS = {
     "Identity": "Sign-up, sign-in, tokens, second factor, the caller's own account",
@@ -215,12 +252,17 @@ def parameters(route: Route) -> list[dict[str, Any]]:
 
 
 def request_body(body: type[BaseModel], *, raw: bool) -> dict[str, Any]:
-    """A raw body is any JSON object; a model body is required when one of its fields is."""
+    """A raw body is any JSON object; a model body is required when one of its fields is,
+    and carries its example when `EXAMPLES` has one."""
+    media: dict[str, Any] = {"schema": {"type": "object"} if raw else _ref(body)}
+    example = EXAMPLES.get(schema_name(body.__module__, body.__name__))
+    if example is not None and not raw:
+        media["example"] = example
     return {
         "required": not raw
         and bool(body.model_fields)
         and any(f.is_required() for f in body.model_fields.values()),
-        "content": {"application/json": {"schema": {"type": "object"} if raw else _ref(body)}},
+        "content": {"application/json": media},
     }
 
 
