@@ -15,7 +15,8 @@ CloudEvents and Pub/Sub push bodies are decoded exactly as in Cloud Functions), 
 - `/_gateway/health`        200 JSON: mounted functions and the ones that failed to load.
 - anything else: 404 `application/problem+json`.
 
-Like the external load balancer it adds `X-Forwarded-For` (appending the peer address) and
+Like the external load balancer it adds `X-Forwarded-For` (appending the peer address and its
+own, so the client is one trusted hop from the right) and
 `X-Forwarded-Proto`. A function whose module fails to import does not take the gateway down:
 its routes answer 503 problem+json naming the error (set GATEWAY_STRICT=1 to fail instead).
 
@@ -289,9 +290,12 @@ class Gateway:
                 environ,
                 extra=[("X-Gateway-No-Route", "1")],
             )
+        # As Google's load balancer: append `<client>, <forwarding-rule IP>` (ours: loopback),
+        # so TRUSTED_PROXY_HOPS=1 finds the peer here as in the cloud.
         peer = environ.get("REMOTE_ADDR") or "127.0.0.1"
         xff = environ.get("HTTP_X_FORWARDED_FOR")
-        environ["HTTP_X_FORWARDED_FOR"] = f"{xff}, {peer}" if xff else peer
+        ours = f"{peer}, 127.0.0.1"
+        environ["HTTP_X_FORWARDED_FOR"] = f"{xff}, {ours}" if xff else ours
         environ.setdefault("HTTP_X_FORWARDED_PROTO", environ.get("wsgi.url_scheme", "http"))
         return self._apps[m.lastgroup](environ, start_response)
 

@@ -318,7 +318,8 @@ def test_gateway_health_is_answered_even_behind_a_catch_all_route():
 def test_gateway_appends_the_peer_to_x_forwarded_for():
     gw = gateway.Gateway([("/**", "hello", _app("hello"))])
     _, _, body = _call(gw, "/x")
-    assert body.decode().endswith(" 10.0.0.9")
+    # as Google's load balancer: `<client>, <forwarding-rule IP>` (issue 16 item 2)
+    assert body.decode().endswith(" 10.0.0.9, 127.0.0.1")
 
 
 def test_push_filter_acks_messages_the_subscription_filter_excludes():

@@ -51,6 +51,10 @@ class Settings(BaseModel):
     rate_limit_login_ip: str = "300/60"
     rate_limit_signup_ip: str = "300/60"
     rate_limit_reset_account: str = "5/3600"
+    # How many X-Forwarded-For entries our own proxies write after the client's address. The
+    # Google external Application Load Balancer appends `<client>, <forwarding-rule IP>`: 1.
+    # The local gateway appends the same pair. 0: no proxy, the socket peer is the client.
+    trusted_proxy_hops: int = Field(default=1, ge=0, le=8)
 
     # Mail
     smtp_host: str = "127.0.0.1"

@@ -8,6 +8,8 @@ the Cloud SQL Python Connector with IAM database auth (imported only there).
 from __future__ import annotations
 
 import contextlib
+import os
+import select
 import socket
 import threading
 import uuid
@@ -35,7 +37,10 @@ def connect(url: str | None = None) -> pg8000.native.Connection:
         # The connector hands back a DB-API connection; reuse its socket for the native API.
         return _NativeFromDbapi(dbapi)
     u = urlparse(url or s.database_url)
-    sock = socket.create_connection((u.hostname or "127.0.0.1", u.port or 5432), timeout=30)
+    try:
+        sock = socket.create_connection((u.hostname or "127.0.0.1", u.port or 5432), timeout=30)
+    except OSError as e:  # as pg8000 reports it when it opens the socket itself
+        raise pg8000.native.InterfaceError("communication error") from e
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)  # as pg8000 does for its own
     _no_delay(sock)
     return pg8000.native.Connection(
@@ -73,12 +78,32 @@ class _NativeFromDbapi:
         self.columns = [{"name": d[0]} for d in cur.description] if cur.description else None
         return [list(r) for r in cur.fetchall()] if cur.description else None
 
+    @property
+    def _usock(self) -> socket.socket | None:
+        return getattr(self._c, "_usock", None)
+
     def close(self) -> None:
         self._c.close()
 
 
+def _alive(conn: Any) -> bool:
+    """False when the server has ended an idle connection (a restart, a failover,
+    `pg_terminate_backend`): it then sent its FATAL message and closed, so the socket is
+    readable although no query is outstanding. One non-blocking poll, no round trip. An
+    asynchronous notice also reads as dead; the pool then just opens a fresh connection."""
+    sock = getattr(conn, "_usock", None)
+    if sock is None:
+        return True
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):  # closed socket (fileno -1)
+        return False
+    return not readable
+
+
 class Pool:
-    """LIFO pool sized to the instance's threads; broken connections are dropped, not reused."""
+    """LIFO pool sized to the instance's threads; broken connections are dropped, not reused,
+    and an idle connection the server has ended is replaced at checkout."""
 
     def __init__(self, size: int) -> None:
         self._size = size
@@ -86,11 +111,18 @@ class Pool:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(size)
 
-    def acquire(self) -> pg8000.native.Connection:
+    def acquire(self, *, fresh: bool = False) -> pg8000.native.Connection:
+        """A live idle connection, else a new one; `fresh`: always a new one."""
         self._slots.acquire()
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
+        while not fresh:
+            with self._lock:
+                if not self._idle:
+                    break
+                conn = self._idle.pop()
+            if _alive(conn):
+                return conn
+            with contextlib.suppress(Exception):
+                conn.close()
         try:
             return connect()
         except BaseException:
@@ -205,18 +237,18 @@ def transaction(*, channel_id: str | None = None, user_id: str | None = None) ->
     carries a tenant past COMMIT or ROLLBACK. Commits when the block returns, rolls back when
     it raises.
     """
+    # One round trip for BEGIN and the context. The simple-query protocol takes no bind
+    # parameters, so the values are inlined, which is safe only because they are parsed as
+    # UUIDs first.
+    begin = (
+        "START TRANSACTION; SELECT"
+        f" set_config('app.channel_id', '{_uuid_literal(channel_id)}', true),"
+        f" set_config('app.user_id', '{_uuid_literal(user_id)}', true)"
+    )
     p = pool()
-    conn = p.acquire()
+    conn = _begin(p, begin)
     broken = False
     try:
-        # One round trip for BEGIN and the context. The simple-query protocol takes no bind
-        # parameters, so the values are inlined, which is safe only because they are parsed
-        # as UUIDs first.
-        conn.run(
-            "START TRANSACTION; SELECT"
-            f" set_config('app.channel_id', '{_uuid_literal(channel_id)}', true),"
-            f" set_config('app.user_id', '{_uuid_literal(user_id)}', true)"
-        )
         try:
             yield Tx(conn)
         except BaseException:
@@ -234,6 +266,32 @@ def transaction(*, channel_id: str | None = None, user_id: str | None = None) ->
         p.release(conn, broken=broken)
 
 
+def _begin(p: Pool, begin: str) -> pg8000.native.Connection:
+    """Check out a connection and open the transaction on it.
+
+    A connection can die between the checkout's liveness poll and its first use, or without
+    the server saying so (a failover answers the next packet with a reset). Nothing has run
+    on it yet, so a lost connection is dropped and the transaction begun once more on a new
+    one; a second failure propagates (the toolkit answers 503 for a lost database).
+    """
+    conn = p.acquire()
+    try:
+        conn.run(begin)
+        return conn
+    except Exception as e:
+        lost = connection_lost(e)
+        p.release(conn, broken=lost or _in_transaction(conn))
+        if not lost:
+            raise
+    conn = p.acquire(fresh=True)
+    try:
+        conn.run(begin)
+    except BaseException:
+        p.release(conn, broken=True)
+        raise
+    return conn
+
+
 def call(sql: str, **params: Any) -> list[Row]:
     """Run ONE parameterised statement in autocommit mode and answer its rows.
 
@@ -241,6 +299,9 @@ def call(sql: str, **params: Any) -> list[Row]:
     one round trip, no BEGIN/COMMIT. For a statement that sets its own transaction-local
     context (e.g. the record_heartbeats() SQL function, which calls set_config(..., true))
     and must be atomic on its own. Uses the pooled connection's prepared-statement cache.
+    Not retried: the statement itself is the first use of the connection, and a connection
+    lost while it ran may have committed it; the checkout's liveness poll catches the usual
+    case (a connection the server ended while it was idle).
     """
     p = pool()
     conn = p.acquire()
@@ -274,3 +335,36 @@ def sqlstate(err: BaseException) -> str | None:
 
 
 UNIQUE_VIOLATION = "23505"
+
+# The server ended the session: 57P01 admin_shutdown (pg_terminate_backend, a restart),
+# 57P02 crash_shutdown, 57P03 cannot_connect_now (still starting up); class 08: connection.
+_SESSION_ENDED = ("57P01", "57P02", "57P03")
+_NETWORK_ERRORS = ("network error", "connection is closed", "communication error")
+
+
+def connection_lost(err: BaseException | None) -> bool:
+    """Whether `err`, or an error it was raised from, says the database connection is gone
+    (as opposed to a statement that failed on a working connection)."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, pg8000.native.InterfaceError):
+            if err.args and err.args[0] in _NETWORK_ERRORS:
+                return True
+        elif isinstance(err, pg8000.native.DatabaseError):
+            state = sqlstate(err) or ""
+            if state in _SESSION_ENDED or state.startswith("08"):
+                return True
+        elif isinstance(err, ConnectionError) and _raised_in_driver(err):
+            return True  # pg8000's first read of a reply lets a reset through unwrapped
+        err = err.__cause__ or err.__context__
+    return False
+
+
+def _raised_in_driver(err: BaseException) -> bool:
+    tb = err.__traceback__
+    while tb is not None:
+        if f"{os.sep}pg8000{os.sep}" in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False

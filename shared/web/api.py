@@ -10,6 +10,7 @@ unknown fields rejected), replays or locks an `Idempotency-Key`, calls the handl
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 import re
@@ -31,6 +32,7 @@ from shared.platform.errors import (
     NotFound,
     PayloadTooLarge,
     Unauthorized,
+    Unavailable,
     Unprocessable,
     UnsupportedMediaType,
 )
@@ -39,6 +41,17 @@ from shared.platform.pagination import to_json
 logger = logging.getLogger("http")
 PROBLEM_BASE = "https://creator-platform.dev/problems/"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+# Sent on every response (the load balancer adds the same set, terraform/locals.tf
+# `security_response_headers`); a header the handler set itself (the pages' own CSP) wins.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+}
+# Only on a response the client received over HTTPS (RFC 6797 7.2: not over plain HTTP).
+HSTS = "max-age=31536000; includeSubDomains"
 
 
 @dataclass
@@ -75,13 +88,51 @@ class Ctx:
 
     @property
     def client_ip(self) -> str:
-        fwd = self.request.headers.get("X-Forwarded-For", "")
-        return fwd.split(",")[0].strip() or (self.request.remote_addr or "unknown")
+        """The address per-IP limits and the audit log key on: see `client_address`."""
+        return client_address(
+            ", ".join(self.request.headers.getlist("X-Forwarded-For")),
+            self.request.remote_addr,
+            settings().trusted_proxy_hops,
+        )
 
     def require_user(self) -> str:
         if not self.user_id:
             raise Unauthorized("Sign in first.")
         return self.user_id
+
+
+def client_address(forwarded_for: str, peer: str | None, trusted_hops: int) -> str:
+    """The client's address as our own proxies saw it, never a value the client wrote.
+
+    A client may send any `X-Forwarded-For`; each proxy appends to it. Google's external
+    Application Load Balancer appends `<client IP>, <forwarding-rule IP>`, so the client is
+    the entry just left of the `trusted_hops` entries our infrastructure wrote; anything further
+    left is unverified. With no trusted proxy (0), or a header shorter than the proxies would
+    have made it, or an entry that is not an IP address, the socket peer is the client.
+    """
+    if trusted_hops > 0 and forwarded_for:
+        entries = [e.strip() for e in forwarded_for.split(",")]
+        if len(entries) > trusted_hops:
+            candidate = entries[-(trusted_hops + 1)]
+            try:
+                return str(ipaddress.ip_address(candidate))
+            except ValueError:
+                pass
+    return peer or "unknown"
+
+
+def over_https(request: Request) -> bool:
+    """The client's scheme: the load balancer's `X-Forwarded-Proto`, else the socket's."""
+    proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return (proto or request.scheme) == "https"
+
+
+def add_security_headers(request: Request, resp: Response) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        if name not in resp.headers:
+            resp.headers[name] = value
+    if over_https(request):
+        resp.headers.setdefault("Strict-Transport-Security", HSTS)
 
 
 def json_response(
@@ -190,6 +241,7 @@ class Api:
         finally:
             slog.log_context.reset(token)
         resp.headers["X-Request-Id"] = rid
+        add_security_headers(request, resp)
         return resp
 
     def _match(self, request: Request) -> tuple[Route, dict[str, str]]:
@@ -233,7 +285,14 @@ class Api:
             if e.status == 401:
                 resp.headers["WWW-Authenticate"] = 'Bearer realm="creator-platform"'
             return resp
-        except Exception:
+        except Exception as e:
+            if _database_unreachable(e):
+                # The connection died mid-request (a restart, a failover) after the retry
+                # window of db.transaction: the client may simply try again.
+                logger.warning("database connection lost", exc_info=True)
+                return problem_from(
+                    Unavailable("The database is briefly unavailable; retry shortly.")
+                )
             logger.exception("unhandled error")
             return problem(
                 500,
@@ -305,6 +364,13 @@ class Api:
         if result is None:
             return Response(status=204)
         return json_response(result, route.status)
+
+
+def _database_unreachable(err: BaseException) -> bool:
+    import sys
+
+    db = sys.modules.get("shared.platform.db")  # not imported: no database was used
+    return db is not None and db.connection_lost(err)
 
 
 def _audit_denied(ctx: Ctx, err: DomainError) -> None:
