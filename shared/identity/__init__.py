@@ -19,11 +19,8 @@ if TYPE_CHECKING:
         request_password_reset,
         signup,
     )
-    from shared.identity.tokens import (
-        issue_access_token,
-        session_used_second_factor,
-        verify_access_token,
-    )
+    from shared.identity.session import session_used_second_factor
+    from shared.identity.tokens import issue_access_token, verify_access_token
 
 __getattr__ = lazy_exports(__name__, __file__)
 __all__ = [

@@ -20,10 +20,9 @@ import hmac
 import json
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Any
 
-from shared.identity import rules
+from shared.identity import rules, session
 from shared.platform.config import settings
 from shared.platform.errors import Unauthorized
 from shared.platform.ids import is_uuid, uuid7
@@ -91,22 +90,8 @@ def verify_access_token(token: str, *, now: float | None = None) -> dict[str, An
         raise Unauthorized("The access token is missing, invalid or expired.")
     if rules.revoked(rules.issued_ms(claims), valid_after_ms(claims["sub"])):
         raise Unauthorized("The access token is missing, invalid or expired.")
-    _session.set((claims["sub"], rules.used_second_factor(claims)))
+    session.remember(claims["sub"], second_factor=rules.used_second_factor(claims))
     return claims
-
-
-# Who the last access token verified in this context belongs to, and whether its session used
-# a second factor: what the permission check of a channel that requires one asks.
-_session: ContextVar[tuple[str, bool] | None] = ContextVar("access_session", default=None)
-
-
-def session_used_second_factor(user_id: str) -> bool | None:
-    """Whether `user_id`'s access token, verified in this request, was issued after a second
-    factor; None when no token of theirs was (an in-process caller, a task)."""
-    session = _session.get()
-    if session is None or session[0] != user_id:
-        return None
-    return session[1]
 
 
 def _load_valid_after(user_id: str) -> int | None:

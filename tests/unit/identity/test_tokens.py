@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from shared.identity import tokens
+from shared.identity import session, tokens
 from shared.platform.config import settings
 from shared.platform.errors import Unauthorized
 from shared.platform.ids import uuid7
@@ -164,7 +164,7 @@ def test_a_token_says_whether_its_session_used_a_second_factor(revocations):
     pwd, _ = tokens.issue_access_token(user)
     otp, _ = tokens.issue_access_token(user, second_factor=True)
     assert tokens.verify_access_token(pwd)["amr"] == ["pwd"]
-    assert tokens.session_used_second_factor(user) is False
+    assert session.session_used_second_factor(user) is False
     assert tokens.verify_access_token(otp)["amr"] == ["pwd", "otp"]
-    assert tokens.session_used_second_factor(user) is True
-    assert tokens.session_used_second_factor(other) is None  # not their token: unknown
+    assert session.session_used_second_factor(user) is True
+    assert session.session_used_second_factor(other) is None  # not their token: unknown
