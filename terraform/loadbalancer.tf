@@ -36,6 +36,8 @@ resource "google_compute_backend_service" "function" {
   protocol              = "HTTPS"
   load_balancing_scheme = "EXTERNAL_MANAGED"
   security_policy       = google_compute_security_policy.edge.id
+  # HSTS and the other security headers on every response, whatever the function sent
+  custom_response_headers = local.security_response_headers
 
   backend {
     group = google_compute_region_network_endpoint_group.function[each.key].id

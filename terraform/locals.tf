@@ -322,7 +322,20 @@ locals {
     SMTP_HOST                     = var.smtp_host
     SMTP_PORT                     = tostring(var.smtp_port)
     MAIL_FROM                     = var.mail_from
+    # The client address is the X-Forwarded-For entry left of the load balancer's own.
+    TRUSTED_PROXY_HOPS = tostring(var.trusted_proxy_hops)
   }, var.smtp_user == "" ? {} : { SMTP_USER = var.smtp_user })
+
+  # --- edge ------------------------------------------------------------------------------------
+  # Added by the load balancer to every response of every backend (issue 16 item 12); the
+  # functions send the same set themselves (shared/web/api.py SECURITY_HEADERS and HSTS).
+  security_response_headers = [
+    "Strict-Transport-Security: max-age=31536000; includeSubDomains",
+    "X-Content-Type-Options: nosniff",
+    "Referrer-Policy: strict-origin-when-cross-origin",
+    "X-Frame-Options: DENY",
+    "Content-Security-Policy: frame-ancestors 'none'",
+  ]
   function_settings_env = {
     for k in keys(local.functions) : k => merge(local.common_settings_env, {
       DB_IAM_USER             = local.function_db_users[k]

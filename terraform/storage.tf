@@ -159,6 +159,8 @@ resource "google_compute_backend_bucket" "media_cdn" {
   name        = "media-cdn"
   bucket_name = google_storage_bucket.data["media"].name
   enable_cdn  = true
+  # HSTS and the other security headers (terraform/locals.tf, loadbalancer.tf)
+  custom_response_headers = local.security_response_headers
 
   cdn_policy {
     cache_mode                   = "CACHE_ALL_STATIC"

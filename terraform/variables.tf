@@ -164,6 +164,17 @@ variable "auth_rate_limit_per_ip_per_minute" {
   default     = 60
 }
 
+variable "trusted_proxy_hops" {
+  description = "X-Forwarded-For entries our proxies append after the client's (TRUSTED_PROXY_HOPS): 1 behind the external Application Load Balancer, which appends <client>, <forwarding-rule IP>."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.trusted_proxy_hops >= 1 && var.trusted_proxy_hops <= 8
+    error_message = "The functions sit behind the load balancer: at least its one hop."
+  }
+}
+
 # --- alerting thresholds -------------------------------------------------------------------------
 
 variable "alert_error_ratio" {
