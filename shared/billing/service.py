@@ -157,11 +157,12 @@ def create_course_checkout(
     if not is_uuid(course_id):
         raise NotFound("No such course.")
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
-        _check_redirects(tx, {"success_url": body.success_url, "cancel_url": body.cancel_url})
         facts = _checkout_facts(tx, course_id=course_id, user_id=user_id, batch_id=body.batch_id)
         terms = checkout_terms(facts, plan_of(tx))
         if isinstance(terms, CheckoutRefusal):
             raise _REFUSALS[terms.status](terms.detail)
+        # after the refusals: another channel's course is 404 whatever the URLs say
+        _check_redirects(tx, {"success_url": body.success_url, "cancel_url": body.cancel_url})
         email = tx.scalar("SELECT email FROM users WHERE id = :u", u=user_id)
     assert facts.course is not None and facts.stripe_account_id is not None
     session = _stripe().create_course_checkout(

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
+from shared.billing import SUPPORTED_CURRENCIES
 from shared.platform.models import ListQuery, Model, Out
 
 CourseStatus = Literal["draft", "published", "archived"]
@@ -15,14 +16,22 @@ LessonKind = Literal["video", "text", "live"]
 
 
 class Money(Model):
-    """An amount in integer minor units (cents) and an ISO 4217 currency, lowercase."""
+    """An amount in integer minor units (cents) and an ISO 4217 currency, lowercase: one the
+    platform takes payments in, so a priced course can always be sold."""
 
     amount: int = Field(ge=1, le=100_000_000, description="Integer minor units, e.g. 4900")
-    currency: str = Field(pattern=r"^[A-Za-z]{3}$", examples=["usd"])
+    currency: str = Field(
+        pattern=r"^[A-Za-z]{3}$",
+        examples=["usd"],
+        description="A supported currency: " + ", ".join(SUPPORTED_CURRENCIES),
+        json_schema_extra={"enum": list(SUPPORTED_CURRENCIES)},
+    )
 
     @field_validator("currency")
     @classmethod
-    def _lower(cls, v: str) -> str:
+    def _supported(cls, v: str) -> str:
+        if v.lower() not in SUPPORTED_CURRENCIES:
+            raise ValueError("not a supported currency: " + ", ".join(SUPPORTED_CURRENCIES))
         return v.lower()
 
 

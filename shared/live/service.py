@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from shared.catalog import require_writable
 from shared.catalog.schemas import LiveSessionIn, LiveSessionPatch
 from shared.channels import allows, check_channel_id, require, role_of
 from shared.live.rules import (
@@ -149,8 +150,7 @@ def schedule_session(
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
         require(tx, user_id, "batch.write")
         batch = _batch(tx, batch_id)
-        if batch["course_status"] == "archived":
-            raise Conflict("The course is archived.")
+        require_writable(batch["course_status"])
     live = provider()
     meeting = live.create_meeting(
         topic=data.title,

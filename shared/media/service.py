@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from shared.billing import plan_of
+from shared.catalog import require_writable
 from shared.channels import check_channel_id, require
 from shared.media.mp4 import NotPlayableMp4, probe
 from shared.media.release import release
@@ -241,8 +242,7 @@ def _target(tx: Tx, data: UploadIn) -> tuple[str | None, str | None]:
     )
     if status is None:
         raise NotFound("No such course.")
-    if status == "archived":
-        raise Conflict("The course is archived.")
+    require_writable(status)
     return course_id, lesson_id
 
 
