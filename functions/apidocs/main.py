@@ -1,4 +1,5 @@
-"""HTTP: the OpenAPI document (GET /v1/openapi.json) and a readable docs page (GET /v1/docs)."""
+"""HTTP: the OpenAPI document (GET /v1/openapi.json) and its interactive reference, Swagger UI
+with bearer-token "try it" (GET /v1/docs)."""
 
 import functions_framework
 from flask import Response
@@ -25,7 +26,7 @@ def openapi(ctx: Ctx) -> Response:
     auth="none",
     content_type="text/html",
     response={"type": "string"},
-    summary="Human-readable API reference",
+    summary="Interactive API reference (Swagger UI)",
 )
 def docs(ctx: Ctx) -> Response:
     return docs_response()

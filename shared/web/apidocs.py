@@ -1,36 +1,54 @@
-"""Serve the generated OpenAPI document and a self-contained HTML reference built from it."""
+"""Serve the generated OpenAPI document and the interactive reference (Swagger UI) built on it.
+
+The reference is one self-contained page: Swagger UI's stylesheet and script come from the
+`swagger-ui-py` distribution installed with the function (no CDN at run time) and are inlined,
+so `/v1/docs` needs no other route. Its Content-Security-Policy allows exactly those inline
+scripts (by hash) and requests to this origin only: the page cannot load anything from
+elsewhere, and Swagger UI's online validator badge is off.
+"""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 
 from flask import Response
 
 SPEC = Path(__file__).resolve().parents[1] / "openapi.json"
+SPEC_URL = "/v1/openapi.json"
 
-_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>{{ spec.info.title }}</title><meta name="viewport" content="width=device-width">
-<style>body{font:15px/1.5 system-ui,sans-serif;max-width:980px;margin:2rem auto;padding:0 1rem}
-code,pre{font-family:ui-monospace,monospace}.op{border:1px solid #ddd;border-radius:6px;
-margin:.6rem 0;padding:.5rem .8rem}.m{font-weight:700;text-transform:uppercase;width:4.5rem;
-display:inline-block}.s{color:#555}details pre{background:#f6f6f6;padding:.5rem;overflow:auto}
-</style></head><body><h1>{{ spec.info.title }} <small>{{ spec.info.version }}</small></h1>
-<p>{{ spec.info.description }}</p><p>Machine-readable: <a href="/v1/openapi.json">
-/v1/openapi.json</a></p>
-{% for tag, ops in groups %}<h2>{{ tag }}</h2>{% for path, method, op in ops %}
-<div class="op"><span class="m">{{ method }}</span><code>{{ path }}</code>
-<span class="s"> — {{ op.summary }}</span>
-<div>Answers: {% for code, r in op.responses.items() %}<code>{{ code }}</code>
-{{ r.description }}{% if not loop.last %}; {% endif %}{% endfor %}</div>
-{% if op.requestBody %}<details><summary>Request body</summary>
-<pre>{{ op.requestBody | tojson(indent=2) }}</pre></details>{% endif %}</div>
-{% endfor %}{% endfor %}
-<h2>Schemas</h2>{% for name, s in spec.components.schemas.items() %}
-<details id="{{ name }}"><summary><code>{{ name }}</code></summary>
-<pre>{{ s | tojson(indent=2) }}</pre></details>{% endfor %}</body></html>"""
+# Swagger UI's options (https://swagger.io/docs/open-source-tools/swagger-ui/usage/configuration/)
+UI_OPTIONS = {
+    "url": SPEC_URL,
+    "dom_id": "#swagger-ui",
+    "deepLinking": True,
+    "docExpansion": "list",  # tags open, operations folded
+    "defaultModelsExpandDepth": 0,
+    "displayRequestDuration": True,
+    "persistAuthorization": True,  # the bearer token survives a reload (this browser only)
+    "tryItOutEnabled": False,
+    "validatorUrl": None,  # no call to the public validator service
+}
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{title} — API reference</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<style>{css}</style>
+<style>body{{margin:0}} .swagger-ui .topbar{{display:none}}</style>
+</head><body>
+<noscript>This reference needs JavaScript; the document itself is at
+<a href="{spec_url}">{spec_url}</a>.</noscript>
+<div id="swagger-ui"></div>
+<script>{bundle}</script>
+<script>{init}</script>
+</body></html>
+"""
 
 
 @lru_cache(maxsize=1)
@@ -46,20 +64,65 @@ def openapi_response() -> Response:
     return resp
 
 
-@lru_cache(maxsize=1)
-def _docs_html() -> str:
-    from jinja2 import Environment
+def swagger_ui_dir() -> Path:
+    """Swagger UI's distribution files, as the `swagger-ui-py` package ships them."""
+    import swagger_ui  # the dependency is declared by this import (scripts/package.py)
 
-    spec = json.loads(_spec_bytes()[0])
-    groups: dict[str, list] = {}
-    for path, methods in spec["paths"].items():
-        for method, op in methods.items():
-            groups.setdefault(op["tags"][0], []).append((path, method, op))
-    env = Environment(autoescape=True)
-    return env.from_string(_PAGE).render(spec=spec, groups=sorted(groups.items()))
+    return Path(swagger_ui.__file__).resolve().parent / "static"
+
+
+def _csp_hash(script: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+
+
+_SOURCE_MAP = re.compile(r"\n?(?://|/\*)# sourceMappingURL=[^\n]*\s*$")
+
+
+def _strip_source_map(text: str) -> str:
+    """Without its trailing source map comment (a browser would fetch the map)."""
+    return _SOURCE_MAP.sub("", text)
+
+
+@lru_cache(maxsize=1)
+def _docs_page() -> tuple[str, str]:
+    """The page and its Content-Security-Policy."""
+    static = swagger_ui_dir()
+    bundle = _strip_source_map((static / "swagger-ui-bundle.js").read_text(encoding="utf-8"))
+    # `<!--` in a <script> would switch the HTML parser to its "escaped" state; the bundle has
+    # it only in regular expressions (no `u` flag), where `<\!--` matches the same text.
+    bundle = bundle.replace("<!--", "<\\!--")
+    css = _strip_source_map((static / "swagger-ui.css").read_text(encoding="utf-8"))
+    options = json.dumps(UI_OPTIONS)
+    init = (
+        f"window.ui = SwaggerUIBundle(Object.assign({options}, "
+        "{presets: [SwaggerUIBundle.presets.apis], layout: 'BaseLayout'}));"
+    )
+    for text in (bundle, init, css):
+        if any(tag in text.lower() for tag in ("</script", "</style", "<!--")):
+            raise ValueError("Swagger UI's files cannot be inlined as they are")
+    title = json.loads(_spec_bytes()[0])["info"]["title"]
+    page = _PAGE.format(
+        title=title.replace("<", "&lt;"), css=css, bundle=bundle, init=init, spec_url=SPEC_URL
+    )
+    csp = "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src {_csp_hash(bundle)} {_csp_hash(init)}",
+            "style-src 'unsafe-inline'",  # Swagger UI sets inline styles itself
+            "img-src 'self' data:",
+            "connect-src 'self'",  # the document and "try it" calls, this origin only
+            "font-src 'self' data:",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+    return page, csp
 
 
 def docs_response() -> Response:
-    resp = Response(_docs_html(), content_type="text/html; charset=utf-8")
+    page, csp = _docs_page()
+    resp = Response(page, content_type="text/html; charset=utf-8")
     resp.headers["Cache-Control"] = "public, max-age=300"
+    resp.headers["Content-Security-Policy"] = csp
     return resp

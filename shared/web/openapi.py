@@ -348,8 +348,9 @@ def paths(apis: list[Api]) -> dict[str, dict[str, Any]]:
 
 
 def tags(apis: list[Api]) -> list[dict[str, str]]:
-    """The tags operations use, known ones first in `TAGS` order, then any other by name."""
-    used = {api.tag for api in apis}
+    """The tags public operations use, known ones first in `TAGS` order, then any other by
+    name (a function with only internal routes adds none)."""
+    used = {api.tag for api in apis if any(not r.template.startswith("/_") for r in api.routes)}
     order = [t for t in TAGS if t in used] + sorted(used - set(TAGS))
     return [{"name": t, "description": TAGS[t]} if t in TAGS else {"name": t} for t in order]
 

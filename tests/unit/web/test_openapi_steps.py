@@ -178,6 +178,11 @@ def test_a_class_name_two_capabilities_define_is_prefixed_with_the_capability():
 
 
 def test_tags_list_the_known_capabilities_in_order_then_others():
-    apis = [Api("x", tag="Zeta"), Api("y", tag="Courses"), Api("z", tag="Identity")]
+    apis = [Api(f, tag=t) for f, t in (("x", "Zeta"), ("y", "Courses"), ("z", "Identity"))]
+    for api in apis:
+        api.routes.append(route())
+    internal = Api("cron", tag="Operations")
+    internal.routes.append(route(template="/_cron/sweep"))
+    apis.append(internal)
     assert [t["name"] for t in tags(apis)] == ["Identity", "Courses", "Zeta"]
     assert tags(apis)[0]["description"]
