@@ -288,15 +288,18 @@ _ENTRY = re.compile(r"`([^`]+)`")
 
 
 def listed(changelog: str) -> tuple[set[str], set[str]]:
-    """Keys the changelog lists: (under a heading containing "Breaking", anywhere)."""
+    """Keys the changelog's list items name in backticks (an item may go on over indented
+    lines): (those under a heading containing "Breaking", all of them)."""
     breaking: set[str] = set()
     anywhere: set[str] = set()
-    in_breaking = False
+    in_breaking = in_item = False
     for line in changelog.splitlines():
         if m := _HEADING.match(line):
             in_breaking = "breaking" in m.group(1).lower()
+            in_item = False
             continue
-        if line.lstrip().startswith(("-", "*")):
+        in_item = line.lstrip().startswith(("- ", "* ")) or (in_item and line[:1] == " ")
+        if in_item:
             keys = set(_ENTRY.findall(line))
             anywhere |= keys
             if in_breaking:

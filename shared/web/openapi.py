@@ -85,7 +85,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "CourseIn": {
         "title": "Analytical Engines 101",
         "description": "From Bernoulli numbers to loops.",
-        "price": {"amount": 4900, "currency": "EUR"},
+        "price": {"amount": 4900, "currency": "eur"},
     },
     "LessonIn": {"title": "Notes on the engine", "kind": "text", "body": "Note G ..."},
     "BatchIn": {"name": "Spring cohort", "starts_at": "2027-03-01T09:00:00Z", "capacity": 30},

@@ -192,7 +192,10 @@ CHANGELOG_TEXT = """# API changelog
 ## Unreleased
 ### Added
 - `added field: NoteOut.tags` for labels
-- `removed field: NoteOut.state` listed as if additive
+- `removed field: NoteOut.state` listed as if additive, and over two lines:
+  `added schema: Label`
+
+Prose mentioning `added schema: Tag` is not an entry.
 ### Breaking
 - `removed response: POST /v1/notes 422`: never sent
 """
@@ -202,6 +205,8 @@ def test_the_changelog_lists_keys_by_heading():
     breaking, anywhere = listed(CHANGELOG_TEXT)
     assert breaking == {"removed response: POST /v1/notes 422"}
     assert "added field: NoteOut.tags" in anywhere
+    assert "added schema: Label" in anywhere
+    assert "added schema: Tag" not in anywhere
 
 
 def test_a_breaking_change_must_be_under_a_breaking_heading():
