@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Literal
+from urllib.parse import urlsplit
 
 Role = Literal["owner", "admin", "instructor", "moderator", "student"]
 ROLES: tuple[Role, ...] = ("owner", "admin", "instructor", "moderator", "student")
@@ -93,3 +94,25 @@ def second_factor_applies(*, role: str, action: str, channel_requires: bool) -> 
     """A channel may require owners and admins to have a second factor: without one they can
     still read the channel (and leave it), nothing more."""
     return channel_requires and role in SECOND_FACTOR_ROLES and action != "channel.read"
+
+
+REDIRECT_ORIGINS_MAX = 10
+
+
+def redirect_origin(value: str) -> str:
+    """A channel's redirect origin as stored: `https://host[:port]`, lower-cased, the default
+    port dropped. Checkout and onboarding links may send buyers back only to these (and to the
+    platform's own origin), so anything else is refused: http, a path, a query, credentials."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError as e:
+        raise ValueError("not a URL") from e
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        raise ValueError("must be an https origin, e.g. https://school.example.com")
+    if parts.username or parts.password or parts.path not in ("", "/") or parts.query:
+        raise ValueError("an origin only: https://host[:port], no path, query or credentials")
+    if parts.fragment:
+        raise ValueError("an origin only: https://host[:port], no fragment")
+    host = parts.hostname.lower()
+    return f"https://{host}" if port in (None, 443) else f"https://{host}:{port}"

@@ -7,7 +7,7 @@ from typing import Annotated, Any, TypedDict, cast
 
 from pydantic import AfterValidator, Field, HttpUrl
 
-from shared.channels.rules import Role
+from shared.channels.rules import REDIRECT_ORIGINS_MAX, Role, redirect_origin
 from shared.platform.models import Model, Out
 
 HexColour = Annotated[str, Field(pattern=r"^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")]
@@ -55,9 +55,22 @@ class ChannelIn(Model):
     theme: Theme | None = None
 
 
+RedirectOrigin = Annotated[
+    str,
+    Field(max_length=300, examples=["https://school.example.com"]),
+    AfterValidator(redirect_origin),
+]
+
+
 class ChannelPatch(Model):
     name: str | None = Field(default=None, min_length=1, max_length=120)
     theme: Theme | None = None
+    redirect_origins: list[RedirectOrigin] | None = Field(
+        default=None,
+        max_length=REDIRECT_ORIGINS_MAX,
+        description="The https origins (besides the platform's own) that checkout and payout"
+        " onboarding may send people back to; replaces the list",
+    )
     require_second_factor: bool | None = Field(
         default=None,
         description="Owners and admins act here only when signed in with a second factor"
@@ -71,6 +84,7 @@ class ChannelOut(Out):
     name: str
     theme: dict[str, Any]
     require_second_factor: bool
+    redirect_origins: list[str]
     created_at: datetime
 
 
@@ -123,6 +137,7 @@ class Channel(TypedDict):
     name: str
     theme: ThemeTokens
     require_second_factor: bool
+    redirect_origins: list[str]
     created_at: datetime
 
 

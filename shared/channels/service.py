@@ -24,7 +24,7 @@ from shared.platform.errors import Conflict, Forbidden, NotFound
 from shared.platform.ids import is_uuid, uuid7
 from shared.platform.pagination import decode_cursor, page
 
-_CHANNEL_COLS = "id, slug, name, theme, require_second_factor, created_at"
+_CHANNEL_COLS = "id, slug, name, theme, require_second_factor, redirect_origins, created_at"
 _NO_OWNER_LEFT = "A channel keeps at least one owner; make someone else owner first."
 
 
@@ -36,6 +36,7 @@ def _channel_out(row: dict[str, Any]) -> Channel:
         "name": row["name"],
         "theme": json.loads(theme) if isinstance(theme, str) else theme,
         "require_second_factor": row["require_second_factor"],
+        "redirect_origins": list(row["redirect_origins"]),
         "created_at": row["created_at"],
     }
 
@@ -110,11 +111,13 @@ def update_channel(*, channel_id: str, user_id: str | None, patch: ChannelPatch)
             tx,
             f"UPDATE channels SET name = coalesce(:name, name),"
             f" theme = coalesce(CAST(:theme AS jsonb), theme),"
-            f" require_second_factor = coalesce(:rsf, require_second_factor), updated_at = now()"
-            f" WHERE id = app_channel_id() RETURNING {_CHANNEL_COLS}",
+            f" require_second_factor = coalesce(:rsf, require_second_factor),"
+            f" redirect_origins = coalesce(CAST(:ro AS text[]), redirect_origins),"
+            f" updated_at = now() WHERE id = app_channel_id() RETURNING {_CHANNEL_COLS}",
             name=patch.name,
             theme=json.dumps(theme) if theme is not None else None,
             rsf=patch.require_second_factor,
+            ro=sorted(set(patch.redirect_origins)) if patch.redirect_origins is not None else None,
         )
         record_change(
             tx,

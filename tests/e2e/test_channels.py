@@ -305,3 +305,40 @@ def test_a_channel_can_require_a_second_factor_of_owners_and_admins(gateway_url)
     refreshed = requests.post(f"{gateway_url}/v1/auth/refresh", json=rt, timeout=10)
     assert refreshed.status_code == 200, refreshed.text
     assert requests.get(members, headers=bearer(refreshed.json()), timeout=10).status_code == 200
+
+
+def test_redirect_origins_are_https_origins_that_onboarding_may_return_to(gateway_url):
+    owner = signup(gateway_url)
+    ch = make_channel(gateway_url, owner)
+    assert ch["redirect_origins"] == []
+    onboarding = url(gateway_url, ch["id"], "/payouts/onboarding")
+    back = {"return_url": "https://School.example.com/paid"}
+    r = requests.post(onboarding, json=back, headers=owner.headers, timeout=20)
+    assert_problem(r, 422)  # not an origin the channel lists
+    for origins in (
+        ["http://school.example.com"],
+        ["https://school.example.com/path"],
+        ["https://user:pw@school.example.com"],
+        ["https://school.example.com?next=/"],
+        ["not a url"],
+        [f"https://s{i}.example.com" for i in range(11)],
+    ):
+        r = requests.patch(
+            url(gateway_url, ch["id"]),
+            json={"redirect_origins": origins},
+            headers=owner.headers,
+            timeout=10,
+        )
+        assert_problem(r, 422)
+    got = requests.get(url(gateway_url, ch["id"]), headers=owner.headers, timeout=10).json()
+    assert got["redirect_origins"] == []  # nothing was written
+    r = requests.patch(
+        url(gateway_url, ch["id"]),
+        json={"redirect_origins": ["https://School.example.com:443/", "https://a.example:8443"]},
+        headers=owner.headers,
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["redirect_origins"] == ["https://a.example:8443", "https://school.example.com"]
+    r = requests.post(onboarding, json=back, headers=owner.headers, timeout=20)
+    assert r.status_code == 200, r.text
