@@ -179,6 +179,17 @@ def _problems_for_framework_errors() -> None:
         current_app.register_error_handler(
             status, lambda e, st=status, sl=slug, ti=title: problem(st, sl, ti, ti + ".")
         )
+    if "security_headers" not in current_app.extensions:  # once per app, not per Api
+        current_app.extensions["security_headers"] = True
+        current_app.after_request(_with_security_headers)
+
+
+def _with_security_headers(resp: Response) -> Response:
+    """Responses the framework answers itself carry the headers too (Api's already do)."""
+    from flask import request
+
+    add_security_headers(request, resp)
+    return resp
 
 
 def _reject_unstorable_text(data: Any, loc: list[Any]) -> None:

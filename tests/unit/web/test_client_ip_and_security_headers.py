@@ -186,3 +186,26 @@ def test_a_reset_the_driver_lets_through_is_a_lost_connection():
         pg8000.core._read(Reset(), 5)
     assert db.connection_lost(raised.value)
     assert not db.connection_lost(ConnectionResetError(104, "an SMTP server, say"))
+
+
+def test_responses_the_framework_answers_itself_carry_them_too(tmp_path):
+    """A path functions-framework's router refuses never reaches the Api."""
+    from functions_framework import create_app
+
+    src = tmp_path / "main.py"
+    src.write_text(
+        "import functions_framework\n"
+        "from shared.web.api import Api\n"
+        "api = Api('framework_test', tag='Test')\n"
+        "handle = functions_framework.http(api)\n"
+    )
+    client = create_app("handle", str(src)).test_client()
+    r = client.get("/v1/x%0Ay", headers={"X-Forwarded-Proto": "https"})
+    assert r.status_code == 404 and r.content_type == "application/problem+json"
+    assert "X-Request-Id" not in r.headers  # answered by the framework, not the Api
+    for name, value in SECURITY_HEADERS.items():
+        assert r.headers.getlist(name) == [value], name
+    assert r.headers["Strict-Transport-Security"] == HSTS
+    r = client.get("/v1/fine")  # through the Api: still exactly one of each
+    assert "X-Request-Id" in r.headers
+    assert all(len(r.headers.getlist(name)) == 1 for name in SECURITY_HEADERS)
