@@ -95,10 +95,11 @@ def _alive(conn: Any) -> bool:
     if sock is None:
         return True
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
+        poller = select.poll()  # not select(): no FD_SETSIZE limit
+        poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
+        return not poller.poll(0)
     except (OSError, ValueError):  # closed socket (fileno -1)
         return False
-    return not readable
 
 
 class Pool:
@@ -278,9 +279,10 @@ def _begin(p: Pool, begin: str) -> pg8000.native.Connection:
     try:
         conn.run(begin)
         return conn
-    except Exception as e:
-        lost = connection_lost(e)
-        p.release(conn, broken=lost or _in_transaction(conn))
+    except BaseException as e:
+        lost = isinstance(e, Exception) and connection_lost(e)
+        # interrupted mid-protocol (not an Exception): the session's state is unknown
+        p.release(conn, broken=lost or not isinstance(e, Exception) or _in_transaction(conn))
         if not lost:
             raise
     conn = p.acquire(fresh=True)

@@ -54,13 +54,17 @@ def backend_pid(tx: db.Tx) -> int:
     return tx.scalar("SELECT pg_backend_pid()")
 
 
-def test_a_transaction_after_the_restart_runs_on_a_new_connection(terminate):
+def test_a_transaction_after_the_restart_runs_on_a_new_connection(terminate, monkeypatch):
+    failures: list[BaseException] = []
+    seen = db.connection_lost
+    monkeypatch.setattr(db, "connection_lost", lambda e: failures.append(e) or seen(e))
     with db.transaction() as tx:
         before = backend_pid(tx)
     assert terminate() >= 1
     with db.transaction() as tx:  # was: pg8000 InterfaceError / 57P01 (a 500)
         after = backend_pid(tx)
     assert after != before
+    assert failures == []  # the checkout saw it dead: no round trip on it failed
 
 
 def test_a_single_statement_after_the_restart_runs_on_a_new_connection(terminate):
