@@ -156,7 +156,8 @@ locals {
       topics  = ["domain-events"]
     }
     learning = {
-      secrets   = ["JWT_KEYS"]
+      # MEDIA_CDN_SIGNING_KEY: playback and downloads are Cloud CDN signed URLs.
+      secrets   = ["JWT_KEYS", "MEDIA_CDN_SIGNING_KEY"]
       buckets   = { media = "read" }
       topics    = ["domain-events"]
       sign_urls = true
@@ -324,6 +325,10 @@ locals {
     MAIL_FROM                     = var.mail_from
     # The client address is the X-Forwarded-For entry left of the load balancer's own.
     TRUSTED_PROXY_HOPS = tostring(var.trusted_proxy_hops)
+    # Media URLs are signed for the Cloud CDN on var.media_domain by the functions that mount
+    # MEDIA_CDN_SIGNING_KEY (the key of this name on the media-cdn backend bucket).
+    MEDIA_CDN_BASE_URL = "https://${var.media_domain}"
+    MEDIA_CDN_KEY_NAME = var.media_cdn_key_name
   }, var.smtp_user == "" ? {} : { SMTP_USER = var.smtp_user })
 
   # --- edge ------------------------------------------------------------------------------------

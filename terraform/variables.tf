@@ -29,6 +29,16 @@ variable "media_domain" {
   type        = string
 }
 
+variable "media_cdn_key_name" {
+  description = "Name of the media-cdn backend bucket's signed URL key whose value MEDIA_CDN_SIGNING_KEY holds (docs/DEPLOY.md)."
+  type        = string
+  default     = "k1"
+  validation {
+    condition     = can(regex("^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$", var.media_cdn_key_name))
+    error_message = "media_cdn_key_name: a Compute Engine resource name (RFC 1035: lower case, digits, hyphens)."
+  }
+}
+
 variable "cors_origins" {
   description = "Browser origins allowed to PUT uploads straight to the media bucket."
   type        = list(string)

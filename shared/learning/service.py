@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, TypedDict
 
 from shared import analytics
+from shared.adapters import cdn  # CDN or GCS signed URLs; the storage SDK only for GCS
 from shared.channels import POLICY, check_channel_id
 from shared.learning import enrollments
 from shared.learning.rules import PLAYBACK_URL_TTL, EnrollmentSource
@@ -170,10 +171,8 @@ def playback(*, channel_id: str, lesson_id: str, user_id: str) -> SignedUrl:
             user_id=user_id,
             metadata={"lesson_id": str(row["lesson_id"]), "course_id": str(row["course_id"])},
         )
-    from shared.adapters import gcs  # lazy: only this route pays for the storage client
-
-    url, expires_at = gcs.signed_get_url(
-        "media", row["video_object"], expires_seconds=PLAYBACK_URL_TTL
+    url, expires_at = cdn.signed_media_get_url(
+        row["video_object"], expires_seconds=PLAYBACK_URL_TTL
     )
     return {"url": url, "expires_at": expires_at}
 
@@ -215,10 +214,7 @@ def resource_download(*, channel_id: str, resource_id: str, user_id: str) -> Sig
                 "lesson_id": str(row["lesson_id"]) if row["lesson_id"] else None,
             },
         )
-    from shared.adapters import gcs
-
-    url, expires_at = gcs.signed_get_url(
-        "media",
+    url, expires_at = cdn.signed_media_get_url(
         row["object_name"],
         expires_seconds=PLAYBACK_URL_TTL,
         filename=row["filename"] or row["title"],

@@ -6,6 +6,7 @@ Cloud Functions mounts them from Secret Manager. `repr()` never shows a secret.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from functools import lru_cache
@@ -34,6 +35,12 @@ class Settings(BaseModel):
     # Locally, a generated service-account key signs V4 URLs; in the cloud, IAM signBlob.
     signing_key_file: str | None = None
     signing_service_account: str | None = None
+    # Cloud CDN in front of the media bucket (terraform/storage.tf media_cdn): with a signing key
+    # (base64url, 16 bytes; the key named media_cdn_key_name on the backend bucket) playback and
+    # downloads are CDN-signed URLs under media_cdn_base_url; without one (locally), GCS V4 URLs.
+    media_cdn_base_url: str | None = None
+    media_cdn_key_name: str | None = None
+    media_cdn_signing_key: SecretStr | None = None
 
     # Identity
     jwt_keys: SecretStr = SecretStr('{"local-1": "local-dev-jwt-secret-change-me-0123456789"}')
@@ -108,6 +115,24 @@ class Settings(BaseModel):
             raise ValueError(
                 "set all of ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET, or none"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _media_cdn_key_is_usable(self) -> Settings:
+        """A key that cannot sign must stop the start, not quietly fall back to GCS URLs."""
+        if self.media_cdn_signing_key is None:
+            return self
+        if not (self.media_cdn_base_url and self.media_cdn_key_name):
+            raise ValueError(
+                "MEDIA_CDN_SIGNING_KEY needs MEDIA_CDN_BASE_URL and MEDIA_CDN_KEY_NAME"
+            )
+        key = self.media_cdn_signing_key.get_secret_value().strip()
+        try:
+            raw = base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))
+        except ValueError:
+            raw = b""
+        if len(raw) != 16:
+            raise ValueError("MEDIA_CDN_SIGNING_KEY must be 16 bytes, base64url-encoded")
         return self
 
     @model_validator(mode="after")
