@@ -1,8 +1,8 @@
 # Global external Application Load Balancer (EXTERNAL_MANAGED: needed for path_template_match):
 #   var.domain       -> route rules from resources.yaml route templates, in list order, to one
 #                       serverless NEG + backend service (Cloud Armor) per public HTTP function
-#   var.media_domain -> Cloud CDN backend bucket on the media bucket (planned playback path;
-#                       the code still hands out GCS signed URLs, see storage.tf)
+#   var.media_domain -> Cloud CDN backend bucket on the media bucket: playback and downloads
+#                       are Cloud CDN signed URLs of this host (see storage.tf)
 # HTTP on port 80 only redirects to HTTPS.
 
 resource "google_compute_global_address" "lb" {

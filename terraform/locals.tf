@@ -156,8 +156,8 @@ locals {
       topics  = ["domain-events"]
     }
     learning = {
-      # MEDIA_CDN_SIGNING_KEY: playback and downloads are Cloud CDN signed URLs.
-      secrets   = ["JWT_KEYS", "MEDIA_CDN_SIGNING_KEY"]
+      # MEDIA_CDN_SIGNING_KEYS: playback and downloads are Cloud CDN signed URLs.
+      secrets   = ["JWT_KEYS", "MEDIA_CDN_SIGNING_KEYS"]
       buckets   = { media = "read" }
       topics    = ["domain-events"]
       sign_urls = true
@@ -326,7 +326,7 @@ locals {
     # The client address is the X-Forwarded-For entry left of the load balancer's own.
     TRUSTED_PROXY_HOPS = tostring(var.trusted_proxy_hops)
     # Media URLs are signed for the Cloud CDN on var.media_domain by the functions that mount
-    # MEDIA_CDN_SIGNING_KEY (the key of this name on the media-cdn backend bucket).
+    # MEDIA_CDN_SIGNING_KEYS, with the key of this name (one of the media-cdn backend bucket's).
     MEDIA_CDN_BASE_URL = "https://${var.media_domain}"
     MEDIA_CDN_KEY_NAME = var.media_cdn_key_name
   }, var.smtp_user == "" ? {} : { SMTP_USER = var.smtp_user })

@@ -148,12 +148,16 @@ resource "google_storage_bucket_object" "source" {
   content_type = "application/zip"
 }
 
-# --- Cloud CDN for media playback (provisioned; the code does not use it yet) -------------------
-# The media bucket behind a backend bucket on var.media_domain. The bucket stays private: only
-# Cloud CDN's fill account reads it, and clients would need a Cloud CDN signed URL (key added
-# with gcloud, docs/DEPLOY.md, so that its value never enters Terraform state). Planned: today
-# playback and downloads are V4 signed URLs of the bucket itself (shared/adapters/gcs.py
-# signed_get_url), so video bytes come from GCS directly, not through this CDN.
+# --- Cloud CDN for media playback and downloads ------------------------------------------------
+# The media bucket behind a backend bucket on var.media_domain. Playback and resource downloads
+# are Cloud CDN signed URLs of https://<media_domain>/<object> (shared/adapters/cdn.py; the
+# learning function mounts the keys as MEDIA_CDN_SIGNING_KEYS and signs with the one
+# MEDIA_CDN_KEY_NAME names). The keys are added to this backend bucket with gcloud
+# (docs/DEPLOY.md), so that their values never enter Terraform state. The bucket stays private: besides the functions, only Cloud CDN's
+# fill account reads it (cdn_fill_reads_media), and Cloud CDN fetches as that account only for
+# a request whose signature it has checked; a bad or expired signature is answered 403 at the
+# edge, and an unsigned request reaches the bucket anonymously and is refused there (the smoke
+# test in docs/DEPLOY.md checks both answers).
 
 resource "google_compute_backend_bucket" "media_cdn" {
   name        = "media-cdn"
@@ -162,6 +166,8 @@ resource "google_compute_backend_bucket" "media_cdn" {
   # HSTS and the other security headers (terraform/locals.tf, loadbalancer.tf)
   custom_response_headers = local.security_response_headers
 
+  # signed_url_cache_max_age_sec: a response to a signed request is cached as public for this
+  # long (the private bucket answers "private"); each client still needs a valid signature.
   cdn_policy {
     cache_mode                   = "CACHE_ALL_STATIC"
     default_ttl                  = 3600

@@ -30,7 +30,7 @@ variable "media_domain" {
 }
 
 variable "media_cdn_key_name" {
-  description = "Name of the media-cdn backend bucket's signed URL key whose value MEDIA_CDN_SIGNING_KEY holds (docs/DEPLOY.md)."
+  description = "Name of the key in MEDIA_CDN_SIGNING_KEYS (and on the media-cdn backend bucket) that signs media URLs (docs/DEPLOY.md)."
   type        = string
   default     = "k1"
   validation {

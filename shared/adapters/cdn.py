@@ -16,9 +16,11 @@ base64url key that was added to the backend bucket. The signature covers the who
 and including KeyName, so the path and any query before it cannot be changed.
 
 The signing functions are pure (no SDK, no I/O); `signed_media_get_url` reads the settings and
-answers a CDN URL when a signing key is configured (the cloud: Secret Manager mounts
-MEDIA_CDN_SIGNING_KEY), else a GCS V4 URL (locally, fake-gcs-server). Only this function reads
-the key, so only the functions that call it mount the secret (tests/infra checks that).
+answers a CDN URL when signing keys are configured (the cloud: Secret Manager mounts
+MEDIA_CDN_SIGNING_KEYS, a JSON map {key name: base64url key} like JWT_KEYS, and
+MEDIA_CDN_KEY_NAME picks the one that signs, so a rotation never pairs a name with another
+key's value), else a GCS V4 URL (locally, fake-gcs-server). Only this module reads the keys, so
+only the functions that use it mount the secret (tests/infra checks that).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -77,7 +80,7 @@ def signed_media_get_url(
     """A signed GET URL of a media-bucket object and when it expires: through Cloud CDN when
     a signing key is configured, else straight from Cloud Storage (V4)."""
     s = settings()
-    if s.media_cdn_signing_key is None or not s.media_cdn_base_url or not s.media_cdn_key_name:
+    if s.media_cdn_signing_keys is None or not s.media_cdn_base_url or not s.media_cdn_key_name:
         from shared.adapters import gcs  # lazy: the storage SDK only where it signs
 
         return gcs.signed_get_url(
@@ -88,7 +91,9 @@ def signed_media_get_url(
     url = sign_url(
         object_url(s.media_cdn_base_url, object_name, filename=filename),
         key_name=s.media_cdn_key_name,
-        key=decode_key(s.media_cdn_signing_key.get_secret_value()),
+        key=decode_key(
+            json.loads(s.media_cdn_signing_keys.get_secret_value())[s.media_cdn_key_name]
+        ),
         expires=int(expires_at.timestamp()),
     )
     return url, expires_at

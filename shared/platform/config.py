@@ -35,12 +35,13 @@ class Settings(BaseModel):
     # Locally, a generated service-account key signs V4 URLs; in the cloud, IAM signBlob.
     signing_key_file: str | None = None
     signing_service_account: str | None = None
-    # Cloud CDN in front of the media bucket (terraform/storage.tf media_cdn): with a signing key
-    # (base64url, 16 bytes; the key named media_cdn_key_name on the backend bucket) playback and
-    # downloads are CDN-signed URLs under media_cdn_base_url; without one (locally), GCS V4 URLs.
+    # Cloud CDN in front of the media bucket (terraform/storage.tf media_cdn). With signing keys
+    # (JSON {key name: base64url 16-byte key}, the keys of the backend bucket) playback and
+    # downloads are CDN-signed URLs under media_cdn_base_url, signed with the key named
+    # media_cdn_key_name; without them (locally), GCS V4 URLs.
     media_cdn_base_url: str | None = None
     media_cdn_key_name: str | None = None
-    media_cdn_signing_key: SecretStr | None = None
+    media_cdn_signing_keys: SecretStr | None = None
 
     # Identity
     jwt_keys: SecretStr = SecretStr('{"local-1": "local-dev-jwt-secret-change-me-0123456789"}')
@@ -118,21 +119,22 @@ class Settings(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _media_cdn_key_is_usable(self) -> Settings:
-        """A key that cannot sign must stop the start, not quietly fall back to GCS URLs."""
-        if self.media_cdn_signing_key is None:
+    def _media_cdn_keys_can_sign(self) -> Settings:
+        """Keys that cannot sign must stop the start, not quietly fall back to GCS URLs."""
+        if self.media_cdn_signing_keys is None:
             return self
-        if not (self.media_cdn_base_url and self.media_cdn_key_name):
-            raise ValueError(
-                "MEDIA_CDN_SIGNING_KEY needs MEDIA_CDN_BASE_URL and MEDIA_CDN_KEY_NAME"
-            )
-        key = self.media_cdn_signing_key.get_secret_value().strip()
-        try:
-            raw = base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))
-        except ValueError:
-            raw = b""
-        if len(raw) != 16:
-            raise ValueError("MEDIA_CDN_SIGNING_KEY must be 16 bytes, base64url-encoded")
+        keys = json.loads(self.media_cdn_signing_keys.get_secret_value())
+        if not self.media_cdn_base_url or not isinstance(keys, dict):
+            raise ValueError("MEDIA_CDN_SIGNING_KEYS is a JSON object and needs MEDIA_CDN_BASE_URL")
+        if self.media_cdn_key_name not in keys:
+            raise ValueError("MEDIA_CDN_KEY_NAME must name one of MEDIA_CDN_SIGNING_KEYS")
+        for key in keys.values():
+            try:
+                raw = base64.urlsafe_b64decode(str(key) + "=" * (-len(str(key)) % 4))
+            except ValueError:
+                raw = b""
+            if len(raw) != 16:
+                raise ValueError("every MEDIA_CDN_SIGNING_KEYS key is 16 bytes, base64url-encoded")
         return self
 
     @model_validator(mode="after")

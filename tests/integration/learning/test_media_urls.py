@@ -2,7 +2,7 @@
 configured (the cloud), and GCS V4 signed URLs without one (locally); issue 16 item 11.
 
 The use cases run in process on the test stack's database, with the settings overridden as a
-cloud function that mounts MEDIA_CDN_SIGNING_KEY sees them. Each signature is recomputed here
+cloud function that mounts MEDIA_CDN_SIGNING_KEYS sees them. Each signature is recomputed here
 from Google's documented algorithm (HMAC-SHA1 over the URL up to and including KeyName, with
 the base64url-decoded key).
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
@@ -59,7 +60,7 @@ def school(admin_db):
 def cloud_cdn(monkeypatch):
     monkeypatch.setenv("MEDIA_CDN_BASE_URL", MEDIA)
     monkeypatch.setenv("MEDIA_CDN_KEY_NAME", "k1")
-    monkeypatch.setenv("MEDIA_CDN_SIGNING_KEY", KEY)
+    monkeypatch.setenv("MEDIA_CDN_SIGNING_KEYS", json.dumps({"k1": KEY}))
     settings.cache_clear()
     yield
     settings.cache_clear()
@@ -97,7 +98,7 @@ def test_resource_download_answers_a_cdn_signed_attachment_url(school, cloud_cdn
 def test_without_a_cdn_key_playback_stays_a_gcs_signed_url(school):
     s = school
     settings.cache_clear()
-    assert settings().media_cdn_signing_key is None  # the local stack mounts no CDN key
+    assert settings().media_cdn_signing_keys is None  # the local stack mounts no CDN key
     out = learning.playback(channel_id=s["channel"], lesson_id=s["lesson"], user_id=s["student"])
     assert "X-Goog-Signature=" in out["url"] and "KeyName=" not in out["url"]
     assert not out["url"].startswith(MEDIA)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -122,12 +123,12 @@ def test_object_url_quotes_the_name_and_signs_the_download_name():
 # -- the choice: CDN when a key is configured ----------------------------------------------------
 @pytest.fixture
 def cdn_settings(monkeypatch):
-    """Settings as a cloud function that mounts MEDIA_CDN_SIGNING_KEY sees them."""
+    """Settings as a cloud function that mounts MEDIA_CDN_SIGNING_KEYS sees them, mid-rotation:
+    two keys, MEDIA_CDN_KEY_NAME picks the one that signs."""
+    keys = {"k0": base64.urlsafe_b64encode(bytes(16)).decode(), "k1": GOOGLE_KEY}
     monkeypatch.setenv("MEDIA_CDN_BASE_URL", "https://media.example.com")
     monkeypatch.setenv("MEDIA_CDN_KEY_NAME", "k1")
-    monkeypatch.setenv(
-        "MEDIA_CDN_SIGNING_KEY", GOOGLE_KEY + "\n"
-    )  # as `gcloud secrets` may hold it
+    monkeypatch.setenv("MEDIA_CDN_SIGNING_KEYS", json.dumps(keys))
     settings.cache_clear()
     yield settings
     settings.cache_clear()
@@ -153,7 +154,7 @@ def test_media_url_expiry_is_capped_at_fifteen_minutes(cdn_settings):
 
 
 def test_media_url_without_a_key_is_the_gcs_url(monkeypatch):
-    monkeypatch.delenv("MEDIA_CDN_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("MEDIA_CDN_SIGNING_KEYS", raising=False)
     monkeypatch.setenv("MEDIA_CDN_BASE_URL", "https://media.example.com")
     monkeypatch.setenv("MEDIA_CDN_KEY_NAME", "k1")
     settings.cache_clear()
@@ -174,22 +175,20 @@ def test_media_url_without_a_key_is_the_gcs_url(monkeypatch):
     assert calls == [("media", "o.pdf", 900, "n.pdf")]
 
 
+CDN_ENV = {"MEDIA_CDN_BASE_URL": "https://m.example.com", "MEDIA_CDN_KEY_NAME": "k1"}
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"MEDIA_CDN_SIGNING_KEY": GOOGLE_KEY}, "needs MEDIA_CDN_BASE_URL"),
-        (
-            {
-                "MEDIA_CDN_SIGNING_KEY": "not a key",
-                "MEDIA_CDN_BASE_URL": "https://m.example.com",
-                "MEDIA_CDN_KEY_NAME": "k1",
-            },
-            "16 bytes",
-        ),
+        ({"MEDIA_CDN_SIGNING_KEYS": json.dumps({"k1": GOOGLE_KEY})}, "needs MEDIA_CDN_BASE_URL"),
+        ({**CDN_ENV, "MEDIA_CDN_SIGNING_KEYS": json.dumps(GOOGLE_KEY)}, "a JSON object"),
+        ({**CDN_ENV, "MEDIA_CDN_SIGNING_KEYS": json.dumps({"k2": GOOGLE_KEY})}, "must name one"),
+        ({**CDN_ENV, "MEDIA_CDN_SIGNING_KEYS": json.dumps({"k1": "c2hvcnQ"})}, "16 bytes"),
     ],
 )
-def test_a_key_that_cannot_sign_stops_the_start(monkeypatch, env, message):
-    for name in ("MEDIA_CDN_SIGNING_KEY", "MEDIA_CDN_BASE_URL", "MEDIA_CDN_KEY_NAME"):
+def test_keys_that_cannot_sign_stop_the_start(monkeypatch, env, message):
+    for name in ("MEDIA_CDN_SIGNING_KEYS", "MEDIA_CDN_BASE_URL", "MEDIA_CDN_KEY_NAME"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
