@@ -194,6 +194,24 @@ def request_schemas(spec: dict[str, Any]) -> set[str]:
     return seen
 
 
+def schema_users(spec: dict[str, Any]) -> dict[str, set[str]]:
+    """Component name -> the operations (`METHOD /path`) whose parameters, bodies or answers
+    reach it, directly or through other components."""
+    schemas = spec.get("components", {}).get("schemas", {})
+    users: dict[str, set[str]] = {}
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            where = f"{method.upper()} {path}"
+            todo, seen = list(_refs(op)), set()
+            while todo:
+                name = todo.pop()
+                if name not in seen and name in schemas:
+                    seen.add(name)
+                    users.setdefault(name, set()).add(where)
+                    todo.extend(_refs(schemas[name]))
+    return users
+
+
 def _operation_facts(where: str, op: dict[str, Any]) -> Iterator[Fact]:
     yield Fact("operation", where)
     yield Fact("operation id", where, op.get("operationId", ""))
@@ -245,6 +263,16 @@ def _key(verb: str, fact: Fact) -> str:
     return f"{verb} {kind}: {fact.subject}{value}"
 
 
+def _ancestors(fact: Fact) -> set[Fact]:
+    """The fact itself and its parents up to the root."""
+    found: set[Fact] = set()
+    current: Fact | None = fact
+    while current is not None:
+        found.add(current)
+        current = current.parent
+    return found
+
+
 def _required_fields(spec: dict[str, Any]) -> set[Fact]:
     return {
         Fact("required field", f"{name}.{field}")
@@ -269,6 +297,16 @@ def changes(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
     # A schema that starts or stops being sent (only a new or removed route uses it) does not
     # make its fields newly required, nor optional.
     required_anyway = _required_fields(old) & _required_fields(new)
+    # A new schema that only new operations use comes with them (and a removed one that only
+    # removed operations used goes with them): their key covers it.
+    for diff, spec in ((added, new), (removed, old)):
+        operations = {f.subject for f in diff if f.kind == "operation"}
+        covered = {
+            Fact("schema", name)
+            for name, users in schema_users(spec).items()
+            if users <= operations
+        }
+        diff.difference_update({f for f in diff if _ancestors(f) & covered})
     for verb, diff, breaking_kinds in (
         ("removed", removed, _BREAKING_WHEN_REMOVED),
         ("added", added, _BREAKING_WHEN_ADDED),

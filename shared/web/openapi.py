@@ -127,6 +127,11 @@ _REASONS = {
     415: "Body is not application/json",
     422: "Validation failed",
 }
+# A refusal no schema can express: a cursor is opaque and signed.
+_CURSOR_REFUSED = (
+    "Validation failed, or a `cursor` that is not a `next_cursor` this list answered"
+    " (cursors are opaque and signed)"
+)
 _IDEMPOTENCY_CONFLICT = (
     "The Idempotency-Key was used with another request, or its first request is still running"
 )
@@ -145,6 +150,8 @@ def _statuses(route: Route) -> dict[int, str]:
         codes.update({c: _REASONS[c] for c in (400, 413, 415, 422)})
     if route.query is not None:
         codes[422] = _REASONS[422]
+        if "cursor" in route.query.model_fields:
+            codes[422] = _CURSOR_REFUSED
     if route.auth != "none":
         codes[401] = _REASONS[401]
     if "{" in route.template:

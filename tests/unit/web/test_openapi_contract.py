@@ -220,3 +220,34 @@ def test_a_breaking_change_must_be_under_a_breaking_heading():
         "removed field: NoteOut.state",
         "added schema: Tag",
     ]
+
+
+def test_a_new_operation_covers_the_schemas_only_it_uses():
+    new = doc()
+    schemas = new["components"]["schemas"]
+    schemas["Label"] = {"type": "object", "properties": {"name": {"enum": ["a"]}}}
+    schemas["LabelList"] = {
+        "type": "object",
+        "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Label"}}},
+    }
+    new["paths"]["/v1/labels"] = {
+        "get": {
+            "operationId": "list_labels",
+            "responses": {
+                "200": {
+                    "description": "ok",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/LabelList"}}
+                    },
+                }
+            },
+        }
+    }
+    assert keys(doc(), new) == {("added operation: GET /v1/labels", False)}
+    # ... but not a schema an existing operation also reaches
+    schemas["NoteOut"]["properties"]["label"] = {"$ref": "#/components/schemas/Label"}
+    assert keys(doc(), new) == {
+        ("added operation: GET /v1/labels", False),
+        ("added field: NoteOut.label", False),
+        ("added schema: Label", False),
+    }

@@ -186,3 +186,15 @@ def test_tags_list_the_known_capabilities_in_order_then_others():
     apis.append(internal)
     assert [t["name"] for t in tags(apis)] == ["Identity", "Courses", "Zeta"]
     assert tags(apis)[0]["description"]
+
+
+class PageQuery(BaseModel):
+    cursor: str | None = None
+
+
+def test_a_listed_cursor_documents_why_a_well_formed_one_can_be_refused():
+    described = responses(route(method="GET", query=PageQuery))["422"]["description"]
+    assert "`cursor`" in described and "next_cursor" in described
+    assert responses(route(method="GET", query=NotesQuery))["422"]["description"] == (
+        "Validation failed"
+    )
