@@ -24,8 +24,15 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / ".venv-openapi-client" / "bin"
 PACKAGE = "creator_platform_api_client"
 
-# The generator's own post-hooks run ruff on the output; the client is read, not linted.
-CONFIG = f"project_name_override: {PACKAGE}\npackage_name_override: {PACKAGE}\npost_hooks: []\n"
+# The generator's own post-hooks run ruff on the output; the client is read, not linted. It
+# knows JSON, text and binary media types only: a verifiable credential (a JWT) is text.
+CONFIG = f"""\
+project_name_override: {PACKAGE}
+package_name_override: {PACKAGE}
+post_hooks: []
+content_type_overrides:
+  application/vc+jwt: text/plain
+"""
 
 FLOW = textwrap.dedent(
     """
