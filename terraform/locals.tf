@@ -50,6 +50,7 @@ locals {
     analytics_maintenance = ["platform_fn_analytics_maintenance"]
     stripe_webhook        = ["platform_fn_stripe_webhook"]
     billing_reconcile     = ["platform_fn_billing_reconcile"]
+    analytics             = ["platform_fn_analytics"]
   }
 
   migrate_sa_id    = "db-migrate"
@@ -150,6 +151,10 @@ locals {
       secrets = ["JWT_KEYS"]
       topics  = ["domain-events"]
       queues  = ["auth-mail"] # password reset requests; the auth_mail worker sends the mail
+    }
+    analytics = {
+      secrets = ["JWT_KEYS"]
+      topics  = ["domain-events"] # a denied request is audited (access.denied)
     }
     auth_mail = {
       secrets = ["SMTP_PASSWORD"]
@@ -279,6 +284,7 @@ locals {
     learning        = { max_instances = 20, min_instances = var.environment == "prod" ? 1 : 0 }
     pages           = { concurrency = 8, db_pool = 4 }
     apidocs         = { concurrency = 16, db_pool = 0, max_instances = 2 }
+    analytics       = { db_pool = 2, max_instances = 2 } # staff dashboards: few readers
     stripe_webhook  = { timeout = 30 }
     media_finalized = { timeout = 120 }
     media_thumbnail = { memory = "1Gi", concurrency = 1, db_pool = 1, max_instances = 10, timeout = 300 }

@@ -1,4 +1,4 @@
-"""Analytics events and their daily rollups."""
+"""Analytics events, their daily rollups, and the creator KPIs read from them."""
 
 from typing import TYPE_CHECKING
 
@@ -6,9 +6,12 @@ from shared.platform.exports import lazy_exports
 
 if TYPE_CHECKING:
     from shared.analytics.events import maintain, record
+    from shared.analytics.service import export_csv, summary
 
 __getattr__ = lazy_exports(__name__, __file__)
 __all__ = [
+    "export_csv",
     "maintain",
     "record",
+    "summary",
 ]

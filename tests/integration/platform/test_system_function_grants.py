@@ -17,6 +17,7 @@ EXPECTED = {
     "analytics_roll_forward(p_lag interval)": {"platform_fn_analytics_maintenance"},
     "analytics_rollup_add(p_from timestamp with time zone, p_to timestamp with time zone)": set(),
     "analytics_rollup_day(p_day date, p_upto timestamp with time zone)": set(),
+    "analytics_settled_until()": {"platform_fn_analytics"},
     "audit_chain()": set(),
     "billing_channel_of(object_id text)": {
         "platform_fn_stripe_webhook",

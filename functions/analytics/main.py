@@ -1,0 +1,52 @@
+"""HTTP route family: a channel's KPI summary and its CSV export (staff only)."""
+
+import functions_framework
+from flask import Response
+
+from shared import analytics
+from shared.analytics.schemas import ExportQuery, SummaryOut, SummaryQuery
+from shared.web import Api, Ctx
+
+api = Api("analytics", tag="Analytics")
+C = "/v1/channels/{channel_id}"
+ERRORS = {403: "Not staff of this channel", 404: "No such channel, course or batch"}
+
+
+@api.route(
+    "GET",
+    C + "/analytics/summary",
+    query=SummaryQuery,
+    response=SummaryOut,
+    errors=ERRORS,
+    summary="KPIs of a period: totals, revenue per currency and a series by day",
+)
+def summary(ctx: Ctx):
+    return analytics.summary(
+        channel_id=ctx.params["channel_id"], user_id=ctx.require_user(), query=ctx.query
+    )
+
+
+@api.route(
+    "GET",
+    C + "/analytics/export.csv",
+    query=ExportQuery,
+    content_type="text/csv",
+    errors=ERRORS,
+    summary="The summary's series as CSV (kind: daily or revenue)",
+)
+def export_csv(ctx: Ctx) -> Response:
+    out = analytics.export_csv(
+        channel_id=ctx.params["channel_id"], user_id=ctx.require_user(), query=ctx.query
+    )
+    return Response(
+        out["body"],
+        status=200,
+        content_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{out["filename"]}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+handle_analytics = functions_framework.http(api)

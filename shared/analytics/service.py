@@ -1,0 +1,152 @@
+"""Creator KPIs of a channel (issue 14, item 2): the summary and its CSV export.
+
+Figures include events up to the moment of the request: the daily rollups (`analytics_daily`,
+kept by the maintenance cron, UTC days) hold every event up to `analytics_settled_until()`,
+and the raw events after that point (the tail, minutes of them) are added in the same
+statement, so both come from one snapshot. Rollups are by UTC day: a period in another time
+zone, or filtered by batch (events carry no batch: its students' events of its course count),
+is read from the raw events of the period instead. Enrollments are those started in the
+period; revenue is read from the ledger (integer minor units, per currency).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from shared import channels
+from shared.analytics import rules
+from shared.analytics.schemas import Csv, ExportQuery, SummaryQuery
+from shared.platform.db import Row, Tx, transaction
+from shared.platform.errors import NotFound, Unprocessable
+from shared.platform.ids import is_uuid
+
+TYPES = "('lesson.heartbeat', 'lesson.completed', 'course.completed', 'resource.downloaded')"
+WATCH = (
+    "coalesce(sum(CASE WHEN jsonb_typeof(e.metadata->'watch_seconds') = 'number'"
+    " THEN (e.metadata->>'watch_seconds')::numeric END), 0)"
+)
+COURSE = "(CAST(:course AS uuid) IS NULL OR {col} = CAST(:course AS uuid))"
+EVENT_FILTER = (
+    f"e.channel_id = app_channel_id() AND e.event_type IN {TYPES}"
+    " AND e.occurred_at >= :lo AND e.occurred_at < :hi"
+    " AND " + COURSE.format(col="analytics_uuid_or_null(e.metadata->>'course_id')")
+)
+
+# UTC days without a batch: rollups, plus the raw events after the rollups' settled point.
+ROLLED_EVENTS_SQL = f"""
+SELECT day, event_type, sum(events)::bigint AS events, sum(watch_seconds) AS watch_seconds
+  FROM (SELECT d.day, d.event_type, d.events, d.watch_seconds
+          FROM analytics_daily d
+         WHERE d.channel_id = app_channel_id() AND d.event_type IN {TYPES}
+           AND d.day BETWEEN :d0 AND :d1 AND {COURSE.format(col="d.course_id")}
+        UNION ALL
+        SELECT (e.occurred_at AT TIME ZONE 'UTC')::date, e.event_type, count(*), {WATCH}
+          FROM analytics_events e
+         WHERE {EVENT_FILTER} AND e.occurred_at > analytics_settled_until()
+         GROUP BY 1, 2) AS figures
+ GROUP BY 1, 2
+"""
+
+# Any time zone, any filter: the raw events of the period.
+RAW_EVENTS_SQL = f"""
+SELECT (e.occurred_at AT TIME ZONE :tz)::date AS day, e.event_type,
+       count(*) AS events, {WATCH} AS watch_seconds
+  FROM analytics_events e
+ WHERE {EVENT_FILTER}
+   AND (CAST(:batch AS uuid) IS NULL OR e.user_id IN (
+            SELECT en.user_id FROM enrollments en
+             WHERE en.channel_id = app_channel_id() AND en.batch_id = CAST(:batch AS uuid)))
+ GROUP BY 1, 2
+"""
+
+ENROLLMENTS_SQL = f"""
+SELECT (en.created_at AT TIME ZONE :tz)::date AS day, count(*) AS enrollments
+  FROM enrollments en
+ WHERE en.channel_id = app_channel_id() AND en.created_at >= :lo AND en.created_at < :hi
+   AND {COURSE.format(col="en.course_id")}
+   AND (CAST(:batch AS uuid) IS NULL OR en.batch_id = CAST(:batch AS uuid))
+ GROUP BY 1
+"""
+
+LEDGER_SQL = f"""
+SELECT (l.occurred_at AT TIME ZONE :tz)::date AS day, l.currency, l.kind,
+       sum(l.amount)::bigint AS amount
+  FROM ledger_entries l
+  LEFT JOIN payments p ON p.id = l.payment_id
+ WHERE l.channel_id = app_channel_id() AND l.occurred_at >= :lo AND l.occurred_at < :hi
+   AND l.kind IN ({", ".join(f"'{k}'" for k in rules.REVENUE_KINDS)})
+   AND {COURSE.format(col="coalesce(l.course_id, p.course_id)")}
+   AND (CAST(:batch AS uuid) IS NULL OR p.batch_id = CAST(:batch AS uuid))
+ GROUP BY 1, 2, 3
+"""
+
+
+def _ids(tx: Tx, q: SummaryQuery) -> tuple[str | None, str | None]:
+    """The course and batch filters, each of this channel (404 otherwise); a batch filters
+    by its course too."""
+    course, batch = q.course_id, q.batch_id
+    if course is not None and not (
+        is_uuid(course)
+        and tx.scalar(
+            "SELECT 1 FROM courses WHERE id = :c AND channel_id = app_channel_id()", c=course
+        )
+    ):
+        raise NotFound("No such course.")
+    if batch is not None:
+        row = (
+            tx.one(
+                "SELECT course_id FROM batches WHERE id = :b AND channel_id = app_channel_id()",
+                b=batch,
+            )
+            if is_uuid(batch)
+            else None
+        )
+        if row is None or (course is not None and str(row["course_id"]) != course):
+            raise NotFound("No such batch (of this course).")
+        course = str(row["course_id"])
+    return course, batch
+
+
+def _figures(tx: Tx, p: rules.Period, course: str | None, batch: str | None) -> dict[str, Any]:
+    lo, hi = p.bounds()
+    args: dict[str, Any] = {"lo": lo, "hi": hi, "course": course, "tz": p.tz, "batch": batch}
+    if p.utc_days() and batch is None:
+        events: list[Row] = tx.all(
+            ROLLED_EVENTS_SQL, d0=p.first, d1=p.last, lo=lo, hi=hi, course=course
+        )
+    else:
+        events = tx.all(RAW_EVENTS_SQL, **args)
+    return {
+        "events": events,
+        "enrollments": tx.all(ENROLLMENTS_SQL, **args),
+        "ledger": tx.all(LEDGER_SQL, **args),
+    }
+
+
+def _today(tz: str) -> date:
+    return datetime.now(UTC).astimezone(rules.zone(tz)).date()
+
+
+def summary(*, channel_id: str, user_id: str, query: SummaryQuery) -> dict[str, Any]:
+    """The KPIs of a period for the channel's staff (analytics.read), as API.md."""
+    channels.check_channel_id(channel_id)
+    try:
+        period = rules.period(query.first, query.last, tz=query.tz, today=_today(query.tz))
+    except ValueError as e:
+        raise Unprocessable(str(e)) from e
+    with transaction(channel_id=channel_id, user_id=user_id) as tx:
+        channels.require(tx, user_id, "analytics.read")
+        course, batch = _ids(tx, query)
+        figures = _figures(tx, period, course, batch)
+    return rules.summary(period, **figures)
+
+
+def export_csv(*, channel_id: str, user_id: str, query: ExportQuery) -> Csv:
+    """The summary's series as CSV (`kind` daily or revenue), cells safe for spreadsheets."""
+    s = summary(channel_id=channel_id, user_id=user_id, query=query)
+    header, rows = rules.export_rows(s, query.kind)
+    return {
+        "filename": f"analytics-{query.kind}-{s['from']}-{s['to']}.csv",
+        "body": rules.to_csv(header, rows),
+    }

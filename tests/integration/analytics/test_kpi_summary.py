@@ -1,0 +1,251 @@
+"""The KPI summary against a hand-computed fixture: known events (some in the rollups, some in
+the raw tail after them), enrollments and ledger rows of one channel, and the figures by
+channel, course, batch and time zone, computed by hand below.
+
+Days (UTC): D0 = today - 2, D1 = today - 1, D2 = today.
+  s1 (course A, batch BA): enrolled D0 09:00; heartbeat D0 10:00 30.5 s; lesson.completed and
+      resource.downloaded D1 23:30/23:40; course.completed today (rolled)
+  s2 (course A, no batch): enrolled D1 20:00; heartbeat D0 11:00 20 s; heartbeat today 5 s
+      (rolled)
+  s3 (course B): enrolled today; heartbeat D0 12:00 7.25 s; heartbeat 2.5 s and
+      resource.downloaded today (tail: after the rollups' settled point)
+  not counted: a lesson.playback of s1; another channel's heartbeat
+  ledger: usd sale 10000 and fee -1000 on D0 10:00 (payment p1: course A, batch BA), usd
+      refund -2500 on D1 12:00 (p1, no course on the row), eur sale 5000 on D1 23:50 (course B),
+      usd plan_invoice -2900 on D1 (not course revenue)
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from shared import analytics
+from shared.analytics.schemas import ExportQuery, SummaryQuery
+from shared.platform.errors import Forbidden, NotFound, Unprocessable
+from shared.platform.ids import uuid7
+from tests.factories import enrolled_student, make_batch, make_course, new_channel, new_user
+
+pytestmark = pytest.mark.usefixtures("stack")
+
+
+@pytest.fixture(scope="module")
+def admin(admin_db):
+    conn = admin_db(role="superuser")
+    yield conn
+    conn.close()
+
+
+def at(day: date, hhmm: str) -> datetime:
+    return datetime.fromisoformat(f"{day.isoformat()}T{hhmm}:00+00:00")
+
+
+def event(admin, channel, user, kind, course, when=None, **meta) -> None:
+    admin.run(
+        "INSERT INTO analytics_events (channel_id, user_id, event_type, metadata, occurred_at)"
+        " VALUES (:c, :u, :t, CAST(:m AS jsonb), coalesce(CAST(:w AS timestamptz), now()))",
+        c=channel,
+        u=user,
+        t=kind,
+        m=json.dumps({"course_id": course, **meta}),
+        w=when,
+    )
+
+
+def ledger(admin, channel, key, kind, amount, currency, when, payment=None, course=None):
+    admin.run(
+        "INSERT INTO ledger_entries (id, channel_id, entry_key, kind, amount, currency,"
+        " payment_id, course_id, occurred_at) VALUES (:i, :c, :k, :kind, :a, :cur, :p, :co, :t)",
+        i=uuid7(),
+        c=channel,
+        k=key,
+        kind=kind,
+        a=amount,
+        cur=currency,
+        p=payment,
+        co=course,
+        t=when,
+    )
+
+
+def settle(admin) -> datetime:
+    """Roll the rollups forward to now (the cron with no lag)."""
+    analytics.maintain(lag_seconds=0)
+    return admin.run("SELECT settled_until FROM analytics_rollup_state")[0][0]
+
+
+@pytest.fixture(scope="module")
+def fx(admin):
+    owner = new_user("Owner")
+    ch = new_channel(owner)
+    a = make_course(admin, ch, owner)["id"]
+    b = make_course(admin, ch, owner)["id"]
+    ba = make_batch(admin, ch, a, None)
+    s1, s2 = enrolled_student(admin, ch, a), enrolled_student(admin, ch, a)
+    s3 = enrolled_student(admin, ch, b)
+    today = admin.run("SELECT (now() AT TIME ZONE 'UTC')::date")[0][0]
+    d0, d1 = today - timedelta(days=2), today - timedelta(days=1)
+    for user, when in ((s1, at(d0, "09:00")), (s2, at(d1, "20:00"))):
+        admin.run("UPDATE enrollments SET created_at = :t WHERE user_id = :u", t=when, u=user)
+    admin.run("UPDATE enrollments SET batch_id = :b WHERE user_id = :u", b=ba, u=s1)
+    event(admin, ch, s1, "lesson.heartbeat", a, at(d0, "10:00"), watch_seconds=30.5)
+    event(admin, ch, s2, "lesson.heartbeat", a, at(d0, "11:00"), watch_seconds=20)
+    event(admin, ch, s3, "lesson.heartbeat", b, at(d0, "12:00"), watch_seconds=7.25)
+    event(admin, ch, s1, "lesson.completed", a, at(d1, "23:30"))
+    event(admin, ch, s1, "resource.downloaded", a, at(d1, "23:40"))
+    event(admin, ch, s1, "lesson.playback", a, at(d1, "23:45"))
+    event(admin, new_channel(new_user()), s1, "lesson.heartbeat", a, watch_seconds=99)
+    event(admin, ch, s2, "lesson.heartbeat", a, watch_seconds=5)
+    event(admin, ch, s1, "course.completed", a)
+    settled = settle(admin)
+    for day in (d0, d1):  # the cron's recompute of an ended day, for the back-dated events
+        admin.run("SELECT analytics_rollup_day(:d, :s)", d=day, s=settled)
+    event(admin, ch, s3, "lesson.heartbeat", b, watch_seconds=2.5)
+    event(admin, ch, s3, "resource.downloaded", b)
+    p1 = uuid7()
+    admin.run(
+        "INSERT INTO payments (id, channel_id, payment_intent_id, user_id, course_id, batch_id,"
+        " amount, currency) VALUES (:i, :c, :pi, :u, :co, :b, 10000, 'usd')",
+        i=p1,
+        c=ch,
+        pi=f"pi_{p1}",
+        u=s1,
+        co=a,
+        b=ba,
+    )
+    ledger(admin, ch, "sale:1", "sale", 10000, "usd", at(d0, "10:00"), p1, a)
+    ledger(admin, ch, "fee:1", "platform_fee", -1000, "usd", at(d0, "10:00"), p1, a)
+    ledger(admin, ch, "refund:1", "refund", -2500, "usd", at(d1, "12:00"), p1)
+    ledger(admin, ch, "sale:2", "sale", 5000, "eur", at(d1, "23:50"), None, b)
+    ledger(admin, ch, "plan:1", "plan_invoice", -2900, "usd", at(d1, "08:00"))
+    return {
+        "ch": ch,
+        "owner": owner,
+        "a": a,
+        "b": b,
+        "ba": ba,
+        "s1": s1,
+        "d0": d0,
+        "d1": d1,
+        "d2": today,
+        "admin": admin,
+    }
+
+
+def ask(fx, **q):
+    query = SummaryQuery.model_validate(
+        {"from": fx["d0"].isoformat(), "to": fx["d2"].isoformat(), **q}
+    )
+    return analytics.summary(channel_id=fx["ch"], user_id=fx["owner"], query=query)
+
+
+def figures(s):
+    keys = (
+        "watch_seconds",
+        "lesson_completions",
+        "course_completions",
+        "enrollments",
+        "resource_downloads",
+    )
+    return tuple(s[k] for k in keys)
+
+
+def money(currency, gross, fees, refunds, net):
+    return {"currency": currency, "gross": gross, "fees": fees, "refunds": refunds, "net": net}
+
+
+def test_channel_summary_matches_the_hand_computed_figures(fx):
+    s = ask(fx)
+    assert figures(s) == (65.25, 1, 1, 3, 2)
+    assert (s["certificates_issued"], s["certificate_views"], s["attendance_rate"]) == (0, 0, [])
+    assert s["revenue"] == [money("eur", 5000, 0, 0, 5000), money("usd", 10000, 1000, 2500, 6500)]
+    d0, d1, d2 = s["series"]
+    assert d0["day"] == fx["d0"].isoformat() and d2["day"] == fx["d2"].isoformat()
+    assert figures(d0) == (57.75, 0, 0, 1, 0)
+    assert figures(d1) == (0.0, 1, 0, 1, 1)
+    assert figures(d2) == (7.5, 0, 1, 1, 1)
+    assert d0["revenue"] == [money("usd", 10000, 1000, 0, 9000)]
+    assert d1["revenue"] == [money("eur", 5000, 0, 0, 5000), money("usd", 0, 0, 2500, -2500)]
+    assert d2["revenue"] == []
+
+
+def test_figures_are_the_same_whichever_side_of_the_roll_the_events_are(fx):
+    before = ask(fx)
+    settle(fx["admin"])  # the tail moves into the rollups
+    assert ask(fx) == before
+    assert ask(fx, tz="Etc/UTC")["series"] == before["series"]  # the raw path agrees
+
+
+def test_course_and_batch_filters(fx):
+    s = ask(fx, course_id=fx["a"])
+    assert figures(s) == (55.5, 1, 1, 2, 1)
+    assert s["revenue"] == [money("usd", 10000, 1000, 2500, 6500)]
+    s = ask(fx, batch_id=fx["ba"])  # s1's figures in course A, and the batch's payment
+    assert figures(s) == (30.5, 1, 1, 1, 1)
+    assert s["revenue"] == [money("usd", 10000, 1000, 2500, 6500)]
+    assert figures(ask(fx, course_id=fx["b"])) == (9.75, 0, 0, 1, 1)
+
+
+def test_days_follow_the_time_zone(fx):
+    """Tokyo is UTC+9: D1's 23:30-23:50 UTC events and sale fall on D2 there."""
+    s = ask(fx, tz="Asia/Tokyo", to=(fx["d2"] + timedelta(days=1)).isoformat())
+    assert figures(s) == (65.25, 1, 1, 3, 2)  # the same events, on other days
+    d0, d1, d2, d3 = s["series"]
+    assert figures(d0) == (57.75, 0, 0, 1, 0)
+    assert figures(d1) == (0.0, 0, 0, 0, 0)
+    assert d2["lesson_completions"] == 1
+    # today's UTC events are on D2 or D3 in Tokyo, depending on the hour: D1's are on D2
+    assert d2["resource_downloads"] + d3["resource_downloads"] == 2
+    assert d2["resource_downloads"] >= 1 and d2["enrollments"] >= 1
+    assert money("eur", 5000, 0, 0, 5000) in d2["revenue"]
+    assert d1["revenue"] == [money("usd", 0, 0, 2500, -2500)]
+
+
+def test_csv_export_of_the_series_and_of_revenue(fx):
+    q = ExportQuery.model_validate(
+        {"from": fx["d0"].isoformat(), "to": fx["d2"].isoformat(), "kind": "revenue"}
+    )
+    out = analytics.export_csv(channel_id=fx["ch"], user_id=fx["owner"], query=q)
+    assert out["filename"] == f"analytics-revenue-{fx['d0']}-{fx['d2']}.csv"
+    assert out["body"].splitlines() == [
+        "day,currency,gross,fees,refunds,net",
+        f"{fx['d0']},usd,10000,1000,0,9000",
+        f"{fx['d1']},eur,5000,0,0,5000",
+        f"{fx['d1']},usd,0,0,2500,-2500",
+    ]
+
+
+def test_staff_only_and_tenant_hidden(fx, admin):
+    student = fx["s1"]  # a member of the channel, role student
+    with pytest.raises(Forbidden):
+        analytics.summary(channel_id=fx["ch"], user_id=student, query=SummaryQuery())
+    stranger_channel = new_channel(new_user())
+    with pytest.raises(NotFound):
+        analytics.summary(channel_id=stranger_channel, user_id=fx["owner"], query=SummaryQuery())
+    other_course = make_course(admin, stranger_channel, fx["owner"])["id"]
+    for q in (
+        {"course_id": other_course},
+        {"batch_id": uuid7()},
+        {"course_id": "nope"},
+        {"course_id": fx["b"], "batch_id": fx["ba"]},
+    ):
+        with pytest.raises(NotFound):
+            ask(fx, **q)
+
+
+def test_bad_ranges_are_422(fx):
+    from pydantic import ValidationError
+
+    for q in (
+        {"from": "2026-03-02", "to": "2026-03-01"},
+        {"from": "2025-01-01", "to": "2026-01-02"},
+        {"tz": "Mars/Base"},
+        {"from": "yesterday"},
+    ):
+        with pytest.raises(ValidationError):
+            SummaryQuery.model_validate(q)
+    # a `from` after today with no `to` is after the default `to`
+    with pytest.raises(Unprocessable):
+        ask(fx, **{"from": (fx["d2"] + timedelta(days=5)).isoformat(), "to": None})
