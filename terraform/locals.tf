@@ -50,6 +50,7 @@ locals {
     analytics_maintenance = ["platform_fn_analytics_maintenance"]
     stripe_webhook        = ["platform_fn_stripe_webhook"]
     billing_reconcile     = ["platform_fn_billing_reconcile"]
+    search                = ["platform_fn_search"]
     analytics             = ["platform_fn_analytics"]
   }
 
@@ -204,6 +205,10 @@ locals {
     media_cleanup = {
       buckets = { media = "delete" } # released objects are deleted, never read or written
     }
+    search = {
+      secrets = ["JWT_KEYS"]      # signed-in callers see their channels' drafts and enrollments
+      topics  = ["domain-events"] # shared.channels may audit a denied request
+    }
     media_thumbnail = {
       buckets   = { media = "write" }
       topics    = ["domain-events"]
@@ -284,6 +289,8 @@ locals {
     learning        = { max_instances = 20, min_instances = var.environment == "prod" ? 1 : 0 }
     pages           = { concurrency = 8, db_pool = 4 }
     apidocs         = { concurrency = 16, db_pool = 0, max_instances = 2 }
+    search          = { db_pool = 2, max_instances = 4 }                   # one short read per request
+    search_indexer  = { concurrency = 2, db_pool = 1, max_instances = 2 } # one event per transaction
     analytics       = { db_pool = 2, max_instances = 2 } # staff dashboards: few readers
     stripe_webhook  = { timeout = 30 }
     media_finalized = { timeout = 120 }

@@ -29,6 +29,8 @@ EXPECTED = {
     },
     "outbox_claim_stale(min_age interval, max_rows integer)": {"platform_fn_outbox_sweeper"},
     "outbox_mark_published(ids uuid[])": {"platform_app"},
+    "search_published(p_q text, p_type text, p_cap integer, p_fuzzy_below integer,"
+    " p_limit integer, p_offset integer)": {"platform_fn_search"},
 }
 
 
