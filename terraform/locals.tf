@@ -227,6 +227,14 @@ locals {
       secrets = ["JWT_KEYS"]
       topics  = ["domain-events"]
     }
+    webhooks = {
+      secrets = ["JWT_KEYS"]
+      topics  = ["domain-events"]
+      queues  = ["webhook-deliveries"] # a replay queues the delivery again
+    }
+    webhook_fanout = {
+      queues = ["webhook-deliveries"] # one task per delivery
+    }
   }
   function_access = {
     for k in keys(local.functions) : k => merge(local.access_defaults, try(local.function_access_overrides[k], {}))
@@ -302,6 +310,11 @@ locals {
     analytics_maintenance = {
       memory = "1Gi", concurrency = 1, db_pool = 1, max_instances = 1, timeout = 900
     }
+    # Webhooks: small pools, as each transaction is short. A delivery mostly waits on the
+    # customer's endpoint (connect + read timeouts, integrations.rules), not on Postgres.
+    webhooks         = { db_pool = 2, max_instances = 2 }
+    webhook_fanout   = { db_pool = 2, max_instances = 3 }
+    webhook_delivery = { concurrency = 8, db_pool = 2, max_instances = 5, timeout = 30 }
   }
   function_runtime = {
     for k in keys(local.functions) : k => merge(local.runtime_defaults, try(local.runtime_overrides[k], {}))

@@ -88,10 +88,10 @@ resource "google_cloud_tasks_queue" "queue" {
 
   retry_config {
     max_attempts       = each.value.max_attempts
-    min_backoff        = "5s"
-    max_backoff        = "600s"
-    max_doublings      = 5
-    max_retry_duration = "86400s"
+    min_backoff        = try(each.value.min_backoff, "5s")
+    max_backoff        = try(each.value.max_backoff, "600s")
+    max_doublings      = try(each.value.max_doublings, 5)
+    max_retry_duration = try(each.value.max_retry_duration, "86400s")
   }
 
   stackdriver_logging_config {

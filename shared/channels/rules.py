@@ -38,6 +38,7 @@ POLICY: dict[str, frozenset[str]] = {
     "billing.manage": MANAGERS,
     "billing.onboard": frozenset({"owner"}),
     "disputes.read": MANAGERS,
+    "webhooks.manage": MANAGERS,  # outbound webhook endpoints, their deliveries and replays
     "community.post": ALL,
     "community.moderate": STAFF,
 }
