@@ -135,3 +135,37 @@ def test_registration_refuses_bad_input_roles_and_other_channels(gateway_url, sc
         ),
         404,
     )
+
+
+def test_a_500_is_retried_by_cloud_tasks_until_delivered(gateway_url, school, receiver):
+    s, owner = school, school["owner"]
+    receiver.statuses["/flaky"] = [500]
+    r = requests.post(
+        endpoints(gateway_url, s),
+        json={"url": receiver.url("/flaky"), "events": ["enrollment.created"]},
+        headers=owner.headers,
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    ep = r.json()
+    student = signup(gateway_url)
+    enrolled = requests.post(
+        api(gateway_url, s["cid"], f"/courses/{s['course']}/enroll"),
+        headers=student.headers,
+        timeout=10,
+    )
+    assert enrolled.status_code == 201, enrolled.text
+    first, retry = eventually(
+        lambda: receiver.on("/flaky"), until=lambda got: len(got) >= 2, timeout=60
+    )
+    assert first.headers["webhook-id"] == retry.headers["webhook-id"]
+    Webhook(ep["secret"]).verify(retry.body, retry.headers)
+
+    def log():
+        r = requests.get(
+            endpoints(gateway_url, s, f"/{ep['id']}/deliveries"), headers=owner.headers, timeout=10
+        )
+        return r.json()["items"]
+
+    (d,) = eventually(log, until=lambda items: items and items[0]["status"] == "succeeded")
+    assert d["attempts"] == 2 and d["last_status_code"] == 200 and d["last_error"] is None
