@@ -43,7 +43,7 @@ SELECT day, event_type, sum(events)::bigint AS events, sum(watch_seconds) AS wat
         UNION ALL
         SELECT (e.occurred_at AT TIME ZONE 'UTC')::date, e.event_type, count(*), {WATCH}
           FROM analytics_events e
-         WHERE {EVENT_FILTER} AND e.occurred_at > analytics_settled_until()
+         WHERE {EVENT_FILTER} AND e.occurred_at > (SELECT analytics_settled_until())
          GROUP BY 1, 2) AS figures
  GROUP BY 1, 2
 """
