@@ -50,6 +50,7 @@ locals {
     analytics_maintenance = ["platform_fn_analytics_maintenance"]
     stripe_webhook        = ["platform_fn_stripe_webhook"]
     billing_reconcile     = ["platform_fn_billing_reconcile"]
+    certificates          = ["platform_fn_certificates"]
     search                = ["platform_fn_search"]
     analytics             = ["platform_fn_analytics"]
   }
@@ -156,6 +157,13 @@ locals {
     analytics = {
       secrets = ["JWT_KEYS"]
       topics  = ["domain-events"] # a denied request is audited (access.denied)
+    }
+    certificates = {
+      secrets = ["JWT_KEYS", "CERTIFICATE_SIGNING_KEYS"]
+      topics  = ["domain-events"]
+    }
+    certificate_issuer = {
+      topics = ["domain-events"] # certificate.issued
     }
     auth_mail = {
       secrets = ["SMTP_PASSWORD"]

@@ -83,6 +83,12 @@ class Settings(BaseModel):
     zoom_client_secret: SecretStr | None = None
     zoom_api_base: str = "http://127.0.0.1:12112"
 
+    # Certificates (issue 13): the issuer's credential signing keys, JSON {kid: PEM of a P-256
+    # private key}, and the kid that signs (default: the last). Unset (local, test only): a
+    # deterministic development key, refused in prod (shared/certificates/keys.py).
+    certificate_signing_keys: SecretStr | None = None
+    certificate_active_kid: str | None = None
+
     # Messaging
     domain_events_topic: str = "domain-events"
     media_events_topic: str = "media-object-events"

@@ -23,6 +23,7 @@ EXPECTED = {
         "platform_fn_stripe_webhook",
         "platform_fn_billing_reconcile",
     },
+    "certificate_channel_of(p_code text)": {"platform_fn_certificates"},
     "learning_prune_sessions(max_age interval)": {"platform_fn_analytics_maintenance"},
     "media_unattached_uploads(min_age interval, max_rows integer)": {
         "platform_fn_analytics_maintenance"

@@ -1,0 +1,74 @@
+"""HTTP route family: certificates (the holder's list, public verification, the signed Open
+Badges 3.0 credential) and the issuer's published keys."""
+
+import functions_framework
+from flask import Response
+
+from shared import certificates
+from shared.certificates.schemas import DidDocument, Jwks, MyCertificateList, PublicCertificate
+from shared.web import Api, Ctx
+
+api = Api("certificates", tag="Certificates")
+UNKNOWN = {404: "No such certificate"}
+VC_JWT = {"type": "string", "contentMediaType": "application/vc+jwt"}
+
+
+@api.route(
+    "GET",
+    "/v1/me/certificates",
+    response=MyCertificateList,
+    summary="My certificates in every channel, newest first",
+)
+def my_certificates(ctx: Ctx):
+    return certificates.my_certificates(user_id=ctx.require_user())
+
+
+@api.route(
+    "GET",
+    "/v1/certificates/{code}",
+    auth="none",
+    response=PublicCertificate,
+    errors=UNKNOWN,
+    summary="Verify a certificate by its code",
+)
+def public_certificate(ctx: Ctx):
+    return certificates.public_certificate(code=ctx.params["code"])
+
+
+@api.route(
+    "GET",
+    "/v1/certificates/{code}/credential",
+    auth="none",
+    content_type="application/vc+jwt",
+    response=VC_JWT,
+    errors=UNKNOWN,
+    summary="The signed Open Badges 3.0 credential (VC-JWT, ES256)",
+)
+def credential(ctx: Ctx) -> Response:
+    jws = certificates.credential_jwt(code=ctx.params["code"])
+    return Response(jws, status=200, content_type="application/vc+jwt")
+
+
+@api.route(
+    "GET",
+    "/.well-known/jwks.json",
+    auth="none",
+    response=Jwks,
+    summary="The issuer's public keys (every key that signed a credential still valid)",
+)
+def jwks(ctx: Ctx):
+    return certificates.jwks()
+
+
+@api.route(
+    "GET",
+    "/.well-known/did.json",
+    auth="none",
+    response=DidDocument,
+    summary="The issuer's did:web document (the same keys)",
+)
+def did_document(ctx: Ctx):
+    return certificates.did_document()
+
+
+handle_certificates = functions_framework.http(api)

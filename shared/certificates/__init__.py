@@ -1,0 +1,26 @@
+"""Certificates of completion: issuance, public verification and the signed Open Badges 3.0
+credential."""
+
+from typing import TYPE_CHECKING
+
+from shared.platform.exports import lazy_exports
+
+if TYPE_CHECKING:
+    from shared.certificates.issuance import on_course_completed
+    from shared.certificates.service import (
+        credential_jwt,
+        did_document,
+        jwks,
+        my_certificates,
+        public_certificate,
+    )
+
+__getattr__ = lazy_exports(__name__, __file__)
+__all__ = [
+    "credential_jwt",
+    "did_document",
+    "jwks",
+    "my_certificates",
+    "on_course_completed",
+    "public_certificate",
+]

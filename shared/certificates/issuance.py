@@ -1,0 +1,131 @@
+"""Issuance (consumer certificate_issuer of `course.completed`).
+
+Exactly once per student and course: the row is unique on (channel, course, user) and inserted
+with ON CONFLICT DO NOTHING, in the transaction that records the event as processed
+(`first_delivery`), so duplicate and concurrent deliveries of one event, and distinct completion
+events of the same course, make one certificate and one `certificate.issued` event. A code
+collision (60 random bits) retries with a new code inside a savepoint. The holder's name, the
+course's title and the salted hash of the holder's email are copied as they are at issue.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC
+from typing import Any
+
+from shared.certificates import rules
+from shared.platform import audit
+from shared.platform.config import settings
+from shared.platform.consumers import first_delivery
+from shared.platform.db import Tx, transaction
+from shared.platform.ids import uuid7
+from shared.platform.outbox import publishing_after_commit
+
+log = logging.getLogger("certificates")
+CONSUMER = "certificate_issuer"
+_CODE_ATTEMPTS = 5
+
+_HOLDER_SQL = """
+SELECT u.email, u.display_name, c.title, c.description
+  FROM users u, courses c
+ WHERE u.id = :u AND c.id = :c AND c.channel_id = app_channel_id()
+"""
+
+_INSERT_SQL = """
+INSERT INTO certificates (id, channel_id, course_id, user_id, enrollment_id, code, holder_name,
+                          course_title, course_description, subject_hash, subject_salt)
+VALUES (:id, app_channel_id(), :c, :u, :e, :code, :holder, :title, :descr, :hash, :salt)
+ON CONFLICT (channel_id, course_id, user_id) DO NOTHING
+RETURNING id, code, issued_at
+"""
+
+
+def on_course_completed(*, envelope: Any, attributes: Mapping[str, str]) -> str:
+    """Entry for certificate_issuer, given its Pub/Sub push decoded (shared.web envelopes).
+    Returns what happened: issued, exists, duplicate, skipped or malformed."""
+    parsed = rules.parse_completed(envelope)
+    if isinstance(parsed, str):
+        log.warning("malformed course.completed event dropped: %s", parsed)
+        return "malformed"
+    event_id, channel_id, user_id, course_id, enrollment_id = parsed
+    if attributes.get("channel_id") not in (None, channel_id):
+        log.warning("event %s: attribute and body name different channels; dropped", event_id)
+        return "malformed"
+    with publishing_after_commit():
+        outcome = issue(
+            event_id=event_id,
+            channel_id=channel_id,
+            user_id=user_id,
+            course_id=course_id,
+            enrollment_id=enrollment_id,
+        )
+    log.info("course.completed %s: %s", event_id, outcome)
+    return outcome
+
+
+def issue(
+    *, event_id: str, channel_id: str, user_id: str, course_id: str, enrollment_id: str | None
+) -> str:
+    """Issue the certificate of one completion, once."""
+    with transaction(channel_id=channel_id) as tx:
+        if not first_delivery(tx, consumer=CONSUMER, event_id=event_id):
+            return "duplicate"
+        holder = tx.one(_HOLDER_SQL, u=user_id, c=course_id)
+        if holder is None:
+            log.warning("event %s: no such user or course in channel %s", event_id, channel_id)
+            return "skipped"
+        row = _insert(tx, holder, course_id=course_id, user_id=user_id, enrollment=enrollment_id)
+        if row is None:
+            return "exists"
+        payload = {
+            "certificate_id": str(row["id"]),
+            "code": row["code"],
+            "user_id": user_id,
+            "course_id": course_id,
+            "issued_at": row["issued_at"].astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "verify_url": rules.verify_url(row["code"], base_url=settings().public_base_url),
+        }
+        audit.record_change(
+            tx,
+            channel_id=channel_id,
+            actor_user_id=None,
+            action=rules.CERTIFICATE_ISSUED,
+            target_type="certificate",
+            target_id=str(row["id"]),
+            payload=payload,
+            details={"course_id": course_id, "user_id": user_id},
+        )
+        return "issued"
+
+
+def _insert(
+    tx: Tx, holder: Mapping[str, Any], *, course_id: str, user_id: str, enrollment: str | None
+) -> dict[str, Any] | None:
+    """Insert the certificate; None if the student already holds one for the course."""
+    salt = rules.new_salt()
+    for attempt in range(_CODE_ATTEMPTS):
+        tx.exec("SAVEPOINT certificate_code")
+        try:
+            row = tx.one(
+                _INSERT_SQL,
+                id=uuid7(),
+                c=course_id,
+                u=user_id,
+                e=enrollment,
+                code=rules.new_code(),
+                holder=holder["display_name"],
+                title=holder["title"],
+                descr=holder["description"] or "",
+                hash=rules.identity_hash(holder["email"], salt),
+                salt=salt,
+            )
+        except Exception as err:  # a code collision (unique violation); anything else re-raises
+            tx.exec("ROLLBACK TO SAVEPOINT certificate_code")
+            if "certificates_code_key" not in str(err) or attempt == _CODE_ATTEMPTS - 1:
+                raise
+            continue
+        tx.exec("RELEASE SAVEPOINT certificate_code")
+        return row
+    return None  # unreachable: the last attempt returns or raises

@@ -1,0 +1,47 @@
+"""Response bodies of the certificate routes (API.md "Certificates")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from shared.platform.models import Out
+
+
+class MyCertificate(Out):
+    id: str
+    code: str = Field(description="Human-typable code, `XXXX-XXXX-XXXX` (no 0, O, 1 or I)")
+    course_id: str
+    channel_id: str
+    issued_at: datetime
+    status: Literal["valid", "revoked"]
+    pdf_url: str | None = Field(description="null until the PDF is rendered")
+    verify_url: str = Field(description="The public verification page")
+    credential_url: str = Field(description="The signed Open Badges 3.0 credential (VC-JWT)")
+
+
+class MyCertificateList(Out):
+    items: list[MyCertificate]
+    next_cursor: str | None = Field(description="Always null: every certificate is listed")
+
+
+class PublicCertificate(Out):
+    code: str
+    status: Literal["valid", "revoked"]
+    revocation_reason: str | None = Field(default=None, description="Only when revoked")
+    holder_name: str = Field(description="The holder's name as it was at issue")
+    course_title: str
+    channel_name: str
+    issued_at: datetime
+
+
+class Jwks(Out):
+    keys: list[dict[str, Any]] = Field(description="Public P-256 keys (JWK), each with its kid")
+
+
+class DidDocument(Out):
+    id: str = Field(description="did:web of the platform's public origin")
+    verificationMethod: list[dict[str, Any]]  # DID core's field names
+    assertionMethod: list[str]

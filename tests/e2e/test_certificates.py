@@ -1,0 +1,112 @@
+"""Certificates over HTTP through the gateway: completing a course over the API -> outbox
+`course.completed` -> Pub/Sub emulator -> push through the subscription filter ->
+certificate_issuer -> the holder's list, the public record, and the signed credential, which a
+stranger verifies with nothing but the published JWKS (joserfc) and validates against the
+OB 3.0 schema; a tampered one fails."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+import requests
+from joserfc.errors import BadSignatureError
+
+from tests.factories import make_course
+from tests.helpers import assert_problem, eventually, make_channel, signup
+from tests.unit.certificates import ob3
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def admin(admin_db):
+    conn = admin_db()
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def earned(gateway_url, admin):
+    """A student who completed a one-lesson free course over the API, and their certificate
+    once the push has issued it."""
+    owner = signup(gateway_url)
+    ch = make_channel(gateway_url, owner, name="Школа Ελληνικά")
+    course = make_course(admin, ch["id"], owner.id, lessons=(("text", None),), title="日本語 I")
+    student = signup(gateway_url, name="Zoë Đặng")
+    c = f"{gateway_url}/v1/channels/{ch['id']}"
+    r = requests.post(f"{c}/courses/{course['id']}/enroll", headers=student.headers, timeout=10)
+    assert r.status_code == 201, r.text
+    r = requests.post(
+        f"{c}/lessons/{course['lessons'][0]}/complete", headers=student.headers, timeout=10
+    )
+    assert r.status_code == 200 and r.json()["course_completed"] is True, r.text
+
+    def mine():
+        r = requests.get(f"{gateway_url}/v1/me/certificates", headers=student.headers, timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()["items"]
+
+    items = eventually(mine, timeout=20, what="the certificate to be issued")
+    return {"student": student, "cert": items[0], "ch": ch, "course": course, "items": items}
+
+
+def test_completion_issues_one_certificate_that_anyone_can_look_up(gateway_url, earned):
+    cert = earned["cert"]
+    assert len(earned["items"]) == 1
+    assert (cert["course_id"], cert["channel_id"], cert["status"]) == (
+        earned["course"]["id"],
+        earned["ch"]["id"],
+        "valid",
+    )
+    assert cert["pdf_url"] is None  # rendering is not built yet
+    code = cert["code"]
+    assert len(code) == 14 and not set(code) & set("0O1I")
+    r = requests.get(f"{gateway_url}/v1/certificates/{code.lower()}", timeout=10)  # no auth
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert {k: body[k] for k in ("code", "status", "holder_name", "course_title")} == {
+        "code": code,
+        "status": "valid",
+        "holder_name": "Zoë Đặng",
+        "course_title": "日本語 I",
+    }
+    assert body["channel_name"] == "Школа Ελληνικά" and "revocation_reason" not in body
+
+
+def test_unknown_codes_are_404_problems_of_one_shape(gateway_url):
+    for typed in ("ZZZZ-ZZZZ-ZZZZ", "0O1I-0O1I-0O1I", "nope"):
+        for suffix in ("", "/credential"):
+            problem = assert_problem(
+                requests.get(f"{gateway_url}/v1/certificates/{typed}{suffix}", timeout=10), 404
+            )
+            assert problem["detail"] == "No such certificate."
+
+
+def test_the_credential_verifies_with_the_published_jwks_alone(gateway_url, earned):
+    url = earned["cert"]["credential_url"]
+    assert url == f"{gateway_url}/v1/certificates/{earned['cert']['code']}/credential"
+    r = requests.get(url, timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].startswith("application/vc+jwt")
+    jwks = requests.get(f"{gateway_url}/.well-known/jwks.json", timeout=10).json()
+    claims = ob3.verify(r.text, jwks)
+    ob3.validate(claims["vc"])
+    vc = claims["vc"]
+    assert vc["credentialSubject"]["achievement"]["name"] == "日本語 I"
+    assert vc["issuer"]["name"] == "Школа Ελληνικά"
+    assert earned["student"].email not in r.text and "@" not in json.dumps(vc["credentialSubject"])
+    did = requests.get(f"{gateway_url}/.well-known/did.json", timeout=10).json()
+    assert [m["publicKeyJwk"] for m in did["verificationMethod"]] == jwks["keys"]
+
+    header, payload, signature = r.text.split(".")
+    forged_claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    forged_claims["vc"]["credentialSubject"]["achievement"]["name"] = "Another course"
+    forged = base64.urlsafe_b64encode(json.dumps(forged_claims).encode()).rstrip(b"=").decode()
+    with pytest.raises(BadSignatureError):
+        ob3.verify(f"{header}.{forged}.{signature}", jwks)
+
+
+def test_my_certificates_needs_a_signed_in_caller(gateway_url):
+    assert_problem(requests.get(f"{gateway_url}/v1/me/certificates", timeout=10), 401)
