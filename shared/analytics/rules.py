@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
+# The days a period may hold: far from the calendar's ends, so local midnights always exist.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2199, 12, 31)
 # The counted analytics events (shared.learning records them) and the KPI each one feeds.
 EVENT_KPIS = {
     "lesson.completed": "lesson_completions",
@@ -79,6 +81,8 @@ class Period:
 
 def period_problem(first: date | None, last: date | None) -> str | None:
     """Why the asked range is not a period (None: it is one)."""
+    if any(d is not None and not FIRST_DAY <= d <= LAST_DAY for d in (first, last)):
+        return f"Days are from {FIRST_DAY} to {LAST_DAY}."
     if first is not None and last is not None:
         if first > last:
             return "`from` is after `to`."

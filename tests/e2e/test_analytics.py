@@ -104,6 +104,8 @@ def test_staff_only_other_channels_hidden_and_bad_ranges(gateway_url, school):
         {"from": long_ago, "to": today()},  # 367 days
         {"tz": "Mars/Olympus"},
         {"from": "2026-02-30"},
+        {"from": "0001-01-01", "to": "0001-01-02", "tz": "America/New_York"},
+        {"to": "9999-12-31"},
         {"kind": "users"},
     ):
         target = url if "kind" not in params else url.replace("summary", "export.csv")

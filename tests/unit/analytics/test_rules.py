@@ -30,6 +30,9 @@ def test_period_defaults_to_the_30_days_ending_today():
         (date(2025, 1, 1), date(2026, 1, 1), None),  # 366 days
         (date(2024, 1, 1), date(2024, 12, 31), None),  # leap year: 366 days
         (D1, D1, None),
+        (date(1, 1, 1), date(1, 1, 2), "Days are from 2000-01-01 to 2199-12-31."),
+        (None, date(9999, 12, 31), "Days are from 2000-01-01 to 2199-12-31."),
+        (date(2199, 12, 31), None, None),
     ],
 )
 def test_period_problems(first, last, problem):
