@@ -13,6 +13,9 @@ from shared.integrations.schemas import (
     EndpointPage,
     Replay,
     ReplayOut,
+    Rotated,
+    RotatedOut,
+    RotateIn,
 )
 from shared.web import Api, Ctx, ListQuery
 
@@ -66,6 +69,23 @@ def delete_endpoint(ctx: Ctx) -> None:
         channel_id=ctx.params["channel_id"],
         user_id=ctx.require_user(),
         endpoint_id=ctx.params["endpoint_id"],
+    )
+
+
+@api.route(
+    "POST",
+    C + "/webhook-endpoints/{endpoint_id}/rotate-secret",
+    body=RotateIn,
+    response=RotatedOut,
+    summary="Replace the signing secret; the old one also signs during the overlap window",
+    errors={**DENIED, 404: "No such channel or endpoint"},
+)
+def rotate_secret(ctx: Ctx) -> Rotated:
+    return integrations.rotate_secret(
+        channel_id=ctx.params["channel_id"],
+        user_id=ctx.require_user(),
+        endpoint_id=ctx.params["endpoint_id"],
+        data=ctx.body,
     )
 
 

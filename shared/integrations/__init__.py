@@ -15,6 +15,7 @@ if TYPE_CHECKING:
         list_deliveries,
         list_endpoints,
         replay_delivery,
+        rotate_secret,
     )
 
 __getattr__ = lazy_exports(__name__, __file__)
@@ -28,4 +29,5 @@ __all__ = [
     "list_endpoints",
     "on_domain_event",
     "replay_delivery",
+    "rotate_secret",
 ]

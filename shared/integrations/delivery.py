@@ -50,7 +50,8 @@ def deliver(*, channel_id: Any, delivery_id: Any) -> Outcome:
     with transaction(channel_id=channel_id) as tx:
         row = tx.one(
             "SELECT d.id, d.event_type, d.payload, d.status, d.attempts, d.created_at,"
-            " e.id AS endpoint_id, e.url, e.secret, e.status AS endpoint_status"
+            " e.id AS endpoint_id, e.url, e.secret, e.status AS endpoint_status,"
+            " e.previous_secret, e.previous_secret_expires_at"
             " FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id"
             " WHERE d.channel_id = app_channel_id() AND d.id = :id",
             id=delivery_id,
@@ -82,7 +83,14 @@ def _send(row: Mapping[str, Any]) -> Answer:
     msg_id = f"msg_{row['id']}"
     # One instant for the signature and the header: signed and sent timestamps must agree.
     at = datetime.now(UTC)
-    signature = Webhook(row["secret"]).sign(msg_id, at, body)
+    keys = rules.signing_secrets(
+        current=row["secret"],
+        previous=row["previous_secret"],
+        previous_expires_at=row["previous_secret_expires_at"],
+        now=at,
+    )
+    # After a rotation, one `v1,` signature per live secret, space-separated (the spec's form).
+    signature = " ".join(Webhook(key).sign(msg_id, at, body) for key in keys)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "creator-platform-webhooks/1",

@@ -55,6 +55,19 @@ _BLOCKED_NETWORKS = tuple(
 _BLOCKED_HOSTS = frozenset({"metadata.google.internal", "metadata", "metadata.goog"})
 
 
+MAX_OVERLAP = timedelta(hours=72)  # a rotated-out secret signs at most this long
+
+
+def signing_secrets(
+    *, current: str, previous: str | None, previous_expires_at: datetime | None, now: datetime
+) -> list[str]:
+    """The secrets a delivery is signed with: the current one, and the previous one while its
+    overlap window after a rotation lasts."""
+    if previous and previous_expires_at is not None and now < previous_expires_at:
+        return [current, previous]
+    return [current]
+
+
 def public_event(outbox_type: str) -> str | None:
     """The webhook event type of an outbox event, or None when it is not published."""
     return PUBLIC_EVENTS.get(outbox_type)

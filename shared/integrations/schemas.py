@@ -30,6 +30,21 @@ class EndpointIn(Model):
         return list(dict.fromkeys(events))
 
 
+class RotateIn(Model):
+    overlap_hours: int = Field(
+        default=24,
+        ge=0,
+        le=72,
+        description="How long the previous secret keeps signing deliveries beside the new one",
+    )
+
+
+class RotatedOut(Out):
+    id: str
+    secret: str = Field(description="The new `whsec_` secret; shown only in this answer")
+    previous_secret_expires_at: str | None
+
+
 class EndpointOut(Out):
     id: str
     url: str
@@ -118,3 +133,9 @@ class DeliveryPage(TypedDict):
 class Replay(TypedDict):
     id: str
     status: DeliveryStatus
+
+
+class Rotated(TypedDict):
+    id: str
+    secret: str
+    previous_secret_expires_at: str | None

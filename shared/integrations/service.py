@@ -23,6 +23,8 @@ from shared.integrations.schemas import (
     EndpointIn,
     EndpointPage,
     Replay,
+    Rotated,
+    RotateIn,
 )
 from shared.platform import audit
 from shared.platform.config import settings
@@ -104,6 +106,42 @@ def delete_endpoint(*, channel_id: str, user_id: str | None, endpoint_id: str) -
             target_id=str(row["id"]),
             payload={"endpoint_id": str(row["id"])},
         )
+
+
+def rotate_secret(
+    *, channel_id: str, user_id: str | None, endpoint_id: str, data: RotateIn
+) -> Rotated:
+    """A new signing secret, answered once; the old one keeps signing beside it for the
+    overlap window (0 ends it at once), so receivers can switch without losing a delivery."""
+    secret = rules.new_secret(secrets.token_bytes(rules.SECRET_BYTES))
+    with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
+        require(tx, user_id, "webhooks.manage")
+        row = _endpoint_row(tx, endpoint_id)
+        updated = tx.one(
+            "UPDATE webhook_endpoints SET previous_secret = CASE WHEN :h > 0 THEN secret END,"
+            " previous_secret_expires_at = CASE WHEN :h > 0"
+            " THEN now() + make_interval(hours => :h) END, secret = :s"
+            " WHERE id = :id RETURNING previous_secret_expires_at",
+            h=data.overlap_hours,
+            s=secret,
+            id=row["id"],
+        )
+        assert updated is not None
+        audit.record_change(
+            tx,
+            channel_id=channel_id,
+            actor_user_id=user_id,
+            action="webhook_endpoint.secret_rotated",
+            target_type="webhook_endpoint",
+            target_id=str(row["id"]),
+            payload={"endpoint_id": str(row["id"])},
+            details={"overlap_hours": data.overlap_hours},
+        )
+    return {
+        "id": str(row["id"]),
+        "secret": secret,
+        "previous_secret_expires_at": _when(updated["previous_secret_expires_at"]),
+    }
 
 
 def list_deliveries(

@@ -169,3 +169,26 @@ def test_a_500_is_retried_by_cloud_tasks_until_delivered(gateway_url, school, re
 
     (d,) = eventually(log, until=lambda items: items and items[0]["status"] == "succeeded")
     assert d["attempts"] == 2 and d["last_status_code"] == 200 and d["last_error"] is None
+
+
+def test_rotate_secret_answers_a_new_secret_once(gateway_url, school, receiver):
+    s, owner = school, school["owner"]
+    made = requests.post(
+        endpoints(gateway_url, s),
+        json={"url": receiver.url("/r"), "events": ["payment.succeeded"]},
+        headers=owner.headers,
+        timeout=10,
+    ).json()
+    url = endpoints(gateway_url, s, f"/{made['id']}/rotate-secret")
+    r = requests.post(url, json={"overlap_hours": 2}, headers=owner.headers, timeout=10)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["id"] == made["id"] and out["secret"].startswith("whsec_")
+    assert out["secret"] != made["secret"] and out["previous_secret_expires_at"]
+    assert_problem(
+        requests.post(url, json={"overlap_hours": 73}, headers=owner.headers, timeout=10), 422
+    )
+    r = requests.post(url, headers=owner.headers, timeout=10)  # no body: the default overlap
+    assert r.status_code == 200, r.text
+    listed = requests.get(endpoints(gateway_url, s), headers=owner.headers, timeout=10).text
+    assert out["secret"] not in listed and r.json()["secret"] not in listed

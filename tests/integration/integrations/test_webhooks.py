@@ -17,7 +17,7 @@ from shared import integrations
 from shared.adapters import tasks
 from shared.integrations import delivery as worker
 from shared.integrations import fanout, rules
-from shared.integrations.schemas import EndpointIn
+from shared.integrations.schemas import EndpointIn, RotateIn
 from shared.platform.errors import Conflict, Forbidden, NotFound, Unprocessable
 from tests.factories import new_channel, new_user
 from tests.integration.integrations.receiver import start_receiver
@@ -294,3 +294,42 @@ def test_delivery_log_pages_newest_first(ch, db, queued, receiver):
     ids = [d["id"] for d in first["items"] + rest["items"]]
     assert len(ids) == 3 and ids == sorted(ids, reverse=True) and rest["next_cursor"] is None
     assert fanout.QUEUE == "webhook-deliveries"
+
+
+def test_rotation_signs_with_both_secrets_during_the_overlap_only(ch, db, queued, receiver):
+    ep = register(ch, receiver.url("/rot"))
+    rotated = integrations.rotate_secret(
+        channel_id=ch["cid"],
+        user_id=ch["owner"],
+        endpoint_id=ep["id"],
+        data=RotateIn(overlap_hours=24),
+    )
+    assert rotated["secret"] != ep["secret"] and rotated["previous_secret_expires_at"]
+    integrations.on_domain_event(envelope=event(ch), attributes={})
+    (d,) = deliveries(db, ep["id"])
+    integrations.deliver(channel_id=ch["cid"], delivery_id=d["id"])
+    (got,) = receiver.on("/rot")
+    assert len(got.headers["webhook-signature"].split(" ")) == 2
+    Webhook(rotated["secret"]).verify(got.body, got.headers)
+    Webhook(ep["secret"]).verify(got.body, got.headers)  # receivers not yet switched
+
+    again = integrations.rotate_secret(
+        channel_id=ch["cid"],
+        user_id=ch["owner"],
+        endpoint_id=ep["id"],
+        data=RotateIn(overlap_hours=0),
+    )
+    assert again["previous_secret_expires_at"] is None
+    integrations.replay_delivery(channel_id=ch["cid"], user_id=ch["owner"], delivery_id=d["id"])
+    integrations.deliver(channel_id=ch["cid"], delivery_id=d["id"])
+    latest = receiver.on("/rot")[-1]
+    Webhook(again["secret"]).verify(latest.body, latest.headers)
+    for stale in (ep["secret"], rotated["secret"]):
+        with pytest.raises(Exception, match="signature"):
+            Webhook(stale).verify(latest.body, latest.headers)
+    secret_in_audit = db(
+        "SELECT count(*) FROM audit_log WHERE channel_id = :c AND details::text LIKE :s",
+        c=ch["cid"],
+        s=f"%{again['secret'][6:20]}%",
+    )
+    assert secret_in_audit == [[0]]

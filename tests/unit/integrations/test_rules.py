@@ -150,3 +150,16 @@ def test_delivery_queue_retries_for_about_three_days_past_the_workers_window(res
     assert queue["max_attempts"] == -1  # bounded by the duration, not a count
     worker = next(f for f in resources["functions"] if f["name"] == "webhook_delivery")
     assert worker["trigger"] == "task" and worker["queue"] == "webhook-deliveries"
+
+
+def test_a_rotated_out_secret_signs_only_during_its_overlap_window():
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    later = now + timedelta(hours=1)
+    both = rules.signing_secrets(current="new", previous="old", previous_expires_at=later, now=now)
+    assert both == ["new", "old"]
+    assert rules.signing_secrets(
+        current="new", previous="old", previous_expires_at=later, now=later
+    ) == ["new"]
+    assert rules.signing_secrets(
+        current="new", previous=None, previous_expires_at=None, now=now
+    ) == ["new"]
