@@ -211,3 +211,15 @@ def test_events_search_does_not_index_or_cannot_parse_are_acked(world):
     )
     assert deliver(world["a"], "course.updated", {"course_id": "nope"}) == "malformed"
     assert search.on_domain_event(envelope=None, attributes={}) == "malformed"
+
+
+def test_a_channel_language_stems_its_documents_and_queries(world):
+    admin, owner = world["admin"], new_user("Polyglot")
+    cid = new_channel(owner, name=f"Ateliers {W}")
+    admin.run("INSERT INTO search_settings (channel_id, language) VALUES (:c, 'english')", c=cid)
+    c = course(admin, cid, owner, f"Painting landscapes {W}")
+    doc = admin.run("SELECT language::text FROM search_documents WHERE doc_id = :i", i=c["id"])
+    assert doc == [["english"]]
+    # english stems: "paintings" and "landscape" match "Painting landscapes"
+    assert c["id"] in ids(search.search(q="paintings landscape", user_id=None, channel_id=cid))
+    assert c["id"] in ids(search.search(q=f"paintings {W}", user_id=None, limit=100))
