@@ -243,6 +243,9 @@ locals {
     webhook_fanout = {
       queues = ["webhook-deliveries"] # one task per delivery
     }
+    webhook_delivery = {
+      secrets = ["SMTP_PASSWORD"] # owners are mailed when an endpoint is disabled
+    }
   }
   function_access = {
     for k in keys(local.functions) : k => merge(local.access_defaults, try(local.function_access_overrides[k], {}))

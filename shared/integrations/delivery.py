@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from shared.integrations import rules
 from shared.platform.config import settings
-from shared.platform.db import transaction
+from shared.platform.db import Tx, transaction
 from shared.platform.ids import is_uuid
 
 if TYPE_CHECKING:
     from shared.adapters.webhooks_http import Answer
 
 log = logging.getLogger("webhooks")
+DISABLED_REASON = "deliveries kept failing for 3 days"
 
 
 class Outcome(enum.StrEnum):
@@ -128,9 +129,29 @@ def _record_attempt(
             id=row["id"],
         )
         if final:
-            tx.exec(
+            disabled = tx.exec(
                 "UPDATE webhook_endpoints SET status = 'disabled', disabled_at = now(),"
                 " disabled_reason = :why WHERE id = :id AND status = 'enabled'",
-                why="deliveries kept failing for 3 days",
+                why=DISABLED_REASON,
                 id=row["endpoint_id"],
             )
+            if disabled:
+                _tell_owners(tx, row)
+
+
+def _tell_owners(tx: Tx, row: Mapping[str, Any]) -> None:
+    """Mail the channel's owners that an endpoint was disabled. Sent inside the transaction
+    that disables it: if the mail relay is down, the disable rolls back with it and the task
+    is retried, so the owners hear of it at least once."""
+    from shared.adapters import email
+
+    owners = tx.all(
+        "SELECT u.email, c.name FROM memberships m JOIN users u ON u.id = m.user_id"
+        " JOIN channels c ON c.id = m.channel_id"
+        " WHERE m.channel_id = app_channel_id() AND m.role = 'owner' AND u.erased_at IS NULL",
+    )
+    for owner in owners:
+        subject, text = rules.disabled_notice(
+            channel_name=owner["name"], url=str(row["url"]), endpoint_id=str(row["endpoint_id"])
+        )
+        email.send(to=owner["email"], subject=subject, text=text)

@@ -167,3 +167,15 @@ def succeeded(status_code: int | None) -> bool:
 def gives_up(*, attempts: int, first_created: datetime, now: datetime) -> bool:
     """A failed attempt is final once the delivery is RETRY_WINDOW old or used MAX_ATTEMPTS."""
     return attempts >= MAX_ATTEMPTS or now - first_created >= RETRY_WINDOW
+
+
+def disabled_notice(*, channel_name: str, url: str, endpoint_id: str) -> tuple[str, str]:
+    """Subject and text of the mail to a channel's owners when an endpoint is disabled."""
+    subject = f"Webhook endpoint disabled on {channel_name}"
+    text = (
+        f"Deliveries to your webhook endpoint {url} (id {endpoint_id}) on {channel_name} kept\n"
+        f"failing for {RETRY_WINDOW.days} days, so the endpoint was disabled and receives no\n"
+        "new events. Its delivery log shows the last status codes and errors; once the\n"
+        "receiver works again, register it anew and replay the deliveries you need.\n"
+    )
+    return subject, text

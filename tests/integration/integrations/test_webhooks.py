@@ -216,7 +216,7 @@ def test_an_address_that_became_private_is_refused_at_connect_time(ch, db, queue
 
 
 def test_after_three_days_of_failure_it_gives_up_and_disables_the_endpoint(
-    ch, db, queued, receiver
+    ch, db, queued, receiver, wait_for_mail
 ):
     ep = register(ch, receiver.url("/down"))
     integrations.on_domain_event(envelope=event(ch), attributes={})
@@ -234,6 +234,9 @@ def test_after_three_days_of_failure_it_gives_up_and_disables_the_endpoint(
         channel_id=ch["cid"], user_id=ch["owner"], limit=20, cursor=None
     )
     assert listed["items"][0]["status"] == "disabled" and listed["items"][0]["disabled_reason"]
+    owner_email = db("SELECT email FROM users WHERE id = :u", u=ch["owner"])[0][0]
+    mail = wait_for_mail(owner_email, subject="Webhook endpoint disabled")
+    assert receiver.url("/down") in mail.get_content() and ep["id"] in mail.get_content()
     # a disabled endpoint gets no new deliveries and cannot be replayed to
     assert integrations.on_domain_event(envelope=event(ch), attributes={}) == 0
     with pytest.raises(Conflict):
@@ -333,3 +336,29 @@ def test_rotation_signs_with_both_secrets_during_the_overlap_only(ch, db, queued
         s=f"%{again['secret'][6:20]}%",
     )
     assert secret_in_audit == [[0]]
+
+
+def test_a_mail_relay_outage_rolls_the_disable_back_to_be_retried(
+    ch, db, queued, receiver, monkeypatch
+):
+    from shared.adapters import email
+
+    ep = register(ch, receiver.url("/gone"))
+    integrations.on_domain_event(envelope=event(ch), attributes={})
+    (d,) = deliveries(db, ep["id"])
+    db(
+        "UPDATE webhook_deliveries SET created_at = now() - interval '4 days' WHERE id = :d",
+        d=d["id"],
+    )
+    receiver.statuses["/gone"] = [500]
+
+    def relay_down(**kw):
+        raise OSError("relay down")
+
+    monkeypatch.setattr(email, "send", relay_down)
+    with pytest.raises(OSError):
+        integrations.deliver(channel_id=ch["cid"], delivery_id=d["id"])
+    (after,) = deliveries(db, ep["id"])
+    assert after["status"] == "pending" and after["attempts"] == 0
+    status = db("SELECT status FROM webhook_endpoints WHERE id = :e", e=ep["id"])
+    assert status == [["enabled"]]

@@ -163,3 +163,11 @@ def test_a_rotated_out_secret_signs_only_during_its_overlap_window():
     assert rules.signing_secrets(
         current="new", previous=None, previous_expires_at=None, now=now
     ) == ["new"]
+
+
+def test_the_disabled_notice_names_the_channel_url_and_endpoint():
+    subject, text = rules.disabled_notice(
+        channel_name="Pottery", url="https://h.example/in", endpoint_id="e-1"
+    )
+    assert "Pottery" in subject and "https://h.example/in" in text and "e-1" in text
+    assert "3 days" in text
