@@ -151,3 +151,30 @@ def test_unknown_channel_is_404_and_bad_token_401(gateway_url):
         timeout=10,
     )
     assert_problem(r, 401)
+
+
+def test_removed_lessons_leave_the_results_within_ten_seconds(gateway_url, world):
+    w, word = world, unique("zq")
+    base = api(gateway_url, w["cid"], f"/courses/{w['published']['id']}/lessons")
+    r = requests.post(
+        base,
+        json={"title": f"Glazing {word}", "kind": "text", "body": "layers"},
+        headers=w["owner"].headers,
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    lesson_id = r.json()["id"]
+    eventually(
+        lambda: ids(find(gateway_url, word, channel_id=w["cid"])),
+        until=lambda got: lesson_id in got,
+        timeout=INDEXED_WITHIN,
+        what="the new lesson indexed",
+    )
+    r = requests.delete(f"{base}/{lesson_id}", headers=w["owner"].headers, timeout=10)
+    assert r.status_code == 204, r.text
+    eventually(
+        lambda: ids(find(gateway_url, word, channel_id=w["cid"])),
+        until=lambda got: lesson_id not in got,
+        timeout=INDEXED_WITHIN,
+        what="the deleted lesson gone from the results",
+    )
