@@ -25,6 +25,10 @@ PUBLIC_EVENTS: dict[str, str] = {
     "live_session.scheduled": "live_session.scheduled",
     "live_session.rescheduled": "live_session.rescheduled",
     "live_session.cancelled": "live_session.cancelled",
+    "certificate.issued": "certificate.issued",
+    "member.added": "member.added",
+    "member.role_changed": "member.role_changed",
+    "member.removed": "member.removed",
 }
 EVENT_TYPES: tuple[str, ...] = tuple(sorted(set(PUBLIC_EVENTS.values())))
 

@@ -362,3 +362,14 @@ def test_a_mail_relay_outage_rolls_the_disable_back_to_be_retried(
     assert after["status"] == "pending" and after["attempts"] == 0
     status = db("SELECT status FROM webhook_endpoints WHERE id = :e", e=ep["id"])
     assert status == [["enabled"]]
+
+
+def test_certificates_and_membership_changes_are_published(ch, db, queued, receiver):
+    ep = register(ch, receiver.url("/c"), ["certificate.issued", "member.added"])
+    for outbox_type in ("certificate.issued", "member.added", "member.removed"):
+        integrations.on_domain_event(envelope=event(ch, outbox_type, user_id="u"), attributes={})
+    got = db(
+        "SELECT event_type FROM webhook_deliveries WHERE endpoint_id = :e ORDER BY event_type",
+        e=ep["id"],
+    )
+    assert got == [["certificate.issued"], ["member.added"]]
