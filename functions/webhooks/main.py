@@ -4,18 +4,18 @@ import functions_framework
 
 from shared import integrations
 from shared.integrations.schemas import (
-    DeliveryList,
     DeliveryPage,
     EndpointCreated,
-    EndpointCreatedOut,
-    EndpointIn,
-    EndpointList,
     EndpointPage,
     Replay,
-    ReplayOut,
     Rotated,
-    RotatedOut,
-    RotateIn,
+    WebhookDeliveryList,
+    WebhookEndpointCreatedOut,
+    WebhookEndpointIn,
+    WebhookEndpointList,
+    WebhookReplayOut,
+    WebhookSecretRotatedOut,
+    WebhookSecretRotateIn,
 )
 from shared.web import Api, Ctx, ListQuery
 
@@ -27,9 +27,9 @@ DENIED = {403: "Owner or admin only", 404: "No such channel"}
 @api.route(
     "POST",
     C + "/webhook-endpoints",
-    body=EndpointIn,
+    body=WebhookEndpointIn,
     status=201,
-    response=EndpointCreatedOut,
+    response=WebhookEndpointCreatedOut,
     idempotent=True,
     summary="Register a webhook endpoint; the answer shows its signing secret once",
     errors={**DENIED, 422: "Not an https URL, a refused address, or an unknown event type"},
@@ -44,7 +44,7 @@ def create_endpoint(ctx: Ctx) -> EndpointCreated:
     "GET",
     C + "/webhook-endpoints",
     query=ListQuery,
-    response=EndpointList,
+    response=WebhookEndpointList,
     summary="List the channel's webhook endpoints (secrets are never listed)",
     errors=DENIED,
 )
@@ -75,8 +75,8 @@ def delete_endpoint(ctx: Ctx) -> None:
 @api.route(
     "POST",
     C + "/webhook-endpoints/{endpoint_id}/rotate-secret",
-    body=RotateIn,
-    response=RotatedOut,
+    body=WebhookSecretRotateIn,
+    response=WebhookSecretRotatedOut,
     summary="Replace the signing secret; the old one also signs during the overlap window",
     errors={**DENIED, 404: "No such channel or endpoint"},
 )
@@ -93,7 +93,7 @@ def rotate_secret(ctx: Ctx) -> Rotated:
     "GET",
     C + "/webhook-endpoints/{endpoint_id}/deliveries",
     query=ListQuery,
-    response=DeliveryList,
+    response=WebhookDeliveryList,
     summary="An endpoint's deliveries, newest first: status, attempts, status code, latency",
     errors={**DENIED, 404: "No such channel or endpoint"},
 )
@@ -111,7 +111,7 @@ def list_deliveries(ctx: Ctx) -> DeliveryPage:
     "POST",
     C + "/webhook-deliveries/{delivery_id}/replay",
     status=202,
-    response=ReplayOut,
+    response=WebhookReplayOut,
     summary="Send one delivery again (same webhook-id, fresh signature)",
     errors={**DENIED, 404: "No such channel or delivery", 409: "The endpoint is disabled"},
 )

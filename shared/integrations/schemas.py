@@ -13,7 +13,7 @@ EndpointStatus = Literal["enabled", "disabled"]
 DeliveryStatus = Literal["pending", "succeeded", "failed"]
 
 
-class EndpointIn(Model):
+class WebhookEndpointIn(Model):
     url: str = Field(min_length=8, max_length=MAX_URL_LENGTH, description="https URL")
     events: list[str] = Field(
         min_length=1,
@@ -30,7 +30,7 @@ class EndpointIn(Model):
         return list(dict.fromkeys(events))
 
 
-class RotateIn(Model):
+class WebhookSecretRotateIn(Model):
     overlap_hours: int = Field(
         default=24,
         ge=0,
@@ -39,13 +39,13 @@ class RotateIn(Model):
     )
 
 
-class RotatedOut(Out):
+class WebhookSecretRotatedOut(Out):
     id: str
     secret: str = Field(description="The new `whsec_` secret; shown only in this answer")
     previous_secret_expires_at: str | None
 
 
-class EndpointOut(Out):
+class WebhookEndpointOut(Out):
     id: str
     url: str
     events: list[str]
@@ -54,16 +54,16 @@ class EndpointOut(Out):
     created_at: str
 
 
-class EndpointCreatedOut(EndpointOut):
+class WebhookEndpointCreatedOut(WebhookEndpointOut):
     secret: str = Field(description="`whsec_` + base64; shown only in this answer")
 
 
-class EndpointList(Out):
-    items: list[EndpointOut]
+class WebhookEndpointList(Out):
+    items: list[WebhookEndpointOut]
     next_cursor: str | None
 
 
-class DeliveryOut(Out):
+class WebhookDeliveryOut(Out):
     id: str
     endpoint_id: str
     event_id: str
@@ -78,18 +78,18 @@ class DeliveryOut(Out):
     created_at: str
 
 
-class DeliveryList(Out):
-    items: list[DeliveryOut]
+class WebhookDeliveryList(Out):
+    items: list[WebhookDeliveryOut]
     next_cursor: str | None
 
 
-class ReplayOut(Out):
+class WebhookReplayOut(Out):
     id: str
     status: DeliveryStatus
 
 
 class Endpoint(TypedDict):
-    """EndpointOut."""
+    """WebhookEndpointOut."""
 
     id: str
     url: str
@@ -109,7 +109,7 @@ class EndpointPage(TypedDict):
 
 
 class Delivery(TypedDict):
-    """DeliveryOut."""
+    """WebhookDeliveryOut."""
 
     id: str
     endpoint_id: str

@@ -20,11 +20,11 @@ from shared.integrations.schemas import (
     DeliveryPage,
     Endpoint,
     EndpointCreated,
-    EndpointIn,
     EndpointPage,
     Replay,
     Rotated,
-    RotateIn,
+    WebhookEndpointIn,
+    WebhookSecretRotateIn,
 )
 from shared.platform import audit
 from shared.platform.config import settings
@@ -42,7 +42,9 @@ _MAX_UUID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 
 
 # -- endpoints ------------------------------------------------------------------------------
-def create_endpoint(*, channel_id: str, user_id: str | None, data: EndpointIn) -> EndpointCreated:
+def create_endpoint(
+    *, channel_id: str, user_id: str | None, data: WebhookEndpointIn
+) -> EndpointCreated:
     """Register an endpoint; the answer carries its signing secret, shown only here."""
     problem = rules.url_problem(data.url, local=settings().is_local)
     if problem is not None:
@@ -109,7 +111,7 @@ def delete_endpoint(*, channel_id: str, user_id: str | None, endpoint_id: str) -
 
 
 def rotate_secret(
-    *, channel_id: str, user_id: str | None, endpoint_id: str, data: RotateIn
+    *, channel_id: str, user_id: str | None, endpoint_id: str, data: WebhookSecretRotateIn
 ) -> Rotated:
     """A new signing secret, answered once; the old one keeps signing beside it for the
     overlap window (0 ends it at once), so receivers can switch without losing a delivery."""

@@ -17,7 +17,7 @@ from shared import integrations
 from shared.adapters import tasks
 from shared.integrations import delivery as worker
 from shared.integrations import fanout, rules
-from shared.integrations.schemas import EndpointIn, RotateIn
+from shared.integrations.schemas import WebhookEndpointIn, WebhookSecretRotateIn
 from shared.platform.errors import Conflict, Forbidden, NotFound, Unprocessable
 from tests.factories import new_channel, new_user
 from tests.integration.integrations.receiver import start_receiver
@@ -62,7 +62,9 @@ def ch():
 
 def register(ch, url, events=("enrollment.created",)):
     return integrations.create_endpoint(
-        channel_id=ch["cid"], user_id=ch["owner"], data=EndpointIn(url=url, events=list(events))
+        channel_id=ch["cid"],
+        user_id=ch["owner"],
+        data=WebhookEndpointIn(url=url, events=list(events)),
     )
 
 
@@ -305,7 +307,7 @@ def test_rotation_signs_with_both_secrets_during_the_overlap_only(ch, db, queued
         channel_id=ch["cid"],
         user_id=ch["owner"],
         endpoint_id=ep["id"],
-        data=RotateIn(overlap_hours=24),
+        data=WebhookSecretRotateIn(overlap_hours=24),
     )
     assert rotated["secret"] != ep["secret"] and rotated["previous_secret_expires_at"]
     integrations.on_domain_event(envelope=event(ch), attributes={})
@@ -320,7 +322,7 @@ def test_rotation_signs_with_both_secrets_during_the_overlap_only(ch, db, queued
         channel_id=ch["cid"],
         user_id=ch["owner"],
         endpoint_id=ep["id"],
-        data=RotateIn(overlap_hours=0),
+        data=WebhookSecretRotateIn(overlap_hours=0),
     )
     assert again["previous_secret_expires_at"] is None
     integrations.replay_delivery(channel_id=ch["cid"], user_id=ch["owner"], delivery_id=d["id"])
