@@ -1,7 +1,8 @@
 """Creator KPIs of a channel (issue 14, item 2): the summary and its CSV export.
 
-Figures include events up to the moment of the request: the daily rollups (`analytics_daily`,
-kept by the maintenance cron, UTC days) hold every event up to `analytics_settled_until()`,
+Figures include events up to the moment of the request: the daily rollups (UTC days, kept
+by the maintenance cron; read per course from `analytics_daily_courses`, migration 0061) hold
+every event up to `analytics_settled_until()`,
 and the raw events after that point (the tail, minutes of them) are added in the same
 statement, so both come from one snapshot. Rollups are by UTC day: a period in another time
 zone, or filtered by batch (events carry no batch: its students' events of its course count),
@@ -37,7 +38,7 @@ EVENT_FILTER = (
 ROLLED_EVENTS_SQL = f"""
 SELECT day, event_type, sum(events)::bigint AS events, sum(watch_seconds) AS watch_seconds
   FROM (SELECT d.day, d.event_type, d.events, d.watch_seconds
-          FROM analytics_daily d
+          FROM analytics_daily_courses d
          WHERE d.channel_id = app_channel_id() AND d.event_type IN {TYPES}
            AND d.day BETWEEN :d0 AND :d1 AND {COURSE.format(col="d.course_id")}
         UNION ALL

@@ -249,3 +249,35 @@ def test_bad_ranges_are_422(fx):
     # a `from` after today with no `to` is after the default `to`
     with pytest.raises(Unprocessable):
         ask(fx, **{"from": (fx["d2"] + timedelta(days=5)).isoformat(), "to": None})
+
+
+def test_the_course_rollup_is_the_lesson_rollup_summed(fx):
+    """analytics_daily_courses (migration 0061, kept by triggers) after the fixture's roll
+    forwards and day recomputes: the same figures as analytics_daily summed over lessons."""
+    admin = fx["admin"]
+    ch, user, course = new_channel(new_user()), new_user(), str(uuid7())
+    event(admin, ch, user, "lesson.heartbeat", course, watch_seconds=1.5)
+    settle(admin)  # a new key: inserted
+    event(admin, ch, user, "lesson.heartbeat", course, watch_seconds=2)
+    settled = settle(admin)  # the same key again: updated
+    today = admin.run("SELECT (CAST(:s AS timestamptz) AT TIME ZONE 'UTC')::date", s=settled)
+    admin.run("SELECT analytics_rollup_day(:d, :s)", d=today[0][0], s=settled)  # deleted, re-added
+    assert admin.run(
+        "SELECT events::int, watch_seconds::float FROM analytics_daily_courses"
+        " WHERE channel_id = :c",
+        c=ch,
+    ) == [[2, 3.5]]
+    summed = (
+        "SELECT channel_id, day, event_type, course_id, sum(events), sum(watch_seconds)"
+        " FROM analytics_daily GROUP BY 1, 2, 3, 4"
+    )
+    kept = (
+        "SELECT channel_id, day, event_type, course_id, events, watch_seconds"
+        " FROM analytics_daily_courses WHERE events <> 0 OR watch_seconds <> 0"
+    )
+    assert admin.run(f"({summed}) EXCEPT ({kept})") == []
+    assert admin.run(f"({kept}) EXCEPT ({summed})") == []
+    mine = admin.run(
+        "SELECT count(*) FROM analytics_daily_courses WHERE channel_id = :c", c=fx["ch"]
+    )
+    assert mine[0][0] >= 6  # the fixture's days x event types x courses are there
