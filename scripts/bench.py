@@ -256,6 +256,10 @@ def main() -> None:
             f" gunicorn WORKERS={env.get('WORKERS', '2')} THREADS={env.get('THREADS', '4')} =="
         )
         print(_fmt(throughput(env)), flush=True)
+        from scripts import bench_search
+
+        print(f"\n== search: {bench_search.DOCS} documents, {bench_search.RUNS} runs each ==")
+        print(bench_search.fmt(bench_search.run(env)), flush=True)
     finally:
         stack.stop()
 
