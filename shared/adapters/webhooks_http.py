@@ -74,6 +74,22 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock.settimeout(self._read_timeout)
 
 
+def _read_capped(resp: http.client.HTTPResponse, max_bytes: int, *, deadline: float) -> bytes:
+    """At most `max_bytes` of the body, by the deadline: the socket's read timeout bounds each
+    wait, this bounds their sum, so an endpoint trickling bytes cannot hold the worker."""
+    chunks: list[bytes] = []
+    left = max_bytes
+    while left > 0:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the answer took longer than the read timeout")
+        chunk = resp.read1(min(left, 8192))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
 def post(
     url: str,
     body: bytes,
@@ -106,8 +122,10 @@ def post(
     try:
         conn.request("POST", path, body=body, headers={**headers, "Content-Length": str(len(body))})
         resp = conn.getresponse()
-        data = resp.read(max_bytes)
+        data = _read_capped(resp, max_bytes, deadline=started + connect_timeout + read_timeout)
         return Answer(resp.status, elapsed(), body=data)
+    except TimeoutError as e:
+        return Answer(None, elapsed(), error=f"timeout: {e}"[:300])
     except (OSError, http.client.HTTPException) as e:
         return Answer(None, elapsed(), error=f"{type(e).__name__}: {e}"[:300])
     finally:

@@ -192,3 +192,32 @@ def test_rotate_secret_answers_a_new_secret_once(gateway_url, school, receiver):
     assert r.status_code == 200, r.text
     listed = requests.get(endpoints(gateway_url, s), headers=owner.headers, timeout=10).text
     assert out["secret"] not in listed and r.json()["secret"] not in listed
+
+
+def test_another_channels_owner_gets_404_on_every_route(gateway_url, school, receiver):
+    s, owner = school, school["owner"]
+    ep = requests.post(
+        endpoints(gateway_url, s),
+        json={"url": receiver.url("/t"), "events": ["enrollment.created"]},
+        headers=owner.headers,
+        timeout=10,
+    ).json()
+    other = signup(gateway_url)
+    b = make_channel(gateway_url, other)
+    fake_delivery = "00000000-0000-7000-8000-000000000000"
+    for cid in (s["cid"], b["id"]):  # A's ids through A's path, and through B's own path
+        base = api(gateway_url, cid)
+        calls = [
+            ("get", f"{base}/webhook-endpoints"),
+            ("post", f"{base}/webhook-endpoints/{ep['id']}/rotate-secret"),
+            ("get", f"{base}/webhook-endpoints/{ep['id']}/deliveries"),
+            ("delete", f"{base}/webhook-endpoints/{ep['id']}"),
+            ("post", f"{base}/webhook-deliveries/{fake_delivery}/replay"),
+        ]
+        if cid == b["id"]:  # B lists its own endpoints: none of A's
+            listed = requests.get(calls.pop(0)[1], headers=other.headers, timeout=10)
+            assert listed.status_code == 200 and listed.json()["items"] == []
+        for method, url in calls:
+            assert_problem(requests.request(method, url, headers=other.headers, timeout=10), 404)
+    mine = requests.get(endpoints(gateway_url, s), headers=owner.headers, timeout=10).json()
+    assert [e["id"] for e in mine["items"]] == [ep["id"]]  # nothing B did touched it

@@ -22,6 +22,7 @@ class Receiver:
     redirects: dict[str, str] = field(default_factory=dict)  # path -> Location
     big: set[str] = field(default_factory=set)  # paths answered with 1 MiB
     hang: set[str] = field(default_factory=set)  # paths never answered until stop()
+    trickle: set[str] = field(default_factory=set)  # paths answered one byte per 50 ms
     received: list[Received] = field(default_factory=list)
     released: threading.Event = field(default_factory=threading.Event)
     server: Any = None
@@ -58,6 +59,16 @@ def start_receiver() -> Receiver:
                 self.send_header("Location", rec.redirects[self.path])
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+                return
+            if self.path in rec.trickle:
+                self.send_response(200)
+                self.send_header("Content-Length", "200")
+                self.end_headers()
+                for _ in range(200):
+                    if rec.released.wait(0.05):
+                        return
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
                 return
             queue = rec.statuses.get(self.path)
             status = queue.pop(0) if queue else 200

@@ -83,3 +83,17 @@ def test_an_endpoint_that_never_answers_is_cut_off_by_the_read_timeout(receiver)
 def test_an_unresolvable_host_is_an_answer_not_an_exception():
     answer = post("https://no-such-host.invalid/hook")
     assert answer.status_code is None and "resolve" in (answer.error or "")
+
+
+def test_an_endpoint_trickling_its_answer_is_cut_off_by_the_overall_deadline(receiver):
+    receiver.trickle.add("/drip")
+    answer = post(receiver.url("/drip"), read_timeout=0.3, max_bytes=10_000)
+    assert answer.status_code is None and "timeout" in (answer.error or "")
+    assert answer.latency_ms < 5000  # the whole answer would take 10 s
+
+
+def test_a_name_with_one_private_record_among_public_ones_is_refused(receiver, monkeypatch):
+    monkeypatch.setattr(webhooks_http, "resolve", lambda host, port: ["127.0.0.1", "10.0.0.5"])
+    answer = post(receiver.url("/in").replace("127.0.0.1", "hooks.example.com"))
+    assert answer.status_code is None and "refused" in (answer.error or "")
+    assert receiver.received == []
