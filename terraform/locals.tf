@@ -326,6 +326,10 @@ locals {
     webhooks         = { db_pool = 2, max_instances = 2 }
     webhook_fanout   = { db_pool = 2, max_instances = 3 }
     webhook_delivery = { concurrency = 8, db_pool = 2, max_instances = 5, timeout = 30 }
+
+    # Certificates: lookups by code and one issuance per event, each a short transaction.
+    certificates       = { db_pool = 2, max_instances = 4 }
+    certificate_issuer = { concurrency = 2, db_pool = 1, max_instances = 2 }
   }
   function_runtime = {
     for k in keys(local.functions) : k => merge(local.runtime_defaults, try(local.runtime_overrides[k], {}))

@@ -5,11 +5,21 @@ import functions_framework
 from flask import Response
 
 from shared import certificates
-from shared.certificates.schemas import DidDocument, Jwks, MyCertificateList, PublicCertificate
+from shared.certificates.schemas import (
+    ChannelCertificate,
+    ChannelCertificateList,
+    DidDocument,
+    Jwks,
+    MyCertificateList,
+    PublicCertificate,
+    RevokeIn,
+)
 from shared.web import Api, Ctx
 
 api = Api("certificates", tag="Certificates")
-UNKNOWN = {404: "No such certificate"}
+UNKNOWN = {404: "No such certificate", 429: "Too many lookups from this address"}
+HTML = {"type": "string", "contentMediaType": "text/html"}
+C = "/v1/channels/{channel_id}"
 VC_JWT = {"type": "string", "contentMediaType": "application/vc+jwt"}
 
 
@@ -32,7 +42,7 @@ def my_certificates(ctx: Ctx):
     summary="Verify a certificate by its code",
 )
 def public_certificate(ctx: Ctx):
-    return certificates.public_certificate(code=ctx.params["code"])
+    return certificates.public_certificate(code=ctx.params["code"], client_ip=ctx.client_ip)
 
 
 @api.route(
@@ -45,7 +55,7 @@ def public_certificate(ctx: Ctx):
     summary="The signed Open Badges 3.0 credential (VC-JWT, ES256)",
 )
 def credential(ctx: Ctx) -> Response:
-    jws = certificates.credential_jwt(code=ctx.params["code"])
+    jws = certificates.credential_jwt(code=ctx.params["code"], client_ip=ctx.client_ip)
     return Response(jws, status=200, content_type="application/vc+jwt")
 
 
@@ -69,6 +79,50 @@ def jwks(ctx: Ctx):
 )
 def did_document(ctx: Ctx):
     return certificates.did_document()
+
+
+@api.route(
+    "GET",
+    "/c/{code}",
+    auth="none",
+    content_type="text/html",
+    response=HTML,
+    errors=UNKNOWN,
+    summary="Public verification page of a certificate (Open Graph meta)",
+)
+def verification_page(ctx: Ctx) -> Response:
+    body, headers = certificates.verification_page(code=ctx.params["code"], client_ip=ctx.client_ip)
+    return Response(body, status=200, headers=headers)
+
+
+@api.route(
+    "GET",
+    C + "/certificates",
+    response=ChannelCertificateList,
+    errors={403: "Staff only", 404: "No such channel (or not a member)"},
+    summary="Every certificate the channel issued, with views (staff)",
+)
+def channel_certificates(ctx: Ctx):
+    return certificates.channel_certificates(
+        channel_id=ctx.params["channel_id"], user_id=ctx.require_user()
+    )
+
+
+@api.route(
+    "POST",
+    C + "/certificates/{certificate_id}/revoke",
+    body=RevokeIn,
+    response=ChannelCertificate,
+    errors={403: "Owner or admin only", 404: "No such channel or certificate"},
+    summary="Revoke a certificate; every view shows it revoked with the reason",
+)
+def revoke(ctx: Ctx):
+    return certificates.revoke(
+        channel_id=ctx.params["channel_id"],
+        user_id=ctx.require_user(),
+        certificate_id=ctx.params["certificate_id"],
+        data=ctx.body,
+    )
 
 
 handle_certificates = functions_framework.http(api)

@@ -8,19 +8,25 @@ from shared.platform.exports import lazy_exports
 if TYPE_CHECKING:
     from shared.certificates.issuance import on_course_completed
     from shared.certificates.service import (
+        channel_certificates,
         credential_jwt,
         did_document,
         jwks,
         my_certificates,
         public_certificate,
+        revoke,
+        verification_page,
     )
 
 __getattr__ = lazy_exports(__name__, __file__)
 __all__ = [
+    "channel_certificates",
     "credential_jwt",
     "did_document",
     "jwks",
     "my_certificates",
     "on_course_completed",
     "public_certificate",
+    "revoke",
+    "verification_page",
 ]

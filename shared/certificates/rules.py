@@ -65,7 +65,7 @@ def parse_completed(envelope: Any) -> tuple[str, str, str, str, str | None] | st
     data = envelope.get("data")
     if not isinstance(event_id, str) or not 0 < len(event_id) <= 100:
         return "no event id"
-    if not isinstance(channel_id, str) or not _is_uuid(channel_id):
+    if not isinstance(channel_id, str) or not is_uuid(channel_id):
         return "no channel id"
     if not isinstance(data, dict):
         return "no data"
@@ -73,16 +73,16 @@ def parse_completed(envelope: Any) -> tuple[str, str, str, str, str | None] | st
     enrollment_id = data.get("enrollment_id")
     if not isinstance(user_id, str) or not isinstance(course_id, str):
         return "user_id and course_id must be UUIDs"
-    if not _is_uuid(user_id) or not _is_uuid(course_id):
+    if not is_uuid(user_id) or not is_uuid(course_id):
         return "user_id and course_id must be UUIDs"
     if enrollment_id is not None and not (
-        isinstance(enrollment_id, str) and _is_uuid(enrollment_id)
+        isinstance(enrollment_id, str) and is_uuid(enrollment_id)
     ):
         return "enrollment_id must be a UUID"
     return event_id, channel_id, user_id, course_id, enrollment_id
 
 
-def _is_uuid(value: Any) -> bool:
+def is_uuid(value: Any) -> bool:
     return isinstance(value, str) and _UUID.match(value) is not None
 
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from shared.platform.models import Out
+from shared.platform.models import Model, Out
 
 
 class MyCertificate(Out):
@@ -45,3 +45,28 @@ class DidDocument(Out):
     id: str = Field(description="did:web of the platform's public origin")
     verificationMethod: list[dict[str, Any]]  # DID core's field names
     assertionMethod: list[str]
+
+
+class RevokeIn(Model):
+    reason: str = Field(min_length=1, max_length=500, description="Shown with the revocation")
+
+
+class ChannelCertificate(Out):
+    id: str
+    code: str
+    course_id: str
+    user_id: str
+    holder_name: str
+    course_title: str
+    issued_at: datetime
+    status: Literal["valid", "revoked"]
+    revoked_at: datetime | None
+    revocation_reason: str | None
+    views: int = Field(description="Page views and verifications of the certificate")
+    verify_url: str
+    credential_url: str
+
+
+class ChannelCertificateList(Out):
+    items: list[ChannelCertificate]
+    next_cursor: str | None = Field(description="Always null: every certificate is listed")

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared import analytics, channels
 from shared.certificates import keys, rules
+from shared.certificates.schemas import RevokeIn
+from shared.platform import audit, ratelimit
 from shared.platform.config import settings
 from shared.platform.db import transaction
 from shared.platform.errors import NotFound
+
+# What each public read records (analytics, per certificate, for the creator and anti-fraud).
+VIEWED = "certificate.viewed"  # the page
+VERIFIED = "certificate.verified"  # the JSON record or the credential
 
 _CERT_SQL = """
 SELECT z.id, z.channel_id, z.course_id, z.user_id, z.code, z.holder_name, z.course_title,
@@ -26,9 +33,15 @@ def _urls(code: str) -> dict[str, str]:
     }
 
 
-def _by_code(typed: str) -> dict[str, Any]:
-    """The certificate of a typed code, read under its channel's row-level security; unknown
-    and malformed codes are the same 404."""
+def _by_code(typed: str, *, client_ip: str, via: str) -> dict[str, Any]:
+    """The certificate of a typed code, read under its channel's row-level security, and the
+    read recorded there. Every lookup counts against the client address's limit first, so
+    codes cannot be enumerated; unknown and malformed codes are the same 404."""
+    ratelimit.hit(
+        f"certificate:ip:{client_ip}",
+        settings().rate_limit_certificate_lookup_ip,
+        detail="Too many certificate lookups; try again later.",
+    )
     code = rules.normalize_code(typed)
     if code is not None:
         with transaction() as tx:
@@ -36,17 +49,27 @@ def _by_code(typed: str) -> dict[str, Any]:
         if channel_id is not None:
             with transaction(channel_id=str(channel_id)) as tx:
                 row = tx.one(_CERT_SQL + " WHERE z.code = :code", code=code)
-            if row is not None:
-                return dict(row)
+                if row is not None:
+                    analytics.record(
+                        tx,
+                        event_type=VIEWED if via == "page" else VERIFIED,
+                        user_id=None,
+                        metadata={"certificate_id": str(row["id"]), "via": via},
+                    )
+                    return dict(row)
     raise NotFound("No such certificate.")
 
 
-def public_certificate(*, code: str) -> dict[str, Any]:
+def _status(cert: dict[str, Any]) -> str:
+    return "revoked" if cert["revoked_at"] else "valid"
+
+
+def public_certificate(*, code: str, client_ip: str) -> dict[str, Any]:
     """GET /v1/certificates/{code}: what anyone may verify."""
-    cert = _by_code(code)
+    cert = _by_code(code, client_ip=client_ip, via="json")
     out = {
         "code": rules.display_code(cert["code"]),
-        "status": "revoked" if cert["revoked_at"] else "valid",
+        "status": _status(cert),
         "holder_name": cert["holder_name"],
         "course_title": cert["course_title"],
         "channel_name": cert["channel_name"],
@@ -72,7 +95,7 @@ def my_certificates(*, user_id: str) -> dict[str, Any]:
                 "course_id": str(r["course_id"]),
                 "channel_id": str(r["channel_id"]),
                 "issued_at": r["issued_at"],
-                "status": "revoked" if r["revoked_at"] else "valid",
+                "status": _status(r),
                 "pdf_url": None,
                 **_urls(r["code"]),
             }
@@ -82,9 +105,9 @@ def my_certificates(*, user_id: str) -> dict[str, Any]:
     }
 
 
-def credential_jwt(*, code: str) -> str:
+def credential_jwt(*, code: str, client_ip: str) -> str:
     """GET /v1/certificates/{code}/credential: the signed OpenBadgeCredential (VC-JWT)."""
-    cert = _by_code(code)
+    cert = _by_code(code, client_ip=client_ip, via="credential")
     doc = rules.credential(cert, base_url=settings().public_base_url)
     return keys.sign(rules.jwt_claims(doc, issued_at=cert["issued_at"]))
 
@@ -95,3 +118,85 @@ def jwks() -> dict[str, Any]:
 
 def did_document() -> dict[str, Any]:
     return keys.did_document()
+
+
+def verification_page(*, code: str, client_ip: str) -> tuple[bytes, dict[str, str]]:
+    """GET /c/{code}: the public page (HTML with Open Graph meta) and its headers."""
+    from shared.certificates import page
+
+    cert = _by_code(code, client_ip=client_ip, via="page")
+    urls = _urls(cert["code"])
+    body = page.render(
+        cert,
+        code=rules.display_code(cert["code"]),
+        verify_url=urls["verify_url"],
+        credential_url=urls["credential_url"],
+    )
+    return body, dict(page.HEADERS)
+
+
+_STAFF_SQL = """
+SELECT z.id, z.code, z.course_id, z.user_id, z.holder_name, z.course_title, z.issued_at,
+       z.revoked_at, z.revocation_reason,
+       (SELECT count(*) FROM analytics_events e
+         WHERE e.channel_id = z.channel_id AND e.event_type IN ('certificate.viewed',
+               'certificate.verified') AND e.metadata->>'certificate_id' = z.id::text) AS views
+  FROM certificates z
+ WHERE z.channel_id = app_channel_id()
+"""
+
+
+def _staff_view(r: Any) -> dict[str, Any]:
+    return {
+        "id": str(r["id"]),
+        "code": rules.display_code(r["code"]),
+        "course_id": str(r["course_id"]),
+        "user_id": str(r["user_id"]),
+        "holder_name": r["holder_name"],
+        "course_title": r["course_title"],
+        "issued_at": r["issued_at"],
+        "status": _status(r),
+        "revoked_at": r["revoked_at"],
+        "revocation_reason": r["revocation_reason"],
+        "views": int(r["views"]),
+        **_urls(r["code"]),
+    }
+
+
+def channel_certificates(*, channel_id: str, user_id: str) -> dict[str, Any]:
+    """GET {c}/certificates: every certificate the channel issued, newest first (staff)."""
+    with transaction(channel_id=channel_id, user_id=user_id) as tx:
+        channels.require(tx, user_id, "certificates.read")
+        rows = tx.all(_STAFF_SQL + " ORDER BY z.issued_at DESC, z.id DESC")
+    return {"items": [_staff_view(r) for r in rows], "next_cursor": None}
+
+
+def revoke(*, channel_id: str, user_id: str, certificate_id: str, data: RevokeIn) -> dict[str, Any]:
+    """POST {c}/certificates/{id}/revoke (owner, admin): the record, page and holder's list
+    show it revoked with the reason from now on. Revoking a revoked certificate changes
+    nothing and answers it as it is."""
+    with transaction(channel_id=channel_id, user_id=user_id) as tx:
+        channels.require(tx, user_id, "certificates.revoke")
+        if not rules.is_uuid(certificate_id):
+            raise NotFound("No such certificate.")
+        row = tx.one(
+            "UPDATE certificates SET revoked_at = now(), revocation_reason = :r"
+            " WHERE id = :i AND channel_id = app_channel_id() AND revoked_at IS NULL"
+            " RETURNING id",
+            i=certificate_id,
+            r=data.reason,
+        )
+        if row is not None:
+            audit.record_change(
+                tx,
+                channel_id=channel_id,
+                actor_user_id=user_id,
+                action="certificate.revoked",
+                target_type="certificate",
+                target_id=certificate_id,
+                payload={"certificate_id": certificate_id, "reason": data.reason},
+            )
+        current = tx.one(_STAFF_SQL + " AND z.id = :i", i=certificate_id)
+    if current is None:
+        raise NotFound("No such certificate.")
+    return _staff_view(current)

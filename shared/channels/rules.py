@@ -38,6 +38,8 @@ POLICY: dict[str, frozenset[str]] = {
     "billing.manage": MANAGERS,
     "billing.onboard": frozenset({"owner"}),
     "disputes.read": MANAGERS,
+    "certificates.read": STAFF,  # the channel's issued certificates
+    "certificates.revoke": MANAGERS,
     "webhooks.manage": MANAGERS,  # outbound webhook endpoints, their deliveries and replays
     "community.post": ALL,
     "community.moderate": STAFF,

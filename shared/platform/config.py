@@ -59,6 +59,9 @@ class Settings(BaseModel):
     rate_limit_login_ip: str = "300/60"
     rate_limit_signup_ip: str = "300/60"
     rate_limit_reset_account: str = "5/3600"
+    # Certificate lookups by code (JSON, page, credential) per client address: codes cannot
+    # be enumerated (60 random bits), and this keeps anyone from trying.
+    rate_limit_certificate_lookup_ip: str = "120/60"
     # How many X-Forwarded-For entries our own proxies write after the client's address. The
     # Google external Application Load Balancer appends `<client>, <forwarding-rule IP>`: 1.
     # The local gateway appends the same pair. 0: no proxy, the socket peer is the client.

@@ -14,7 +14,7 @@ import requests
 from joserfc.errors import BadSignatureError
 
 from tests.factories import make_course
-from tests.helpers import assert_problem, eventually, make_channel, signup
+from tests.helpers import assert_problem, eventually, make_channel, member_of, signup
 from tests.unit.certificates import ob3
 
 pytestmark = pytest.mark.e2e
@@ -49,7 +49,14 @@ def earned(gateway_url, admin):
         return r.json()["items"]
 
     items = eventually(mine, timeout=20, what="the certificate to be issued")
-    return {"student": student, "cert": items[0], "ch": ch, "course": course, "items": items}
+    return {
+        "student": student,
+        "owner": owner,
+        "cert": items[0],
+        "ch": ch,
+        "course": course,
+        "items": items,
+    }
 
 
 def test_completion_issues_one_certificate_that_anyone_can_look_up(gateway_url, earned):
@@ -110,3 +117,36 @@ def test_the_credential_verifies_with_the_published_jwks_alone(gateway_url, earn
 
 def test_my_certificates_needs_a_signed_in_caller(gateway_url):
     assert_problem(requests.get(f"{gateway_url}/v1/me/certificates", timeout=10), 401)
+
+
+def test_the_page_and_a_revocation_by_an_admin_show_everywhere(gateway_url, earned):
+    cert, student = earned["cert"], earned["student"]
+    assert cert["verify_url"] == f"{gateway_url}/c/{cert['code']}"
+    r = requests.get(cert["verify_url"], timeout=10)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
+    assert '<meta property="og:title" content="日本語 I · Zoë Đặng">' in r.text
+    assert 'data-status="valid"' in r.text
+    assert_problem(requests.get(f"{gateway_url}/c/ZZZZ-ZZZZ-ZZZZ", timeout=10), 404)
+
+    cid = earned["ch"]["id"]
+    owner = earned["owner"]
+    base = f"{gateway_url}/v1/channels/{cid}/certificates"
+    instructor = member_of(gateway_url, cid, owner, "instructor")
+    listed = requests.get(base, headers=instructor.headers, timeout=10)
+    assert listed.status_code == 200
+    assert [(c["id"], c["views"] >= 1) for c in listed.json()["items"]] == [(cert["id"], True)]
+    revoke = f"{base}/{cert['id']}/revoke"
+    body = {"reason": "Identity fraud"}
+    assert_problem(requests.post(revoke, json=body, headers=instructor.headers, timeout=10), 403)
+    assert_problem(requests.get(base, headers=student.headers, timeout=10), 403)
+    assert_problem(requests.get(base, headers=signup(gateway_url).headers, timeout=10), 404)
+    admin_user = member_of(gateway_url, cid, owner, "admin")
+    r = requests.post(revoke, json=body, headers=admin_user.headers, timeout=10)
+    assert r.status_code == 200 and r.json()["status"] == "revoked", r.text
+
+    public = requests.get(f"{gateway_url}/v1/certificates/{cert['code']}", timeout=10).json()
+    assert (public["status"], public["revocation_reason"]) == ("revoked", "Identity fraud")
+    page = requests.get(cert["verify_url"], timeout=10).text
+    assert 'data-status="revoked"' in page and "Identity fraud" in page
+    mine = requests.get(f"{gateway_url}/v1/me/certificates", headers=student.headers, timeout=10)
+    assert [c["status"] for c in mine.json()["items"]] == ["revoked"]

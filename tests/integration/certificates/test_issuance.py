@@ -121,7 +121,7 @@ def test_the_public_record_keeps_the_holder_and_course_as_at_issue(admin, world)
     admin.run("UPDATE users SET display_name = 'Renamed' WHERE id = :u", u=world["student"])
     admin.run("UPDATE courses SET title = 'Retitled' WHERE id = :c", c=world["course"])
     typed = rules.display_code(code).lower().replace("-", " ")
-    public = certificates.public_certificate(code=typed)
+    public = certificates.public_certificate(code=typed, client_ip="192.0.2.1")
     assert public == {
         "code": rules.display_code(code),
         "status": "valid",
@@ -138,10 +138,10 @@ def test_the_public_record_keeps_the_holder_and_course_as_at_issue(admin, world)
 @pytest.mark.parametrize("typed", ["ABCD-EFGH-JKLM", "not a code", "0000-0000-0000", ""])
 def test_unknown_and_impossible_codes_are_the_same_404(typed):
     with pytest.raises(NotFound) as err:
-        certificates.public_certificate(code=typed)
+        certificates.public_certificate(code=typed, client_ip="192.0.2.1")
     assert err.value.detail == "No such certificate."
     with pytest.raises(NotFound):
-        certificates.credential_jwt(code=typed)
+        certificates.credential_jwt(code=typed, client_ip="192.0.2.1")
 
 
 def test_the_holder_lists_theirs_and_nobody_else_sees_them(admin, world):
@@ -177,7 +177,7 @@ def test_the_served_credential_is_the_stored_certificate(admin, world):
 
     deliver(completed(world))
     code = admin.run("SELECT code FROM certificates WHERE user_id = :u", u=world["student"])[0][0]
-    claims = ob3.verify(certificates.credential_jwt(code=code), certs.jwks())
+    claims = ob3.verify(certificates.credential_jwt(code=code, client_ip="192.0.2.2"), certs.jwks())
     ob3.validate(claims["vc"])
     achievement = claims["vc"]["credentialSubject"]["achievement"]
     assert (achievement["name"], achievement["description"]) == ("Kiến thức 基礎", "Basics")
