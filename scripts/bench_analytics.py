@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 EVENTS = int(os.environ.get("BENCH_ANALYTICS_EVENTS", "10000000"))
 TAIL = int(os.environ.get("BENCH_ANALYTICS_TAIL", "2000"))
 RUNS = int(os.environ.get("BENCH_ANALYTICS_RUNS", "40"))
-CHUNK = 1_000_000
+CHUNK = 100_000  # rows a statement: well within the connection's 30 s socket timeout
 DAYS = 90
 
 SEED_SQL = """
