@@ -321,11 +321,12 @@ locals {
     analytics_maintenance = {
       memory = "1Gi", concurrency = 1, db_pool = 1, max_instances = 1, timeout = 900
     }
-    # Webhooks: small pools, as each transaction is short. A delivery mostly waits on the
-    # customer's endpoint (connect + read timeouts, integrations.rules), not on Postgres.
-    webhooks         = { db_pool = 2, max_instances = 2 }
-    webhook_fanout   = { db_pool = 2, max_instances = 3 }
-    webhook_delivery = { concurrency = 8, db_pool = 2, max_instances = 5, timeout = 30 }
+    # Webhooks: one connection per instance, as every transaction is a few short statements.
+    # A delivery waits on the customer's endpoint (connect + read timeouts, integrations.rules)
+    # outside any transaction, so 8 threads share one connection.
+    webhooks         = { db_pool = 1, max_instances = 2 }
+    webhook_fanout   = { db_pool = 1, max_instances = 2 }
+    webhook_delivery = { concurrency = 8, db_pool = 1, max_instances = 4, timeout = 30 }
 
     # Certificates: lookups by code and one issuance per event, each a short transaction.
     certificates       = { db_pool = 2, max_instances = 4 }
