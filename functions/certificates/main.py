@@ -13,6 +13,8 @@ from shared.certificates.schemas import (
     MyCertificateList,
     PublicCertificate,
     RevokeIn,
+    ShareIn,
+    ShareOut,
 )
 from shared.web import Api, Ctx
 
@@ -57,6 +59,22 @@ def public_certificate(ctx: Ctx):
 def credential(ctx: Ctx) -> Response:
     jws = certificates.credential_jwt(code=ctx.params["code"], client_ip=ctx.client_ip)
     return Response(jws, status=200, content_type="application/vc+jwt")
+
+
+@api.route(
+    "POST",
+    "/v1/certificates/{code}/shares",
+    auth="none",
+    body=ShareIn,
+    status=201,
+    response=ShareOut,
+    errors=UNKNOWN,
+    summary="A link to share the certificate on LinkedIn or X, or to download it (counted)",
+)
+def share(ctx: Ctx):
+    return certificates.share(
+        code=ctx.params["code"], network=ctx.body.network, client_ip=ctx.client_ip
+    )
 
 
 @api.route(

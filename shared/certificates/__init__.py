@@ -15,6 +15,7 @@ if TYPE_CHECKING:
         my_certificates,
         public_certificate,
         revoke,
+        share,
         verification_page,
     )
 
@@ -28,5 +29,6 @@ __all__ = [
     "on_course_completed",
     "public_certificate",
     "revoke",
+    "share",
     "verification_page",
 ]

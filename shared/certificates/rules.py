@@ -8,6 +8,7 @@ import re
 import secrets
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 # 32 symbols: digits and capitals without 0, O, 1 and I (nobody can misread or mistype them).
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -140,3 +141,18 @@ def jwt_claims(doc: dict[str, Any], *, issued_at: datetime) -> dict[str, Any]:
         "iat": int(issued_at.timestamp()),
         "vc": doc,
     }
+
+
+SHARE_NETWORKS = ("linkedin", "x", "download")
+
+
+def share_url(network: str, *, verify_url: str, text: str, download_url: str, code: str) -> str:
+    """Where a share of the certificate goes: LinkedIn's and X's share intents for the public
+    page, or the download (the signed credential until PDFs are rendered)."""
+    if network == "linkedin":
+        return "https://www.linkedin.com/sharing/share-offsite/?" + urlencode({"url": verify_url})
+    if network == "x":
+        return "https://x.com/intent/post?" + urlencode({"text": text, "url": verify_url})
+    if network == "download":
+        return download_url
+    raise ValueError(f"unknown network {network!r} (certificate {code})")

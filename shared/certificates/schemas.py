@@ -63,6 +63,7 @@ class ChannelCertificate(Out):
     revoked_at: datetime | None
     revocation_reason: str | None
     views: int = Field(description="Page views and verifications of the certificate")
+    shares: int = Field(description="Share and download links asked for")
     verify_url: str
     credential_url: str
 
@@ -70,3 +71,13 @@ class ChannelCertificate(Out):
 class ChannelCertificateList(Out):
     items: list[ChannelCertificate]
     next_cursor: str | None = Field(description="Always null: every certificate is listed")
+
+
+class ShareIn(Model):
+    network: Literal["linkedin", "x", "download"]
+
+
+class ShareOut(Out):
+    share_url: str = Field(
+        description="Where to send the holder: the network's share page, or the download"
+    )

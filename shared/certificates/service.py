@@ -16,6 +16,7 @@ from shared.platform.errors import NotFound
 # What each public read records (analytics, per certificate, for the creator and anti-fraud).
 VIEWED = "certificate.viewed"  # the page
 VERIFIED = "certificate.verified"  # the JSON record or the credential
+SHARED = "certificate.shared"  # a share link asked for (network in the metadata)
 
 _CERT_SQL = """
 SELECT z.id, z.channel_id, z.course_id, z.user_id, z.code, z.holder_name, z.course_title,
@@ -33,7 +34,9 @@ def _urls(code: str) -> dict[str, str]:
     }
 
 
-def _by_code(typed: str, *, client_ip: str, via: str) -> dict[str, Any]:
+def _by_code(
+    typed: str, *, client_ip: str, via: str, event: str | None = None, **extra: str
+) -> dict[str, Any]:
     """The certificate of a typed code, read under its channel's row-level security, and the
     read recorded there. Every lookup counts against the client address's limit first, so
     codes cannot be enumerated; unknown and malformed codes are the same 404."""
@@ -52,9 +55,9 @@ def _by_code(typed: str, *, client_ip: str, via: str) -> dict[str, Any]:
                 if row is not None:
                     analytics.record(
                         tx,
-                        event_type=VIEWED if via == "page" else VERIFIED,
+                        event_type=event or (VIEWED if via == "page" else VERIFIED),
                         user_id=None,
-                        metadata={"certificate_id": str(row["id"]), "via": via},
+                        metadata={"certificate_id": str(row["id"]), "via": via, **extra},
                     )
                     return dict(row)
     raise NotFound("No such certificate.")
@@ -138,10 +141,16 @@ def verification_page(*, code: str, client_ip: str) -> tuple[bytes, dict[str, st
 _STAFF_SQL = """
 SELECT z.id, z.code, z.course_id, z.user_id, z.holder_name, z.course_title, z.issued_at,
        z.revoked_at, z.revocation_reason,
-       (SELECT count(*) FROM analytics_events e
-         WHERE e.channel_id = z.channel_id AND e.event_type IN ('certificate.viewed',
-               'certificate.verified') AND e.metadata->>'certificate_id' = z.id::text) AS views
+       v.views, v.shares
   FROM certificates z
+  CROSS JOIN LATERAL (
+      SELECT count(*) FILTER (WHERE e.event_type IN ('certificate.viewed',
+                                                     'certificate.verified')) AS views,
+             count(*) FILTER (WHERE e.event_type = 'certificate.shared') AS shares
+        FROM analytics_events e
+       WHERE e.channel_id = z.channel_id
+         AND e.event_type IN ('certificate.viewed', 'certificate.verified', 'certificate.shared')
+         AND e.metadata->>'certificate_id' = z.id::text) v
  WHERE z.channel_id = app_channel_id()
 """
 
@@ -159,6 +168,7 @@ def _staff_view(r: Any) -> dict[str, Any]:
         "revoked_at": r["revoked_at"],
         "revocation_reason": r["revocation_reason"],
         "views": int(r["views"]),
+        "shares": int(r["shares"]),
         **_urls(r["code"]),
     }
 
@@ -200,3 +210,21 @@ def revoke(*, channel_id: str, user_id: str, certificate_id: str, data: RevokeIn
     if current is None:
         raise NotFound("No such certificate.")
     return _staff_view(current)
+
+
+def share(*, code: str, network: str, client_ip: str) -> dict[str, Any]:
+    """POST /v1/certificates/{code}/shares: the link to share the certificate on a network, or
+    to download it; every one is counted for the creator."""
+    cert = _by_code(code, client_ip=client_ip, via="share", event=SHARED, network=network)
+    shown = rules.display_code(cert["code"])
+    urls = _urls(cert["code"])
+    text = f"{cert['holder_name']} completed {cert['course_title']} ({cert['channel_name']})"
+    return {
+        "share_url": rules.share_url(
+            network,
+            verify_url=urls["verify_url"],
+            text=text,
+            download_url=urls["credential_url"],
+            code=shown,
+        )
+    }

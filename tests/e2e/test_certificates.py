@@ -135,6 +135,20 @@ def test_the_page_and_a_revocation_by_an_admin_show_everywhere(gateway_url, earn
     listed = requests.get(base, headers=instructor.headers, timeout=10)
     assert listed.status_code == 200
     assert [(c["id"], c["views"] >= 1) for c in listed.json()["items"]] == [(cert["id"], True)]
+    shares = f"{gateway_url}/v1/certificates/{cert['code']}/shares"
+    r = requests.post(shares, json={"network": "x"}, timeout=10)
+    assert r.status_code == 201 and r.json()["share_url"].startswith("https://x.com/intent/post?")
+    assert_problem(requests.post(shares, json={"network": "myspace"}, timeout=10), 422)
+    assert_problem(
+        requests.post(
+            f"{gateway_url}/v1/certificates/ZZZZ-ZZZZ-ZZZZ/shares",
+            json={"network": "x"},
+            timeout=10,
+        ),
+        404,
+    )
+    counted = requests.get(base, headers=instructor.headers, timeout=10).json()["items"][0]
+    assert counted["shares"] == 1
     revoke = f"{base}/{cert['id']}/revoke"
     body = {"reason": "Identity fraud"}
     assert_problem(requests.post(revoke, json=body, headers=instructor.headers, timeout=10), 403)

@@ -179,8 +179,21 @@ def test_every_read_is_recorded_and_counted_for_staff(admin, issued):
         ("certificate.viewed", "page"),
         ("certificate.viewed", "page"),
     ]
+    shared = [
+        certificates.share(code=w["code"], network=n, client_ip=w["ip"])["share_url"]
+        for n in ("linkedin", "x", "download")
+    ]
+    assert shared[0].startswith("https://www.linkedin.com/sharing/share-offsite/?url=")
+    assert shared[2].endswith(f"/v1/certificates/{w['code']}/credential")
+    networks = admin.run(
+        "SELECT metadata->>'network' FROM analytics_events WHERE channel_id = :c"
+        " AND event_type = 'certificate.shared' AND metadata->>'certificate_id' = :i",
+        c=w["cid"],
+        i=w["id"],
+    )
+    assert sorted(n[0] for n in networks) == ["download", "linkedin", "x"]
     staff = certificates.channel_certificates(channel_id=w["cid"], user_id=w["owner"])["items"]
-    assert staff[0]["views"] == 4
+    assert (staff[0]["views"], staff[0]["shares"]) == (4, 3)
     student_role = member(admin, w["cid"], "student")
     with pytest.raises(Forbidden):
         certificates.channel_certificates(channel_id=w["cid"], user_id=student_role)

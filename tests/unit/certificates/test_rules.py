@@ -91,3 +91,23 @@ def test_the_verify_url_carries_the_typed_form_of_the_code():
     assert rules.verify_url("ABCD2345WXYZ", base_url="https://x.test/") == (
         "https://x.test/c/ABCD-2345-WXYZ"
     )
+
+
+def test_share_links_point_at_the_public_page_or_the_download():
+    from urllib.parse import parse_qs, urlsplit
+
+    kw = {
+        "verify_url": "https://x.test/c/ABCD-EFGH-JKLM",
+        "text": "Ana completed Café & Co",
+        "download_url": "https://x.test/dl",
+        "code": "ABCD-EFGH-JKLM",
+    }
+    linkedin = urlsplit(rules.share_url("linkedin", **kw))
+    assert linkedin.netloc == "www.linkedin.com"
+    assert parse_qs(linkedin.query) == {"url": [kw["verify_url"]]}
+    x = urlsplit(rules.share_url("x", **kw))
+    assert x.netloc == "x.com"
+    assert parse_qs(x.query) == {"text": [kw["text"]], "url": [kw["verify_url"]]}
+    assert rules.share_url("download", **kw) == "https://x.test/dl"
+    with pytest.raises(ValueError):
+        rules.share_url("myspace", **kw)
