@@ -116,6 +116,10 @@ TAGS = {
     "Media": "Uploading lesson videos and files",
     "Learning": "Enrolling, playing lessons, progress, completion",
     "Payments": "Plans, checkout, payouts, disputes, the Stripe webhook",
+    "Certificates": "Course certificates: the learner's, their public verification, revocation",
+    "Analytics": "A channel's figures: the summary and the CSV export",
+    "Search": "Searching channels, courses and lessons",
+    "Webhooks": "A channel's webhook endpoints, their deliveries and replays",
     "Public pages": "The channel's and courses' public HTML pages",
     "Documentation": "This document and its interactive reference",
 }
