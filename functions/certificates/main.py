@@ -37,6 +37,20 @@ def my_certificates(ctx: Ctx):
 
 @api.route(
     "GET",
+    "/v1/certificates/status-lists/{channel_id}",
+    auth="none",
+    content_type="application/vc+jwt",
+    response=VC_JWT,
+    errors={404: "No such status list"},
+    summary="A channel's revocation list (Bitstring Status List credential, VC-JWT)",
+)
+def status_list(ctx: Ctx) -> Response:
+    jws = certificates.status_list_jwt(channel_id=ctx.params["channel_id"])
+    return Response(jws, status=200, content_type="application/vc+jwt")
+
+
+@api.route(
+    "GET",
     "/v1/certificates/{code}",
     auth="none",
     response=PublicCertificate,

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         public_certificate,
         revoke,
         share,
+        status_list_jwt,
         verification_page,
     )
 
@@ -30,5 +31,6 @@ __all__ = [
     "public_certificate",
     "revoke",
     "share",
+    "status_list_jwt",
     "verification_page",
 ]

@@ -35,8 +35,9 @@ SELECT u.email, u.display_name, c.title, c.description
 
 _INSERT_SQL = """
 INSERT INTO certificates (id, channel_id, course_id, user_id, enrollment_id, code, holder_name,
-                          course_title, course_description, subject_hash, subject_salt)
-VALUES (:id, app_channel_id(), :c, :u, :e, :code, :holder, :title, :descr, :hash, :salt)
+                          course_title, course_description, subject_hash, subject_salt,
+                          status_index)
+VALUES (:id, app_channel_id(), :c, :u, :e, :code, :holder, :title, :descr, :hash, :salt, :si)
 ON CONFLICT (channel_id, course_id, user_id) DO NOTHING
 RETURNING id, code, issued_at
 """
@@ -76,9 +77,23 @@ def issue(
         if holder is None:
             log.warning("event %s: no such user or course in channel %s", event_id, channel_id)
             return "skipped"
-        row = _insert(tx, holder, course_id=course_id, user_id=user_id, enrollment=enrollment_id)
+        status_index = _next_status_index(tx, course_id=course_id, user_id=user_id)
+        if status_index is None:
+            return "exists"
+        row = _insert(
+            tx,
+            holder,
+            course_id=course_id,
+            user_id=user_id,
+            enrollment=enrollment_id,
+            status_index=status_index,
+        )
         if row is None:
             return "exists"
+        tx.exec(
+            "UPDATE certificate_status_lists SET next_index = next_index + 1"
+            " WHERE channel_id = app_channel_id()"
+        )
         payload = {
             "certificate_id": str(row["id"]),
             "code": row["code"],
@@ -100,8 +115,35 @@ def issue(
         return "issued"
 
 
+def _next_status_index(tx: Tx, *, course_id: str, user_id: str) -> int | None:
+    """The next free position in the channel's status list, its counter locked until commit
+    (issuances in one channel take turns, so no position is shared); None if the student
+    already holds the certificate, so no position is spent on a duplicate."""
+    tx.exec(
+        "INSERT INTO certificate_status_lists (channel_id) VALUES (app_channel_id())"
+        " ON CONFLICT (channel_id) DO NOTHING"
+    )
+    index = tx.scalar(
+        "SELECT next_index FROM certificate_status_lists"
+        " WHERE channel_id = app_channel_id() FOR UPDATE"
+    )
+    held = tx.scalar(
+        "SELECT 1 FROM certificates WHERE channel_id = app_channel_id()"
+        " AND course_id = :c AND user_id = :u",
+        c=course_id,
+        u=user_id,
+    )
+    return None if held else int(index)
+
+
 def _insert(
-    tx: Tx, holder: Mapping[str, Any], *, course_id: str, user_id: str, enrollment: str | None
+    tx: Tx,
+    holder: Mapping[str, Any],
+    *,
+    course_id: str,
+    user_id: str,
+    enrollment: str | None,
+    status_index: int,
 ) -> dict[str, Any] | None:
     """Insert the certificate; None if the student already holds one for the course."""
     salt = rules.new_salt()
@@ -120,6 +162,7 @@ def _insert(
                 descr=holder["description"] or "",
                 hash=rules.identity_hash(holder["email"], salt),
                 salt=salt,
+                si=status_index,
             )
         except Exception as err:  # a code collision (unique violation); anything else re-raises
             tx.exec("ROLLBACK TO SAVEPOINT certificate_code")

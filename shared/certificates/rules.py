@@ -3,6 +3,8 @@ credential document and the consumer's parsing of `course.completed`. No I/O."""
 
 from __future__ import annotations
 
+import base64
+import gzip
 import hashlib
 import re
 import secrets
@@ -17,6 +19,7 @@ COURSE_COMPLETED = "course.completed"
 CERTIFICATE_ISSUED = "certificate.issued"
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+STATUS_LIST_BITS = 131072  # the W3C minimum (16 KiB), so one bit does not single a holder out
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -91,11 +94,53 @@ def _iso(at: datetime) -> str:
     return at.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def status_list_url(channel_id: str, *, base_url: str) -> str:
+    return f"{base_url.rstrip('/')}/v1/certificates/status-lists/{channel_id}"
+
+
+def encode_status_list(revoked: list[int]) -> str:
+    """Bitstring Status List `encodedList`: the bits (index 0 = the first byte's highest bit)
+    GZIP-compressed, base64url without padding, with the multibase prefix `u`."""
+    bits = bytearray(STATUS_LIST_BITS // 8)
+    for i in revoked:
+        bits[i // 8] |= 0x80 >> (i % 8)
+    packed = gzip.compress(bytes(bits), mtime=0)
+    return "u" + base64.urlsafe_b64encode(packed).rstrip(b"=").decode()
+
+
+def decode_status_list(encoded: str) -> bytes:
+    """The bits of an `encodedList` (for verifiers and tests)."""
+    raw = encoded.removeprefix("u")
+    return gzip.decompress(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+
+
+def status_list_credential(
+    channel: dict[str, Any], revoked: list[int], *, base_url: str, now: datetime
+) -> dict[str, Any]:
+    """The channel's `BitstringStatusListCredential` (revocation), issued by the channel."""
+    url = status_list_url(str(channel["id"]), base_url=base_url)
+    issuer = f"{base_url.rstrip('/')}/ch/{channel['slug']}"
+    return {
+        "@context": [VC_CONTEXT],
+        "id": url,
+        "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+        "issuer": issuer,
+        "validFrom": _iso(now),
+        "credentialSubject": {
+            "id": f"{url}#list",
+            "type": "BitstringStatusList",
+            "statusPurpose": "revocation",
+            "encodedList": encode_status_list(revoked),
+        },
+    }
+
+
 def credential(cert: dict[str, Any], *, base_url: str) -> dict[str, Any]:
     """The Open Badges 3.0 `OpenBadgeCredential` (VC data model 2.0) of a certificate row
     joined with its channel (`channel_slug`, `channel_name`)."""
     base = base_url.rstrip("/")
     channel_url = f"{base}/ch/{cert['channel_slug']}"
+    list_url = status_list_url(str(cert["channel_id"]), base_url=base)
     return {
         "@context": [VC_CONTEXT, OB_CONTEXT],
         "id": f"urn:uuid:{cert['id']}",
@@ -108,6 +153,13 @@ def credential(cert: dict[str, Any], *, base_url: str) -> dict[str, Any]:
             "url": channel_url,
         },
         "validFrom": _iso(cert["issued_at"]),
+        "credentialStatus": {
+            "id": f"{list_url}#{cert['status_index']}",
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": "revocation",
+            "statusListIndex": str(cert["status_index"]),
+            "statusListCredential": list_url,
+        },
         "credentialSubject": {
             "type": ["AchievementSubject"],
             "identifier": [

@@ -21,7 +21,7 @@ SHARED = "certificate.shared"  # a share link asked for (network in the metadata
 _CERT_SQL = """
 SELECT z.id, z.channel_id, z.course_id, z.user_id, z.code, z.holder_name, z.course_title,
        z.course_description, z.subject_hash, z.subject_salt, z.issued_at, z.revoked_at,
-       z.revocation_reason, ch.name AS channel_name, ch.slug AS channel_slug
+       z.revocation_reason, z.status_index, ch.name AS channel_name, ch.slug AS channel_slug
   FROM certificates z JOIN channels ch ON ch.id = z.channel_id
 """
 
@@ -228,3 +228,28 @@ def share(*, code: str, network: str, client_ip: str) -> dict[str, Any]:
             code=shown,
         )
     }
+
+
+def status_list_jwt(*, channel_id: str) -> str:
+    """GET /v1/certificates/status-lists/{channel_id}: the channel's revocation list, signed
+    afresh on every read, so a revocation shows in it at once."""
+    if not rules.is_uuid(channel_id):
+        raise NotFound("No such status list.")
+    with transaction(channel_id=channel_id) as tx:
+        channel = tx.one("SELECT id, slug FROM channels WHERE id = app_channel_id()")
+        revoked = tx.all(
+            "SELECT status_index FROM certificates"
+            " WHERE channel_id = app_channel_id() AND revoked_at IS NOT NULL"
+        )
+        now = tx.scalar("SELECT now()")
+    if channel is None:
+        raise NotFound("No such status list.")
+    doc = rules.status_list_credential(
+        dict(channel),
+        [r["status_index"] for r in revoked],
+        base_url=settings().public_base_url,
+        now=now,
+    )
+    return keys.sign(
+        {"iss": doc["issuer"], "jti": doc["id"], "iat": int(now.timestamp()), "vc": doc}
+    )

@@ -7,6 +7,7 @@ OB 3.0 schema; a tampered one fails."""
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 
 import pytest
@@ -164,3 +165,16 @@ def test_the_page_and_a_revocation_by_an_admin_show_everywhere(gateway_url, earn
     assert 'data-status="revoked"' in page and "Identity fraud" in page
     mine = requests.get(f"{gateway_url}/v1/me/certificates", headers=student.headers, timeout=10)
     assert [c["status"] for c in mine.json()["items"]] == ["revoked"]
+
+    # and the status list the credential points to, verified with the JWKS alone
+    jwks = requests.get(f"{gateway_url}/.well-known/jwks.json", timeout=10).json()
+    credential = ob3.verify(requests.get(cert["credential_url"], timeout=10).text, jwks)
+    entry = credential["vc"]["credentialStatus"]
+    listed = requests.get(entry["statusListCredential"], timeout=10)
+    assert listed.status_code == 200
+    assert listed.headers["Content-Type"].startswith("application/vc+jwt")
+    status = ob3.verify(listed.text, jwks)["vc"]["credentialSubject"]
+    encoded = status["encodedList"].removeprefix("u")
+    bits = gzip.decompress(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    index = int(entry["statusListIndex"])
+    assert bits[index // 8] & (0x80 >> (index % 8))

@@ -182,3 +182,31 @@ def test_the_served_credential_is_the_stored_certificate(admin, world):
     achievement = claims["vc"]["credentialSubject"]["achievement"]
     assert (achievement["name"], achievement["description"]) == ("Kiến thức 基礎", "Basics")
     assert claims["vc"]["issuer"]["name"] == "Académie Ünïcode"
+
+
+def test_concurrent_issuances_in_a_channel_take_distinct_status_positions(admin, world):
+    others = [enrolled_student(admin, world["cid"], world["course"]) for _ in range(3)]
+    barrier = threading.Barrier(len(others))
+    outcomes = []
+
+    def run(user):
+        barrier.wait(timeout=10)
+        outcomes.append(deliver(completed(world, user=user)))
+
+    threads = [threading.Thread(target=run, args=(u,)) for u in others]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert outcomes == ["issued"] * 3
+    deliver(completed(world))  # a fourth, then a duplicate that must not spend a position
+    deliver(completed(world))
+    positions = admin.run(
+        "SELECT status_index FROM certificates WHERE channel_id = :c ORDER BY status_index",
+        c=world["cid"],
+    )
+    assert [p[0] for p in positions] == [0, 1, 2, 3]
+    counter = admin.run(
+        "SELECT next_index FROM certificate_status_lists WHERE channel_id = :c", c=world["cid"]
+    )
+    assert counter == [[4]]

@@ -7,12 +7,13 @@ import uuid
 import pytest
 
 from shared import certificates
-from shared.certificates import rules
+from shared.certificates import keys, rules
 from shared.certificates import service as certs
 from shared.certificates.schemas import RevokeIn
 from shared.platform.config import Settings
 from shared.platform.errors import Forbidden, NotFound, RateLimited
 from tests.factories import enrolled_student, make_course, new_channel, new_user
+from tests.unit.certificates import ob3
 
 pytestmark = pytest.mark.usefixtures("stack")
 
@@ -213,3 +214,28 @@ def test_lookups_are_limited_per_address_known_or_not(issued, monkeypatch):
     assert limited.value.status == 429
     # another address is not held back
     assert certificates.public_certificate(code=issued["code"], client_ip=ip + "b")["code"]
+
+
+def revoked_bits(cid):
+    claims = ob3.verify(certificates.status_list_jwt(channel_id=cid), keys.jwks())
+    subject = claims["vc"]["credentialSubject"]
+    assert (subject["type"], subject["statusPurpose"]) == ("BitstringStatusList", "revocation")
+    return rules.decode_status_list(subject["encodedList"])
+
+
+def test_the_signed_status_list_shows_the_revocation_at_the_credentials_position(admin, issued):
+    w = issued
+    claims = ob3.verify(certificates.credential_jwt(code=w["code"], client_ip=w["ip"]), keys.jwks())
+    entry = claims["vc"]["credentialStatus"]
+    index = int(entry["statusListIndex"])
+    assert entry["statusListCredential"].endswith(f"/v1/certificates/status-lists/{w['cid']}")
+    assert revoked_bits(w["cid"]) == bytes(16384)
+    certificates.revoke(
+        channel_id=w["cid"], user_id=w["owner"], certificate_id=w["id"], data=RevokeIn(reason="r")
+    )
+    bits = revoked_bits(w["cid"])
+    assert bits[index // 8] == 0x80 >> (index % 8)
+    assert sum(bin(b).count("1") for b in bits) == 1
+    for unknown in ("nope", str(uuid.uuid4())):
+        with pytest.raises(NotFound):
+            certificates.status_list_jwt(channel_id=unknown)

@@ -23,6 +23,8 @@ ISSUED = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
 def cert(**over):
     row = {
         "id": str(uuid.uuid4()),
+        "channel_id": "0190a0a0-0000-7000-8000-000000000001",
+        "status_index": 41,
         "course_id": str(uuid.uuid4()),
         "channel_slug": "acme",
         "channel_name": "Acme Academy",
@@ -74,6 +76,33 @@ def test_the_credential_is_a_valid_ob3_achievement_credential_naming_no_email():
     assert subject["identifier"][0]["hashed"] is True
     assert "ana@example.com" not in json.dumps(doc)
     assert doc["validFrom"] == "2026-03-01T12:30:00Z"
+    list_url = (
+        "https://learn.example/v1/certificates/status-lists/0190a0a0-0000-7000-8000-000000000001"
+    )
+    assert doc["credentialStatus"] == {
+        "id": f"{list_url}#41",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": "revocation",
+        "statusListIndex": "41",
+        "statusListCredential": list_url,
+    }
+
+
+def test_the_status_list_sets_exactly_the_revoked_bits():
+    encoded = rules.encode_status_list([0, 9, 131071])
+    assert encoded.startswith("u")
+    bits = rules.decode_status_list(encoded)
+    assert len(bits) == 16384
+    assert bits[0] == 0x80 and bits[1] == 0x40 and bits[-1] == 0x01
+    assert sum(bin(b).count("1") for b in bits) == 3
+    assert rules.decode_status_list(rules.encode_status_list([])) == bytes(16384)
+    doc = rules.status_list_credential(
+        {"id": "c1", "slug": "acme"}, [5], base_url="https://l.test", now=ISSUED
+    )
+    assert doc["type"] == ["VerifiableCredential", "BitstringStatusListCredential"]
+    assert doc["issuer"] == "https://l.test/ch/acme"
+    assert doc["credentialSubject"]["statusPurpose"] == "revocation"
+    assert rules.decode_status_list(doc["credentialSubject"]["encodedList"])[0] == 0x04
 
 
 def test_the_schema_check_is_real():
