@@ -165,6 +165,9 @@ locals {
     certificate_issuer = {
       topics = ["domain-events"] # certificate.issued
     }
+    certificate_mailer = {
+      secrets = ["SMTP_PASSWORD"]
+    }
     auth_mail = {
       secrets = ["SMTP_PASSWORD"]
       topics  = ["domain-events"]
@@ -331,6 +334,7 @@ locals {
     # Certificates: lookups by code and one issuance per event, each a short transaction.
     certificates       = { db_pool = 2, max_instances = 4 }
     certificate_issuer = { concurrency = 2, db_pool = 1, max_instances = 2 }
+    certificate_mailer = { concurrency = 2, db_pool = 1, max_instances = 2 }
   }
   function_runtime = {
     for k in keys(local.functions) : k => merge(local.runtime_defaults, try(local.runtime_overrides[k], {}))

@@ -7,6 +7,7 @@ from shared.platform.exports import lazy_exports
 
 if TYPE_CHECKING:
     from shared.certificates.issuance import on_course_completed
+    from shared.certificates.mail import on_certificate_issued
     from shared.certificates.service import (
         channel_certificates,
         credential_jwt,
@@ -27,6 +28,7 @@ __all__ = [
     "did_document",
     "jwks",
     "my_certificates",
+    "on_certificate_issued",
     "on_course_completed",
     "public_certificate",
     "revoke",

@@ -60,8 +60,12 @@ def earned(gateway_url, admin):
     }
 
 
-def test_completion_issues_one_certificate_that_anyone_can_look_up(gateway_url, earned):
+def test_completion_issues_one_certificate_that_anyone_can_look_up(
+    gateway_url, earned, wait_for_mail
+):
     cert = earned["cert"]
+    mail = wait_for_mail(earned["student"].email, timeout=20, subject="Your certificate: 日本語 I")
+    assert cert["verify_url"] in mail.get_body(preferencelist=("plain",)).get_content()
     assert len(earned["items"]) == 1
     assert (cert["course_id"], cert["channel_id"], cert["status"]) == (
         earned["course"]["id"],
