@@ -50,8 +50,8 @@ locals {
     analytics_maintenance = ["platform_fn_analytics_maintenance"]
     stripe_webhook        = ["platform_fn_stripe_webhook"]
     billing_reconcile     = ["platform_fn_billing_reconcile"]
-    certificates          = ["platform_fn_certificates"]
     search                = ["platform_fn_search"]
+    certificates          = ["platform_fn_certificates"]
     analytics             = ["platform_fn_analytics"]
   }
 
@@ -307,12 +307,13 @@ locals {
     timeout       = 60
   }
   runtime_overrides = {
-    auth            = { max_instances = 10, min_instances = var.environment == "prod" ? 1 : 0 }
-    learning        = { max_instances = 20, min_instances = var.environment == "prod" ? 1 : 0 }
-    pages           = { concurrency = 8, db_pool = 4 }
-    apidocs         = { concurrency = 16, db_pool = 0, max_instances = 2 }
-    search          = { db_pool = 2, max_instances = 4 }                   # one short read per request
-    search_indexer  = { concurrency = 2, db_pool = 1, max_instances = 2 } # one event per transaction
+    auth     = { max_instances = 10, min_instances = var.environment == "prod" ? 1 : 0 }
+    learning = { max_instances = 20, min_instances = var.environment == "prod" ? 1 : 0 }
+    pages    = { concurrency = 8, db_pool = 4 }
+    apidocs  = { concurrency = 16, db_pool = 0, max_instances = 2 }
+    # Search: one short read per request; the indexer applies one event per transaction.
+    search          = { db_pool = 2, max_instances = 4 }
+    search_indexer  = { concurrency = 2, db_pool = 1, max_instances = 2 }
     analytics       = { db_pool = 2, max_instances = 2 } # staff dashboards: few readers
     stripe_webhook  = { timeout = 30 }
     media_finalized = { timeout = 120 }
