@@ -9,7 +9,12 @@ from shared.web import Api, Ctx
 
 api = Api("analytics", tag="Analytics")
 C = "/v1/channels/{channel_id}"
-ERRORS = {403: "Not staff of this channel", 404: "No such channel, course or batch"}
+ERRORS = {
+    403: "Not staff of this channel",
+    404: "No such channel, course or batch",
+    # a refusal no schema can express (issue 17): one parameter against the other
+    422: "Validation failed, or a period (`from` to `to`) longer than 366 days",
+}
 
 
 @api.route(

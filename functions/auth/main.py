@@ -36,7 +36,11 @@ LIMITED = {429: "Too many attempts (Retry-After says when to retry)"}
     response=TokensOut,
     auth="none",
     summary="Create an account",
-    errors={409: "Email taken", 422: "Weak password or bad email", **LIMITED},
+    errors={
+        409: "Email taken",
+        422: "Weak password (or one over 1024 bytes as UTF-8) or bad email",
+        **LIMITED,
+    },
 )
 def signup(ctx: Ctx) -> Session:
     b = ctx.body
@@ -69,7 +73,11 @@ def login(ctx: Ctx) -> Session:
     response=TokensOut,
     auth="none",
     summary="Finish signing in with an authenticator code or a recovery code",
-    errors={401: "Wrong code, or the challenge expired or is used up", **LIMITED},
+    errors={
+        401: "Wrong code, or the challenge expired or is used up",
+        422: "Validation failed: send either `code` or `recovery_code`",
+        **LIMITED,
+    },
 )
 def login_second_factor(ctx: Ctx) -> Session:
     b = ctx.body
@@ -176,7 +184,7 @@ def password_reset(ctx: Ctx) -> dict[str, str]:
     status=204,
     auth="none",
     summary="Set a new password with a reset token",
-    errors={400: "Invalid or used token", 422: "Weak password"},
+    errors={400: "Invalid or used token", 422: "Weak password, or one over 1024 bytes as UTF-8"},
 )
 def password_reset_confirm(ctx: Ctx) -> None:
     identity.confirm_password_reset(token=ctx.body.token, new_password=ctx.body.new_password)

@@ -32,6 +32,11 @@ C = "/v1/channels/{channel_id}"
 HIDDEN = {404: "No such channel (or not a member)"}
 DENIED = {403: "Your role cannot do this", **HIDDEN}
 STRIPE = {502: "Stripe could not be reached"}
+# A refusal no schema can express (issue 17): it depends on the channel's settings.
+REDIRECTS = (
+    "Validation failed, or a redirect URL outside the platform's origin and the channel's"
+    " `redirect_origins`"
+)
 
 
 @api.route(
@@ -40,7 +45,7 @@ STRIPE = {502: "Stripe could not be reached"}
     body=OnboardingIn,
     response=OnboardingOut,
     summary="Stripe Connect onboarding link for the channel owner",
-    errors={**DENIED, **STRIPE},
+    errors={**DENIED, 422: REDIRECTS, **STRIPE},
 )
 def onboarding(ctx: Ctx) -> Onboarding:
     return billing.start_onboarding(
@@ -70,6 +75,7 @@ def payout_account(ctx: Ctx) -> PayoutAccount:
     errors={
         404: "No such published course (or batch)",
         409: "Free course, already enrolled, batch full, or channel not payable",
+        422: REDIRECTS,
         **STRIPE,
     },
 )
@@ -98,7 +104,7 @@ def get_plan(ctx: Ctx) -> ChannelPlan:
     body=PlanChangeIn,
     response=PlanChangeOut,
     summary="Subscribe to, change or cancel the channel's plan (owner/admin)",
-    errors={**DENIED, 422: "success_url/cancel_url needed to subscribe", **STRIPE},
+    errors={**DENIED, 422: REDIRECTS + "; success_url/cancel_url needed to subscribe", **STRIPE},
 )
 def change_plan(ctx: Ctx) -> PlanChange:
     return billing.change_plan(

@@ -56,7 +56,10 @@ def get_channel(ctx: Ctx) -> Channel:
     body=ChannelPatch,
     response=ChannelOut,
     summary="Rename or restyle a channel (owner/admin)",
-    errors=DENIED,
+    errors={
+        **DENIED,
+        409: "Requiring a second factor takes a session signed in with one of your own",
+    },
 )
 def update_channel(ctx: Ctx) -> Channel:
     return channels.update_channel(

@@ -12,6 +12,9 @@ C = "/v1/channels/{channel_id}"
 CO = C + "/courses/{course_id}"
 HIDDEN = {404: "No such channel or course (or not visible to the caller)"}
 WRITE = {403: "Instructor or above only", **HIDDEN, 409: "The course is archived"}
+# Refusals no schema can express (issue 17): documented with the 422 that carries them.
+IN_THE_PAST = "Validation failed, or a start in the past"
+BATCH_DATES = "Validation failed, or an `ends_at` that is not after `starts_at`"
 
 
 def _ids(ctx: Ctx) -> dict:
@@ -159,7 +162,7 @@ def delete_lesson(ctx: Ctx):
     status=201,
     response=s.BatchOut,
     idempotent=True,
-    errors=WRITE,
+    errors={**WRITE, 422: BATCH_DATES},
     summary="Open a batch (a cohort) of the course",
 )
 def create_batch(ctx: Ctx):
@@ -196,7 +199,7 @@ def get_batch(ctx: Ctx):
     C + "/batches/{batch_id}",
     body=s.BatchPatch,
     response=s.BatchOut,
-    errors={**WRITE, 409: "Capacity below the seats already taken"},
+    errors={**WRITE, 409: "Capacity below the seats already taken", 422: BATCH_DATES},
     summary="Edit a batch's name, dates or capacity",
 )
 def update_batch(ctx: Ctx):
@@ -221,7 +224,7 @@ SEES = {
     status=201,
     response=s.LiveSessionOut,
     idempotent=True,
-    errors={**WRITE, **PROVIDER_DOWN},
+    errors={**WRITE, **PROVIDER_DOWN, 422: IN_THE_PAST},
     summary="Schedule a live class of the batch at the live provider (Zoom)",
 )
 def schedule_live_session(ctx: Ctx):
@@ -249,6 +252,7 @@ def list_live_sessions(ctx: Ctx):
     summary="A live class of the batch",
 )
 def get_live_session(ctx: Ctx):
+    """A cancelled class (DELETE) stays readable, with status `cancelled`."""
     return live.get_session(**_ids(ctx))
 
 
@@ -261,6 +265,7 @@ def get_live_session(ctx: Ctx):
         **WRITE,
         409: "The class is cancelled, or its meeting no longer exists at the provider",
         **PROVIDER_DOWN,
+        422: IN_THE_PAST,
     },
     summary="Reschedule or rename a live class (at the provider, then here)",
 )

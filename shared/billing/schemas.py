@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal, NotRequired, TypedDict
 
-from pydantic import AfterValidator, Field, HttpUrl, PlainSerializer, StrictInt
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    HttpUrl,
+    PlainSerializer,
+    StrictInt,
+)
 
 from shared.billing.rules import MoneyInfo, PlanInfo
 from shared.platform.models import Model, Out
@@ -17,6 +24,17 @@ def _as_str(url: HttpUrl) -> str:
     return str(url)
 
 
+# URLs are measured as sent (JSON Schema's maxLength): at most 2047 characters, which leaves
+# room for the `/` that normalising a bare origin adds (stored URLs stay within 2048).
+URL_MAX = 2047
+
+
+def _url_as_sent(value: object) -> object:
+    if isinstance(value, str) and len(value) > URL_MAX:
+        raise ValueError(f"URL must be at most {URL_MAX} characters")
+    return value
+
+
 # Validated as a URL, kept as the str Stripe takes; serialized as that str (without the
 # serializer pydantic warns, on every dump, that a str sits where a HttpUrl was declared).
 # Type checkers see the str it is once validated.
@@ -25,7 +43,8 @@ if TYPE_CHECKING:
 else:
     RedirectUrl = Annotated[
         HttpUrl,
-        Field(max_length=2048),
+        BeforeValidator(_url_as_sent),
+        Field(max_length=2048, json_schema_extra={"maxLength": URL_MAX}),
         AfterValidator(_as_str),
         PlainSerializer(str, return_type=str),
     ]

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    GetJsonSchemaHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from shared.billing import SUPPORTED_CURRENCIES
 from shared.platform.models import ListQuery, Model, Out
@@ -36,7 +45,8 @@ class Money(Model):
 
 
 class _NoNulls(Model):
-    """PATCH bodies: a field may be left out, but only nullable ones may be set to null."""
+    """PATCH bodies: a field may be left out, but only nullable ones may be set to null. The
+    JSON schema says so too: a field outside NULLABLE is not nullable there (issue 17)."""
 
     NULLABLE: ClassVar[frozenset[str]] = frozenset()
 
@@ -46,6 +56,29 @@ class _NoNulls(Model):
             if getattr(self, name) is None and name not in self.NULLABLE:
                 raise ValueError(f"{name} cannot be null")
         return self
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        for name, prop in handler.resolve_ref_schema(schema).get("properties", {}).items():
+            if name not in cls.NULLABLE:
+                not_null(prop)
+        return schema
+
+
+def not_null(prop: dict[str, Any]) -> None:
+    """Drop `null` from a property's JSON schema (`anyOf: [X, null]` -> X), and the default
+    null that only a left-out field takes."""
+    branches = [b for b in prop.get("anyOf", []) if b.get("type") != "null"]
+    if "anyOf" in prop and len(branches) == 1:
+        del prop["anyOf"]
+        prop.update(branches[0])
+    elif "anyOf" in prop:
+        prop["anyOf"] = branches
+    if "default" in prop and prop["default"] is None:
+        del prop["default"]
 
 
 class CourseIn(Model):
@@ -128,10 +161,31 @@ class CourseList(Out):
     next_cursor: str | None
 
 
+def _integral_float(value: object) -> object:
+    """60.0 -> 60; anything else as it came (strict validation judges it)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Minutes = Annotated[int, BeforeValidator(_integral_float)]
+
+
+def _date_time_text(value: object) -> object:
+    """A JSON date-time is a string (the schema says so); pydantic would also take a number
+    of seconds since 1970."""
+    if isinstance(value, int | float):
+        raise ValueError("must be a date-time string, e.g. 2027-03-01T09:00:00Z")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_date_time_text)]
+
+
 class BatchIn(Model):
     name: str = Field(min_length=1, max_length=200)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime | None = None
+    starts_at: Instant
+    ends_at: Instant | None = None
     capacity: int | None = Field(default=None, ge=1, le=100_000)
 
     @model_validator(mode="after")
@@ -145,8 +199,8 @@ class BatchPatch(_NoNulls):
     NULLABLE: ClassVar[frozenset[str]] = frozenset({"ends_at", "capacity"})
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
     capacity: int | None = Field(default=None, ge=1, le=100_000)
 
 
@@ -197,17 +251,18 @@ class LiveSessionIn(Model):
     """A live class of the batch, scheduled at the live provider (Zoom)."""
 
     title: str = Field(min_length=1, max_length=200, description="Zoom's topic limit is 200")
-    starts_at: AwareDatetime = Field(description="With a time zone offset, e.g. ...T18:00:00Z")
-    # strict: "60" or 60.5 is a client bug, not something to round or coerce into a meeting
-    duration_minutes: int = Field(strict=True, ge=1, le=1440)
+    starts_at: Instant = Field(description="With a time zone offset, e.g. ...T18:00:00Z")
+    # strict: "60" or 60.5 is a client bug, not something to round or coerce into a meeting;
+    # 60.0 is the JSON number 60 (JSON Schema's "integer" includes it), so it is taken.
+    duration_minutes: Minutes = Field(strict=True, ge=1, le=1440)
 
 
 class LiveSessionPatch(Model):
     """Reschedule or rename a live class: the fields sent change (none: nothing changes)."""
 
     title: str | None = Field(default=None, min_length=1, max_length=200)
-    starts_at: AwareDatetime | None = None
-    duration_minutes: int | None = Field(default=None, strict=True, ge=1, le=1440)
+    starts_at: Instant | None = None
+    duration_minutes: Minutes | None = Field(default=None, strict=True, ge=1, le=1440)
 
 
 class LiveSessionOut(Out):

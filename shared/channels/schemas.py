@@ -5,12 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, TypedDict, cast
 
-from pydantic import AfterValidator, Field, HttpUrl
+from pydantic import AfterValidator, BeforeValidator, Field, HttpUrl, StrictBool
 
 from shared.channels.rules import REDIRECT_ORIGINS_MAX, Role, redirect_origin
 from shared.platform.models import Model, Out
 
 HexColour = Annotated[str, Field(pattern=r"^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")]
+
+
+# URLs are measured as sent (JSON Schema's maxLength): at most 2047 characters, which leaves
+# room for the `/` that normalising a bare origin adds (stored URLs stay within 2048).
+URL_MAX = 2047
+
+
+def _url_as_sent(value: object) -> object:
+    if isinstance(value, str) and len(value) > URL_MAX:
+        raise ValueError(f"URL must be at most {URL_MAX} characters")
+    return value
 
 
 def _https_only(url: HttpUrl) -> HttpUrl:
@@ -28,7 +39,15 @@ class Theme(Model):
     background: HexColour | None = None
     text: HexColour | None = None
     font: Annotated[str, Field(pattern=r"^[A-Za-z0-9 \-]{1,64}$")] | None = None
-    logo_url: Annotated[HttpUrl, AfterValidator(_https_only), Field(max_length=2048)] | None = None
+    logo_url: (
+        Annotated[
+            HttpUrl,
+            BeforeValidator(_url_as_sent),
+            AfterValidator(_https_only),
+            Field(max_length=2048, json_schema_extra={"maxLength": URL_MAX}),
+        ]
+        | None
+    ) = None
 
     def tokens(self) -> ThemeTokens:
         return cast(ThemeTokens, self.model_dump(mode="json", exclude_none=True))
@@ -55,9 +74,15 @@ class ChannelIn(Model):
     theme: Theme | None = None
 
 
+# The pattern is the part of what `redirect_origin` accepts that a schema can say exactly.
 RedirectOrigin = Annotated[
     str,
-    Field(max_length=300, examples=["https://school.example.com"]),
+    Field(
+        max_length=300,
+        pattern=r"^https://[A-Za-z0-9.-]+"
+        r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?/?$",
+        examples=["https://school.example.com"],
+    ),
     AfterValidator(redirect_origin),
 ]
 
@@ -71,7 +96,7 @@ class ChannelPatch(Model):
         description="The https origins (besides the platform's own) that checkout and payout"
         " onboarding may send people back to; replaces the list",
     )
-    require_second_factor: bool | None = Field(
+    require_second_factor: StrictBool | None = Field(
         default=None,
         description="Owners and admins act here only when signed in with a second factor"
         " (turning it on takes such a session of your own)",

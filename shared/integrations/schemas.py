@@ -19,6 +19,7 @@ class WebhookEndpointIn(Model):
         min_length=1,
         max_length=50,
         description="Event types to receive: " + ", ".join(EVENT_TYPES),
+        json_schema_extra={"items": {"type": "string", "enum": list(EVENT_TYPES)}},
     )
 
     @field_validator("events")
