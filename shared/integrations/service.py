@@ -46,12 +46,12 @@ def create_endpoint(
     *, channel_id: str, user_id: str | None, data: WebhookEndpointIn
 ) -> EndpointCreated:
     """Register an endpoint; the answer carries its signing secret, shown only here."""
-    problem = rules.url_problem(data.url, local=settings().is_local)
-    if problem is not None:
-        raise Unprocessable(problem, errors=[{"loc": ["body", "url"], "msg": problem}])
     secret = rules.new_secret(secrets.token_bytes(rules.SECRET_BYTES))
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
-        require(tx, user_id, "webhooks.manage")
+        require(tx, user_id, "webhooks.manage")  # first: another channel is 404 whatever the URL
+        problem = rules.url_problem(data.url, local=settings().is_local)
+        if problem is not None:
+            raise Unprocessable(problem, errors=[{"loc": ["body", "url"], "msg": problem}])
         row = tx.one(
             "INSERT INTO webhook_endpoints (id, channel_id, url, events, secret, created_by)"
             " VALUES (:id, app_channel_id(), :url, CAST(:events AS text[]), :secret, :u)"

@@ -52,7 +52,7 @@ def example(schema: dict, spec: dict):
             if k in schema.get("required", [])
         }
     if kind == "array":
-        return []
+        return [example(schema.get("items", {}), spec)] * schema.get("minItems", 0)
     if kind == "integer":
         return max(1, schema.get("minimum", 1))
     if kind == "number":
