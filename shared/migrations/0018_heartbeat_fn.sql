@@ -8,9 +8,9 @@
 -- and a pooled connection never carries it further. SECURITY INVOKER (the default): every
 -- statement below runs as the caller, under the same row-level security as before.
 --
--- The rules are the ones of shared/learning/rules.py (the reference model; tests drive both with
+-- The rules are the ones of shared/domain/watch.py (the reference model; tests drive both with
 -- the same beats and compare). The numbers of those rules (MAX_PLAYBACK_RATE,
--- COMPLETION_RATIO) and the staff roles that may preview (shared/channels/rules.py) are
+-- COMPLETION_RATIO) and the staff roles that may preview (shared/domain/policy.py) are
 -- arguments, so Python stays their single source.
 --
 -- Completion events (outbox lesson.completed / course.completed) stay in Python
@@ -24,7 +24,7 @@ ALTER TABLE lesson_progress ADD COLUMN completion_emitted boolean NOT NULL DEFAU
 -- Rows completed before this migration had their events emitted in the same transaction.
 UPDATE lesson_progress SET completion_emitted = true WHERE completed_at IS NOT NULL;
 
--- shared.learning.rules.clamp_position: non-finite or negative -> 0, at most the duration.
+-- shared.domain.watch.clamp_position: non-finite or negative -> 0, at most the duration.
 -- (numeric NaN sorts above every number, so it must be caught before least().)
 CREATE FUNCTION watch_clamp(p numeric, duration numeric) RETURNS numeric
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -39,8 +39,8 @@ CREATE FUNCTION record_heartbeat(
     p_session text,
     p_position numeric,
     p_playing boolean,
-    p_max_rate numeric,         -- shared.learning.rules.MAX_PLAYBACK_RATE
-    p_completion_ratio numeric, -- shared.learning.rules.COMPLETION_RATIO
+    p_max_rate numeric,         -- shared.domain.watch.MAX_PLAYBACK_RATE
+    p_completion_ratio numeric, -- shared.domain.watch.COMPLETION_RATIO
     p_staff_roles text[],       -- roles allowed "lesson.watch_any" (preview without enrolling)
     p_now timestamptz DEFAULT NULL,  -- tests simulate the server clock; production: NULL
     OUT status text,            -- ok | no_channel | no_lesson | not_enrolled | no_video
@@ -119,7 +119,7 @@ BEGIN
         ON CONFLICT (user_id, lesson_id, session_id) DO NOTHING;
     END IF;
 
-    -- shared.learning.rules.credited_interval: nothing for the first beat, after a pause, for a
+    -- shared.domain.watch.credited_interval: nothing for the first beat, after a pause, for a
     -- backward seek or without server time passing; a forward span is capped at
     -- elapsed * MAX_PLAYBACK_RATE; positions clamped to [0, duration]; rounded to 3 decimals.
     IF had_prev AND prev.playing THEN
@@ -159,7 +159,7 @@ BEGIN
     RETURNING lp.watched_seconds, lp.completed_at, lp.completion_emitted INTO progress;
     watched_seconds := progress.watched_seconds;
 
-    -- shared.learning.rules.completion_threshold / is_complete. The row is still locked by the
+    -- shared.domain.watch.completion_threshold / is_complete. The row is still locked by the
     -- upsert above, so this flip cannot race another beat's.
     IF progress.completed_at IS NULL
        AND progress.watched_seconds >= round(duration * p_completion_ratio, 3) THEN

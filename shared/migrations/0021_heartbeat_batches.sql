@@ -12,7 +12,7 @@
 -- order) with each beat's arrival time as the server clock. If that statement fails, the
 -- channel's beats go through the same statement one at a time, each in a subtransaction, so
 -- that a bad beat costs only itself. tests/integration/test_heartbeat_batches.py and
--- test_heartbeat_sql.py hold both paths to the reference model (shared/learning/rules.py).
+-- test_heartbeat_sql.py hold both paths to the reference model (shared/domain/watch.py).
 --
 -- Locks. A batch upserts session and progress rows of many students in whatever order the
 -- executor meets them; two batches meeting the same rows in other orders would deadlock. So a
@@ -119,7 +119,7 @@ seq AS (
      WHERE NOT c.late
     WINDOW w AS (PARTITION BY c.u, c.l, c.s ORDER BY c.at, c.i)
 ),
--- shared.learning.rules.credited_interval: nothing for the first beat, after a pause, for a
+-- shared.domain.watch.credited_interval: nothing for the first beat, after a pause, for a
 -- backward seek or without server time passing; a forward span is capped at
 -- elapsed * MAX_PLAYBACK_RATE; positions clamped to [0, duration]; rounded to 3 decimals.
 spans AS (
@@ -154,7 +154,7 @@ events AS (
       LEFT JOIN credits cr ON cr.i = c.i
 ),
 -- Merge each lesson's credited spans into its union, under the row lock; completion flips
--- at shared.learning.rules.completion_threshold.
+-- at shared.domain.watch.completion_threshold.
 merged AS (
     INSERT INTO lesson_progress AS lp (channel_id, user_id, lesson_id, course_id, watched,
                                        watched_seconds, completed_at, completed_by)
