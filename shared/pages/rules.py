@@ -4,6 +4,7 @@ prices and durations read, course summaries, and If-None-Match against an ETag."
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
@@ -16,24 +17,6 @@ DEFAULT_THEME = {
     "background": "#ffffff",
     "text": "#111827",
     "font": "system-ui",
-}
-ZERO_DECIMAL = {
-    "bif",
-    "clp",
-    "djf",
-    "gnf",
-    "jpy",
-    "kmf",
-    "krw",
-    "mga",
-    "pyg",
-    "rwf",
-    "ugx",
-    "vnd",
-    "vuv",
-    "xaf",
-    "xof",
-    "xpf",
 }
 SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "inr": "₹", "jpy": "¥"}
 
@@ -55,11 +38,13 @@ def theme_tokens(raw: Any) -> dict[str, str]:
     return out
 
 
-def money(amount: int | None, currency: str | None) -> str:
+def money(amount: int | None, currency: str | None, *, zero_decimal: Collection[str]) -> str:
+    """A price as a buyer reads it; `zero_decimal` is billing's list of the currencies whose
+    minor unit is the whole unit (Stripe's), so prices and fees agree on it."""
     if amount is None or not currency:
         return "Free"
     cur = currency.lower()
-    value = f"{amount:,}" if cur in ZERO_DECIMAL else f"{amount / 100:,.2f}"
+    value = f"{amount:,}" if cur in zero_decimal else f"{amount / 100:,.2f}"
     symbol = SYMBOLS.get(cur)
     return f"{symbol}{value}" if symbol else f"{value} {cur.upper()}"
 

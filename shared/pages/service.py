@@ -10,12 +10,14 @@ could neither run script nor add styles even if escaping were ever bypassed.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shared.billing import ZERO_DECIMAL
 from shared.pages.rules import (
     SLUG,
     etag_matches,
@@ -53,7 +55,7 @@ def env() -> jinja2.Environment:
                     trim_blocks=True,
                     lstrip_blocks=True,
                 )
-                _env.filters["money"] = money
+                _env.filters["money"] = functools.partial(money, zero_decimal=ZERO_DECIMAL)
                 _env.filters["minutes"] = minutes
     return _env
 

@@ -2,6 +2,7 @@
 
 import pytest
 
+from shared.billing.rules import ZERO_DECIMAL
 from shared.pages.rules import (
     DEFAULT_THEME,
     SLUG,
@@ -63,7 +64,7 @@ def test_a_theme_that_is_not_an_object_is_the_default(raw):
     ],
 )
 def test_prices_read_in_their_currency(amount, currency, shown):
-    assert money(amount, currency) == shown
+    assert money(amount, currency, zero_decimal=ZERO_DECIMAL) == shown
 
 
 @pytest.mark.parametrize(
