@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+
+from shared.platform import templating
 
 TEMPLATES = Path(__file__).with_name("templates")
 CSS = (
@@ -34,25 +35,10 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "strict-origin-when-cross-origin",
 }
-_env: Any = None
-_lock = threading.Lock()
 
 
 def _template() -> Any:
-    global _env
-    if _env is None:
-        with _lock:
-            if _env is None:
-                import jinja2
-
-                _env = jinja2.Environment(
-                    loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-                    autoescape=True,
-                    undefined=jinja2.StrictUndefined,
-                    trim_blocks=True,
-                    lstrip_blocks=True,
-                )
-    return _env.get_template("certificate.html")
+    return templating.environment(TEMPLATES).get_template("certificate.html")
 
 
 def linkedin_url(cert: dict[str, Any], *, code: str, verify_url: str) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,7 @@ from shared.pages.rules import (
     summary,
     theme_tokens,
 )
+from shared.platform import templating
 from shared.platform.config import settings
 from shared.platform.db import Tx, transaction
 from shared.platform.errors import NotFound
@@ -36,28 +36,12 @@ if TYPE_CHECKING:
 
 TEMPLATES = Path(__file__).with_name("templates")
 CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=300"
-_env: jinja2.Environment | None = None
-_env_lock = threading.Lock()
+FILTERS = {"money": functools.partial(money, zero_decimal=ZERO_DECIMAL), "minutes": minutes}
 
 
 def env() -> jinja2.Environment:
-    """The jinja2 environment, built on first use (cold starts of other code skip it)."""
-    global _env
-    if _env is None:
-        with _env_lock:
-            if _env is None:
-                import jinja2
-
-                _env = jinja2.Environment(
-                    loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-                    autoescape=True,
-                    undefined=jinja2.StrictUndefined,
-                    trim_blocks=True,
-                    lstrip_blocks=True,
-                )
-                _env.filters["money"] = functools.partial(money, zero_decimal=ZERO_DECIMAL)
-                _env.filters["minutes"] = minutes
-    return _env
+    """The pages' jinja2 environment, built on first use (cold starts of other code skip it)."""
+    return templating.environment(TEMPLATES, FILTERS)
 
 
 @dataclass
