@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +37,10 @@ if TYPE_CHECKING:
 
 TEMPLATES = Path(__file__).with_name("templates")
 CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=300"
-FILTERS = {"money": functools.partial(money, zero_decimal=ZERO_DECIMAL), "minutes": minutes}
+FILTERS: dict[str, Callable[..., Any]] = {
+    "money": functools.partial(money, zero_decimal=ZERO_DECIMAL),
+    "minutes": minutes,
+}
 
 
 def env() -> jinja2.Environment:
