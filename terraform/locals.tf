@@ -53,6 +53,8 @@ locals {
     search                = ["platform_fn_search"]
     certificates          = ["platform_fn_certificates"]
     analytics             = ["platform_fn_analytics"]
+    live_webhook          = ["platform_fn_live_webhook"]
+    live_reminders        = ["platform_fn_live_reminders"]
   }
 
   migrate_sa_id    = "db-migrate"

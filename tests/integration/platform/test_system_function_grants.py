@@ -25,6 +25,8 @@ EXPECTED = {
     },
     "certificate_channel_of(p_code text)": {"platform_fn_certificates"},
     "learning_prune_sessions(max_age interval)": {"platform_fn_analytics_maintenance"},
+    "live_session_of(p_account_id text, p_meeting_id text)": {"platform_fn_live_webhook"},
+    "live_sessions_starting(p_within interval, p_limit integer)": {"platform_fn_live_reminders"},
     "media_unattached_uploads(min_age interval, max_rows integer)": {
         "platform_fn_analytics_maintenance"
     },
