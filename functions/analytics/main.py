@@ -4,7 +4,13 @@ import functions_framework
 from flask import Response
 
 from shared import analytics
-from shared.analytics.schemas import ExportQuery, SummaryOut, SummaryQuery
+from shared.analytics.schemas import (
+    ExportQuery,
+    SettingsIn,
+    SettingsOut,
+    SummaryOut,
+    SummaryQuery,
+)
 from shared.web import Api, Ctx
 
 api = Api("analytics", tag="Analytics")
@@ -51,6 +57,35 @@ def export_csv(ctx: Ctx) -> Response:
             "Content-Disposition": f'attachment; filename="{out["filename"]}"',
             "Cache-Control": "private, no-store",
         },
+    )
+
+
+@api.route(
+    "GET",
+    C + "/analytics/settings",
+    response=SettingsOut,
+    errors={403: "Not staff of this channel", 404: "No such channel"},
+    summary="The channel's analytics settings (the time zone of its days)",
+)
+def get_settings(ctx: Ctx):
+    return analytics.get_settings(channel_id=ctx.params["channel_id"], user_id=ctx.require_user())
+
+
+@api.route(
+    "PUT",
+    C + "/analytics/settings",
+    body=SettingsIn,
+    response=SettingsOut,
+    errors={
+        403: "Not an owner or admin of this channel",
+        404: "No such channel",
+        422: "Not an IANA time zone",
+    },
+    summary="Set the time zone of the channel's analytics days (owner or admin)",
+)
+def put_settings(ctx: Ctx):
+    return analytics.put_settings(
+        channel_id=ctx.params["channel_id"], user_id=ctx.require_user(), body=ctx.body
     )
 
 

@@ -6,12 +6,16 @@ from shared.platform.exports import lazy_exports
 
 if TYPE_CHECKING:
     from shared.analytics.events import maintain, record
-    from shared.analytics.service import export_csv, summary
+    from shared.analytics.rules import to_csv
+    from shared.analytics.service import export_csv, get_settings, put_settings, summary
 
 __getattr__ = lazy_exports(__name__, __file__)
 __all__ = [
     "export_csv",
+    "get_settings",
     "maintain",
+    "put_settings",
     "record",
     "summary",
+    "to_csv",
 ]

@@ -33,7 +33,7 @@ COUNTS = (
     "course_completions",
     "enrollments",
     "resource_downloads",
-    "certificates_issued",  # no certificates yet: always 0
+    "certificates_issued",
     "certificate_views",
 )
 # Ledger kinds (shared.billing.ledger) as the creator reads them. Plan invoices are what the
@@ -123,6 +123,20 @@ def money(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [{"currency": c, **v} for c, v in sorted(by.items())]
 
 
+def attendance_rates(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """`[{batch_id, rate}]` sorted by batch: attended / expected student-sessions, in [0, 1]."""
+    by: dict[str, list[int]] = {}
+    for r in rows:
+        acc = by.setdefault(str(r["batch_id"]), [0, 0])
+        acc[0] += int(r["attended"])
+        acc[1] += int(r["expected"])
+    return [
+        {"batch_id": b, "rate": round(min(a, e) / e, 4)}
+        for b, (a, e) in sorted(by.items())
+        if e > 0
+    ]
+
+
 def seconds(value: Any) -> float:
     return float(round(Decimal(str(value or 0)), 3))
 
@@ -133,13 +147,17 @@ def summary(
     events: Iterable[Mapping[str, Any]],
     enrollments: Iterable[Mapping[str, Any]],
     ledger: Iterable[Mapping[str, Any]],
+    certificates: Iterable[Mapping[str, Any]] = (),
+    attendance: Iterable[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The KPI summary of a period.
 
     `events`: rows `{day, event_type, events, watch_seconds}` (several rows per day and type
-    add up); `enrollments`: `{day, enrollments}`; `ledger`: `{day, currency, kind, amount}`.
-    Rows of days outside the period are ignored. Attendance and certificates are empty and
-    zero until live attendance and certificates exist.
+    add up); `enrollments`: `{day, enrollments}`; `ledger`: `{day, currency, kind, amount}`;
+    `certificates`: `{day, issued, views}`; `attendance`: `{batch_id, attended, expected}`
+    (the period's attended student-sessions of a batch out of those expected), rate rounded
+    to 4 decimals, batches with nothing expected left out. Rows of days outside the period
+    are ignored.
     """
     days = p.days
     zero: dict[str, Any] = {"watch_seconds": Decimal(0), **dict.fromkeys(COUNTS, 0)}
@@ -155,6 +173,10 @@ def summary(
     for r in enrollments:
         if r["day"] in per_day:
             per_day[r["day"]]["enrollments"] += int(r["enrollments"])
+    for r in certificates:
+        if r["day"] in per_day:
+            per_day[r["day"]]["certificates_issued"] += int(r["issued"])
+            per_day[r["day"]]["certificate_views"] += int(r["views"])
     ledger_rows = [r for r in ledger if r["day"] in per_day]
     ledger_by_day: dict[date, list[Mapping[str, Any]]] = {}
     for r in ledger_rows:
@@ -175,7 +197,7 @@ def summary(
         "tz": p.tz,
         "watch_seconds": seconds(total_watch),
         **{k: sum(per_day[d][k] for d in days) for k in COUNTS},
-        "attendance_rate": [],
+        "attendance_rate": attendance_rates(attendance),
         "revenue": money(ledger_rows),
         "series": series,
     }

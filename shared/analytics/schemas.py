@@ -22,14 +22,18 @@ class SummaryQuery(Model):
     )
     course_id: str | None = Field(default=None, max_length=64)
     batch_id: str | None = Field(default=None, max_length=64)
-    tz: str = Field(
-        default="UTC", max_length=64, description="IANA time zone of the day boundaries"
+    tz: str | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA time zone of the day boundaries; default: the channel's "
+        "(analytics settings), else UTC",
     )
 
     @field_validator("tz")
     @classmethod
-    def _known_zone(cls, v: str) -> str:
-        rules.zone(v)
+    def _known_zone(cls, v: str | None) -> str | None:
+        if v is not None:
+            rules.zone(v)
         return v
 
     @model_validator(mode="after")
@@ -44,6 +48,24 @@ class ExportQuery(SummaryQuery):
     kind: Literal["daily", "revenue"] = Field(
         default="daily", description="daily: one row a day; revenue: one row a day and currency"
     )
+
+
+class SettingsIn(Model):
+    timezone: str = Field(
+        min_length=1,
+        max_length=64,
+        description="IANA time zone of the channel's analytics days, e.g. Europe/Paris",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        rules.zone(v)
+        return v
+
+
+class SettingsOut(Out):
+    timezone: str = Field(description="IANA time zone of the channel's analytics days")
 
 
 class RevenueOut(Out):
@@ -68,7 +90,7 @@ class DayOut(Out):
 
 class AttendanceOut(Out):
     batch_id: str
-    rate: float
+    rate: float = Field(ge=0, le=1)
 
 
 class SummaryOut(Out):
@@ -80,9 +102,14 @@ class SummaryOut(Out):
     course_completions: int
     enrollments: int
     resource_downloads: int
-    certificates_issued: int = Field(description="0 until certificates exist")
-    certificate_views: int = Field(description="0 until certificates exist")
-    attendance_rate: list[AttendanceOut] = Field(description="Empty until live attendance exists")
+    certificates_issued: int = Field(description="Certificates issued in the period")
+    certificate_views: int = Field(
+        description="Views of the channel's certificates (public page and verifications)"
+    )
+    attendance_rate: list[AttendanceOut] = Field(
+        description="Per batch with live sessions in the period: attended / expected "
+        "student-sessions (empty without live attendance)"
+    )
     revenue: list[RevenueOut]
     series: list[DayOut]
 

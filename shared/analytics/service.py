@@ -17,7 +17,8 @@ from typing import Any
 
 from shared import channels
 from shared.analytics import rules
-from shared.analytics.schemas import Csv, ExportQuery, SummaryQuery
+from shared.analytics.schemas import Csv, ExportQuery, SettingsIn, SummaryQuery
+from shared.platform import audit
 from shared.platform.db import Row, Tx, transaction
 from shared.platform.errors import NotFound, Unprocessable
 from shared.platform.ids import is_uuid
@@ -83,6 +84,33 @@ SELECT (l.occurred_at AT TIME ZONE :tz)::date AS day, l.currency, l.kind,
 """
 
 
+# Issued certificates and views of certificates, per local day. A certificate belongs to the
+# batch its holder is enrolled in for its course.
+CERT_BATCH = """(CAST(:batch AS uuid) IS NULL OR EXISTS (
+        SELECT 1 FROM enrollments en WHERE en.channel_id = app_channel_id()
+           AND en.user_id = z.user_id AND en.course_id = z.course_id
+           AND en.batch_id = CAST(:batch AS uuid)))"""
+CERTIFICATES_SQL = f"""
+SELECT day, sum(issued)::bigint AS issued, sum(views)::bigint AS views
+  FROM (SELECT (z.issued_at AT TIME ZONE :tz)::date AS day, 1 AS issued, 0 AS views
+          FROM certificates z
+         WHERE z.channel_id = app_channel_id() AND z.issued_at >= :lo AND z.issued_at < :hi
+           AND {COURSE.format(col="z.course_id")} AND {CERT_BATCH}
+        UNION ALL
+        SELECT (e.occurred_at AT TIME ZONE :tz)::date, 0, 1
+          FROM analytics_events e
+          JOIN certificates z ON z.channel_id = app_channel_id()
+               AND z.id = analytics_uuid_or_null(e.metadata->>'certificate_id')
+         WHERE e.channel_id = app_channel_id()
+           AND e.event_type IN ('certificate.viewed', 'certificate.verified')
+           AND e.occurred_at >= :lo AND e.occurred_at < :hi
+           AND {COURSE.format(col="z.course_id")} AND {CERT_BATCH}) AS c
+ GROUP BY 1
+"""
+
+TIMEZONE_SQL = "SELECT timezone FROM analytics_settings WHERE channel_id = app_channel_id()"
+
+
 def _ids(tx: Tx, q: SummaryQuery) -> tuple[str | None, str | None]:
     """The course and batch filters, each of this channel (404 otherwise); a batch filters
     by its course too."""
@@ -122,25 +150,81 @@ def _figures(tx: Tx, p: rules.Period, course: str | None, batch: str | None) -> 
         "events": events,
         "enrollments": tx.all(ENROLLMENTS_SQL, **args),
         "ledger": tx.all(LEDGER_SQL, **args),
+        "certificates": tx.all(CERTIFICATES_SQL, **args),
+        "attendance": _attendance(tx, args),
     }
+
+
+# Live attendance (shared.live, migrations 0075-0079) answers, per batch, the student-sessions
+# attended and expected of the sessions that ended in [lo, hi). Until its SQL function exists
+# in the database there is no attendance to report.
+ATTENDANCE_FN = "live_batch_attendance(timestamptz, timestamptz, uuid, uuid)"
+ATTENDANCE_SQL = (
+    "SELECT batch_id, attended, expected"
+    " FROM live_batch_attendance(:lo, :hi, CAST(:course AS uuid), CAST(:batch AS uuid))"
+)
+
+
+def _attendance(tx: Tx, args: dict[str, Any]) -> list[Row]:
+    if tx.scalar("SELECT to_regprocedure(:f) IS NOT NULL", f=ATTENDANCE_FN):
+        return tx.all(ATTENDANCE_SQL, **args)
+    return []
 
 
 def _today(tz: str) -> date:
     return datetime.now(UTC).astimezone(rules.zone(tz)).date()
 
 
+def _channel_zone(tx: Tx) -> str:
+    """The channel's time zone for analytics days (UTC unless set)."""
+    return str(tx.scalar(TIMEZONE_SQL) or "UTC")
+
+
 def summary(*, channel_id: str, user_id: str, query: SummaryQuery) -> dict[str, Any]:
     """The KPIs of a period for the channel's staff (analytics.read), as API.md."""
     channels.check_channel_id(channel_id)
-    try:
-        period = rules.period(query.first, query.last, tz=query.tz, today=_today(query.tz))
-    except ValueError as e:
-        raise Unprocessable(str(e)) from e
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
         channels.require(tx, user_id, "analytics.read")
+        tz = query.tz or _channel_zone(tx)
+        try:
+            period = rules.period(query.first, query.last, tz=tz, today=_today(tz))
+        except ValueError as e:
+            raise Unprocessable(str(e)) from e
         course, batch = _ids(tx, query)
         figures = _figures(tx, period, course, batch)
     return rules.summary(period, **figures)
+
+
+def get_settings(*, channel_id: str, user_id: str) -> dict[str, str]:
+    """The channel's analytics settings (staff: analytics.read)."""
+    channels.check_channel_id(channel_id)
+    with transaction(channel_id=channel_id, user_id=user_id) as tx:
+        channels.require(tx, user_id, "analytics.read")
+        return {"timezone": _channel_zone(tx)}
+
+
+def put_settings(*, channel_id: str, user_id: str, body: SettingsIn) -> dict[str, str]:
+    """Set the channel's analytics time zone (channel.update: owner or admin), audited."""
+    channels.check_channel_id(channel_id)
+    with transaction(channel_id=channel_id, user_id=user_id) as tx:
+        channels.require(tx, user_id, "channel.update")
+        tx.exec(
+            "INSERT INTO analytics_settings (channel_id, timezone) VALUES (app_channel_id(), :tz)"
+            " ON CONFLICT (channel_id) DO UPDATE SET timezone = EXCLUDED.timezone,"
+            " updated_at = now()",
+            tz=body.timezone,
+        )
+        audit.record_change(
+            tx,
+            channel_id=channel_id,
+            actor_user_id=user_id,
+            action="analytics.settings_updated",
+            target_type="channel",
+            target_id=channel_id,
+            payload={"channel_id": channel_id, "timezone": body.timezone},
+            details={"timezone": body.timezone},
+        )
+    return {"timezone": body.timezone}
 
 
 def export_csv(*, channel_id: str, user_id: str, query: ExportQuery) -> Csv:

@@ -13,17 +13,21 @@ Days (UTC): D0 = today - 2, D1 = today - 1, D2 = today.
   ledger: usd sale 10000 and fee -1000 on D0 10:00 (payment p1: course A, batch BA), usd
       refund -2500 on D1 12:00 (p1, no course on the row), eur sale 5000 on D1 23:50 (course B),
       usd plan_invoice -2900 on D1 (not course revenue)
+  certificates: c1 of s1 (course A, batch BA) issued D1 10:00, viewed on its page D1 11:00
+      and verified D1 11:05, shared D1 11:10 (a share is not a view); c2 of s3 (course B)
+      issued today, viewed today; another channel's certificate viewed today (not counted)
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import date, datetime, timedelta
 
 import pytest
 
 from shared import analytics
-from shared.analytics.schemas import ExportQuery, SummaryQuery
+from shared.analytics.schemas import ExportQuery, SettingsIn, SummaryQuery
 from shared.platform.errors import Forbidden, NotFound, Unprocessable
 from shared.platform.ids import uuid7
 from tests.factories import enrolled_student, make_batch, make_course, new_channel, new_user
@@ -67,6 +71,38 @@ def ledger(admin, channel, key, kind, amount, currency, when, payment=None, cour
         p=payment,
         co=course,
         t=when,
+    )
+
+
+CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def certificate(admin, channel, course, user, when=None) -> str:
+    cid = uuid7()
+    admin.run(
+        "INSERT INTO certificates (id, channel_id, course_id, user_id, code, holder_name,"
+        " course_title, subject_hash, subject_salt, issued_at, status_index)"
+        " VALUES (:i, :c, :co, :u, :code, 'H', 'T', 'sha256$x', 's',"
+        " coalesce(CAST(:w AS timestamptz), now()),"
+        " (SELECT coalesce(max(status_index) + 1, 0) FROM certificates WHERE channel_id = :c))",
+        i=cid,
+        c=channel,
+        co=course,
+        u=user,
+        code="".join(secrets.choice(CODE_ALPHABET) for _ in range(12)),
+        w=when,
+    )
+    return cid
+
+
+def cert_event(admin, channel, kind, cert, when=None) -> None:
+    admin.run(
+        "INSERT INTO analytics_events (channel_id, event_type, metadata, occurred_at)"
+        " VALUES (:c, :t, CAST(:m AS jsonb), coalesce(CAST(:w AS timestamptz), now()))",
+        c=channel,
+        t=kind,
+        m=json.dumps({"certificate_id": cert, "via": "page"}),
+        w=when,
     )
 
 
@@ -120,6 +156,16 @@ def fx(admin):
     ledger(admin, ch, "refund:1", "refund", -2500, "usd", at(d1, "12:00"), p1)
     ledger(admin, ch, "sale:2", "sale", 5000, "eur", at(d1, "23:50"), None, b)
     ledger(admin, ch, "plan:1", "plan_invoice", -2900, "usd", at(d1, "08:00"))
+    c1 = certificate(admin, ch, a, s1, at(d1, "10:00"))
+    cert_event(admin, ch, "certificate.viewed", c1, at(d1, "11:00"))
+    cert_event(admin, ch, "certificate.verified", c1, at(d1, "11:05"))
+    cert_event(admin, ch, "certificate.shared", c1, at(d1, "11:10"))
+    c2 = certificate(admin, ch, b, s3)
+    cert_event(admin, ch, "certificate.viewed", c2)
+    other_owner = new_user()
+    other = new_channel(other_owner)
+    oc = make_course(admin, other, other_owner)["id"]
+    cert_event(admin, other, "certificate.viewed", certificate(admin, other, oc, other_owner))
     return {
         "ch": ch,
         "owner": owner,
@@ -159,7 +205,7 @@ def money(currency, gross, fees, refunds, net):
 def test_channel_summary_matches_the_hand_computed_figures(fx):
     s = ask(fx)
     assert figures(s) == (65.25, 1, 1, 3, 2)
-    assert (s["certificates_issued"], s["certificate_views"], s["attendance_rate"]) == (0, 0, [])
+    assert (s["certificates_issued"], s["certificate_views"], s["attendance_rate"]) == (2, 3, [])
     assert s["revenue"] == [money("eur", 5000, 0, 0, 5000), money("usd", 10000, 1000, 2500, 6500)]
     d0, d1, d2 = s["series"]
     assert d0["day"] == fx["d0"].isoformat() and d2["day"] == fx["d2"].isoformat()
@@ -281,3 +327,67 @@ def test_the_course_rollup_is_the_lesson_rollup_summed(fx):
         "SELECT count(*) FROM analytics_daily_courses WHERE channel_id = :c", c=fx["ch"]
     )
     assert mine[0][0] >= 6  # the fixture's days x event types x courses are there
+
+
+def certs(s):
+    return s["certificates_issued"], s["certificate_views"]
+
+
+def test_certificates_issued_and_viewed(fx):
+    s = ask(fx)
+    assert [certs(d) for d in s["series"]] == [(0, 0), (1, 2), (1, 1)]
+    assert certs(ask(fx, course_id=fx["a"])) == (1, 2)
+    assert certs(ask(fx, course_id=fx["b"])) == (1, 1)
+    assert certs(ask(fx, batch_id=fx["ba"])) == (1, 2)
+    tokyo = ask(fx, tz="Asia/Tokyo", to=(fx["d2"] + timedelta(days=1)).isoformat())
+    assert certs(tokyo) == (2, 3)
+    assert certs(tokyo["series"][1]) == (1, 2)  # D1 10:00-11:05 UTC is D1 19:00-20:05 Tokyo
+    csv = analytics.export_csv(
+        channel_id=fx["ch"],
+        user_id=fx["owner"],
+        query=ExportQuery.model_validate(
+            {"from": fx["d0"].isoformat(), "to": fx["d2"].isoformat()}
+        ),
+    )["body"].splitlines()
+    assert csv[0].endswith("certificates_issued,certificate_views")
+    assert csv[2].endswith(",1,2")
+
+
+def test_the_channels_time_zone_sets_the_days_unless_the_request_names_one(fx):
+    ch, owner = fx["ch"], fx["owner"]
+    assert analytics.get_settings(channel_id=ch, user_id=owner) == {"timezone": "UTC"}
+    utc = ask(fx)
+    to = (fx["d2"] + timedelta(days=1)).isoformat()
+    tokyo = ask(fx, tz="Asia/Tokyo", to=to)
+    analytics.put_settings(
+        channel_id=ch, user_id=owner, body=SettingsIn.model_validate({"timezone": "Asia/Tokyo"})
+    )
+    try:
+        assert analytics.get_settings(channel_id=ch, user_id=owner) == {"timezone": "Asia/Tokyo"}
+        by_channel = ask(fx, to=to)
+        assert by_channel["tz"] == "Asia/Tokyo"
+        assert by_channel["series"] == tokyo["series"]
+        assert ask(fx, tz="UTC")["series"] == utc["series"]  # the request's zone wins
+        audit = fx["admin"].run(
+            "SELECT details->>'timezone' FROM audit_log WHERE channel_id = :c"
+            " AND action = 'analytics.settings_updated'",
+            c=ch,
+        )
+        assert audit == [["Asia/Tokyo"]]
+    finally:
+        analytics.put_settings(
+            channel_id=ch, user_id=owner, body=SettingsIn.model_validate({"timezone": "UTC"})
+        )
+    assert ask(fx)["series"] == utc["series"]
+
+
+def test_only_owners_and_admins_set_the_time_zone(fx, admin):
+    student = fx["s1"]
+    body = SettingsIn.model_validate({"timezone": "Europe/Paris"})
+    with pytest.raises(Forbidden):
+        analytics.put_settings(channel_id=fx["ch"], user_id=student, body=body)
+    with pytest.raises(Forbidden):
+        analytics.get_settings(channel_id=fx["ch"], user_id=student)
+    with pytest.raises(ValueError):
+        SettingsIn.model_validate({"timezone": "Mars/Olympus"})
+    assert analytics.get_settings(channel_id=fx["ch"], user_id=fx["owner"])["timezone"] == "UTC"

@@ -173,3 +173,39 @@ def test_export_rows_daily_and_revenue():
     assert rows == [["2026-03-29", "eur", 300, 0, 0, 300], ["2026-03-29", "usd", 700, 0, 0, 700]]
     with pytest.raises(ValueError):
         rules.export_rows(s, "users")
+
+
+def test_attendance_rate_per_batch_adds_up_sessions_and_skips_batches_with_none():
+    rows = [
+        {"batch_id": "b2", "attended": 3, "expected": 4},
+        {"batch_id": "b1", "attended": 1, "expected": 3},
+        {"batch_id": "b2", "attended": 2, "expected": 2},
+        {"batch_id": "b3", "attended": 0, "expected": 0},
+    ]
+    assert rules.attendance_rates(rows) == [
+        {"batch_id": "b1", "rate": 0.3333},
+        {"batch_id": "b2", "rate": round(5 / 6, 4)},
+    ]
+    # never above 1, whatever a source counts twice
+    assert rules.attendance_rates([{"batch_id": "b", "attended": 5, "expected": 4}]) == [
+        {"batch_id": "b", "rate": 1.0}
+    ]
+
+
+def test_certificates_land_on_their_days():
+    p = rules.Period(date(2026, 1, 1), date(2026, 1, 2))
+    s = rules.summary(
+        p,
+        events=[],
+        enrollments=[],
+        ledger=[],
+        certificates=[
+            {"day": date(2026, 1, 2), "issued": 2, "views": 5},
+            {"day": date(2025, 12, 31), "issued": 9, "views": 9},  # outside: ignored
+        ],
+    )
+    assert (s["certificates_issued"], s["certificate_views"]) == (2, 5)
+    assert [(d["certificates_issued"], d["certificate_views"]) for d in s["series"]] == [
+        (0, 0),
+        (2, 5),
+    ]
