@@ -55,6 +55,7 @@ locals {
     analytics             = ["platform_fn_analytics"]
     live_webhook          = ["platform_fn_live_webhook"]
     live_reminders        = ["platform_fn_live_reminders"]
+    community_digest      = ["platform_fn_community_digest"]
   }
 
   migrate_sa_id    = "db-migrate"
