@@ -1,8 +1,10 @@
 """Analytics events: append-only facts in the month-partitioned `analytics_events` table.
 
-`record()` writes one event inside the caller's tenant transaction. KPIs are read from the
-`analytics_daily` rollup, which `maintain()` (a cron) keeps current together with the monthly
-partitions; nothing reads raw events per request.
+`record()` writes one event inside the caller's tenant transaction. Watch time is not an
+event per heartbeat: the heartbeat batches add credited seconds to their player sessions, and
+`maintain()` writes one `lesson.watched` event per session once it is idle (migration 0103).
+KPIs are read from the `analytics_daily` rollup, which `maintain()` (a cron) keeps current
+together with the monthly partitions, plus the short tail after it.
 """
 
 from __future__ import annotations
@@ -32,19 +34,31 @@ def record(
     )
 
 
-def maintain(*, months_ahead: int = 2, lag_seconds: int | None = None) -> dict[str, int]:
-    """Cron body: future partitions, rollups rolled forward to `lag_seconds` ago (default from
-    settings; see migration 0025), stale sessions, and the media uploads left unattached
-    for a day (they stop counting against the channel's storage quota)."""
+# A player session without a beat for this long is over: its watch time becomes one
+# `lesson.watched` event (migration 0103). Players beat every ~10 s while open.
+SESSION_IDLE_SECONDS = 300
+
+
+def maintain(
+    *, months_ahead: int = 2, lag_seconds: int | None = None, idle_seconds: int | None = None
+) -> dict[str, int]:
+    """Cron body: future partitions, one `lesson.watched` event per player session idle for
+    `idle_seconds` (SESSION_IDLE_SECONDS by default), rollups rolled forward to `lag_seconds`
+    ago (default from settings; see migration 0025), stale sessions, and the media uploads
+    left unattached for a day (they stop counting against the channel's storage quota)."""
     lag = settings().analytics_rollup_lag_seconds if lag_seconds is None else lag_seconds
+    idle = SESSION_IDLE_SECONDS if idle_seconds is None else idle_seconds
     with transaction() as tx:
         tx.scalar("SELECT analytics_ensure_partitions(:m)", m=months_ahead)
+    with transaction() as tx:
+        reported = tx.scalar("SELECT learning_report_sessions(make_interval(secs => :s))", s=idle)
     with transaction() as tx:
         rows = tx.scalar("SELECT analytics_roll_forward(make_interval(secs => :s))", s=lag)
     with transaction() as tx:
         pruned = tx.scalar("SELECT learning_prune_sessions()")
     swept = media.sweep_unattached()
     return {
+        "sessions_reported": int(reported or 0),
         "rollup_rows": int(rows or 0),
         "sessions_pruned": int(pruned or 0),
         "uploads_swept": swept,

@@ -23,7 +23,11 @@ from shared.platform.db import Row, Tx, transaction
 from shared.platform.errors import NotFound, Unprocessable
 from shared.platform.ids import is_uuid
 
-TYPES = "('lesson.heartbeat', 'lesson.completed', 'course.completed', 'resource.downloaded')"
+# lesson.watched: one per player session (0103); lesson.heartbeat: one per beat, before it.
+TYPES = (
+    "('lesson.watched', 'lesson.heartbeat', 'lesson.completed', 'course.completed',"
+    " 'resource.downloaded')"
+)
 WATCH = (
     "coalesce(sum(CASE WHEN jsonb_typeof(e.metadata->'watch_seconds') = 'number'"
     " THEN (e.metadata->>'watch_seconds')::numeric END), 0)"
@@ -34,6 +38,25 @@ EVENT_FILTER = (
     " AND e.occurred_at >= :lo AND e.occurred_at < :hi"
     " AND " + COURSE.format(col="analytics_uuid_or_null(e.metadata->>'course_id')")
 )
+
+BATCH_USERS = (
+    "SELECT en.user_id FROM enrollments en"
+    " WHERE en.channel_id = app_channel_id() AND en.batch_id = CAST(:batch AS uuid)"
+)
+# Watch time of player sessions not yet reported as a `lesson.watched` event (migration
+# 0103): on the day of their last beat. The reporter moves the seconds from here into its
+# event in one transaction, so a statement sees them in one place or the other, never both.
+OPEN_SESSIONS_SQL = f"""
+SELECT (w.last_seen_at AT TIME ZONE :tz)::date AS day, 'lesson.watched' AS event_type,
+       0::bigint AS events, sum(w.watch_seconds - w.reported_seconds) AS watch_seconds
+  FROM watch_sessions w
+  JOIN lessons l ON l.id = w.lesson_id AND l.channel_id = app_channel_id()
+ WHERE w.channel_id = app_channel_id() AND w.watch_seconds > w.reported_seconds
+   AND w.last_seen_at >= :lo AND w.last_seen_at < :hi
+   AND {COURSE.format(col="l.course_id")}
+   AND (CAST(:batch AS uuid) IS NULL OR w.user_id IN ({BATCH_USERS}))
+ GROUP BY 1
+"""
 
 # UTC days without a batch: rollups, plus the raw events after the rollups' settled point.
 ROLLED_EVENTS_SQL = f"""
@@ -46,7 +69,9 @@ SELECT day, event_type, sum(events)::bigint AS events, sum(watch_seconds) AS wat
         SELECT (e.occurred_at AT TIME ZONE 'UTC')::date, e.event_type, count(*), {WATCH}
           FROM analytics_events e
          WHERE {EVENT_FILTER} AND e.occurred_at > (SELECT analytics_settled_until())
-         GROUP BY 1, 2) AS figures
+         GROUP BY 1, 2
+        UNION ALL
+        {OPEN_SESSIONS_SQL}) AS figures
  GROUP BY 1, 2
 """
 
@@ -56,10 +81,10 @@ SELECT (e.occurred_at AT TIME ZONE :tz)::date AS day, e.event_type,
        count(*) AS events, {WATCH} AS watch_seconds
   FROM analytics_events e
  WHERE {EVENT_FILTER}
-   AND (CAST(:batch AS uuid) IS NULL OR e.user_id IN (
-            SELECT en.user_id FROM enrollments en
-             WHERE en.channel_id = app_channel_id() AND en.batch_id = CAST(:batch AS uuid)))
+   AND (CAST(:batch AS uuid) IS NULL OR e.user_id IN ({BATCH_USERS}))
  GROUP BY 1, 2
+UNION ALL
+{OPEN_SESSIONS_SQL}
 """
 
 ENROLLMENTS_SQL = f"""
@@ -142,7 +167,7 @@ def _figures(tx: Tx, p: rules.Period, course: str | None, batch: str | None) -> 
     args: dict[str, Any] = {"lo": lo, "hi": hi, "course": course, "tz": p.tz, "batch": batch}
     if p.utc_days() and batch is None:
         events: list[Row] = tx.all(
-            ROLLED_EVENTS_SQL, d0=p.first, d1=p.last, lo=lo, hi=hi, course=course
+            ROLLED_EVENTS_SQL, d0=p.first, d1=p.last, **{**args, "tz": "UTC"}
         )
     else:
         events = tx.all(RAW_EVENTS_SQL, **args)

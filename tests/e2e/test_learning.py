@@ -183,11 +183,7 @@ def test_heartbeats_progress_and_explicit_completion(gateway_url, school, admin)
     ):
         assert_problem(requests.post(hb, json=bad, headers=student.headers, timeout=10), 422)
     eventually(
-        lambda: admin.run(
-            "SELECT count(*) FROM analytics_events WHERE user_id = :u"
-            " AND event_type = 'lesson.heartbeat'",
-            u=student.id,
-        ),
+        lambda: admin.run("SELECT beats FROM watch_sessions WHERE user_id = :u", u=student.id),
         [[1]],
     )
     progress_url = f"{s['c']}/courses/{s['course']}/progress"

@@ -391,3 +391,40 @@ def test_only_owners_and_admins_set_the_time_zone(fx, admin):
     with pytest.raises(ValueError):
         SettingsIn.model_validate({"timezone": "Mars/Olympus"})
     assert analytics.get_settings(channel_id=fx["ch"], user_id=fx["owner"])["timezone"] == "UTC"
+
+
+def test_watch_time_of_open_and_reported_sessions_counts_once(fx):
+    """A player session's seconds count while it is open (watch_sessions) and, once the cron
+    reports it, as its one lesson.watched event: the figure does not move (0103)."""
+    admin, ch = fx["admin"], fx["ch"]
+    lesson = admin.run(
+        "SELECT id FROM lessons WHERE course_id = :c ORDER BY position LIMIT 1", c=fx["a"]
+    )[0][0]
+    before = ask(fx)
+    admin.run(
+        "INSERT INTO watch_sessions (channel_id, user_id, lesson_id, session_id, position,"
+        " playing, watch_seconds) VALUES (:c, :u, :l, 'kpi', 12.5, true, 12.5)",
+        c=ch,
+        u=fx["s1"],
+        l=lesson,
+    )
+    try:
+        opened = ask(fx)
+        assert opened["watch_seconds"] == before["watch_seconds"] + 12.5
+        assert opened["series"][2]["watch_seconds"] == before["series"][2]["watch_seconds"] + 12.5
+        assert ask(fx, course_id=fx["a"])["watch_seconds"] == 55.5 + 12.5
+        assert ask(fx, course_id=fx["b"])["watch_seconds"] == 9.75
+        assert ask(fx, batch_id=fx["ba"])["watch_seconds"] == 30.5 + 12.5
+        analytics.maintain(lag_seconds=3600, idle_seconds=0)  # reported, not yet rolled up
+        assert ask(fx) == opened
+        settle(admin)  # and rolled up
+        assert ask(fx) == opened
+        assert ask(fx, tz="Etc/UTC")["series"] == opened["series"]
+    finally:
+        admin.run(
+            "DELETE FROM analytics_events WHERE channel_id = :c AND event_type = 'lesson.watched'",
+            c=ch,
+        )
+        admin.run("DELETE FROM watch_sessions WHERE session_id = 'kpi'")
+        settled = settle(admin)  # today's figures without the test's session again
+        admin.run("SELECT analytics_rollup_day(:d, :s)", d=fx["d2"], s=settled)

@@ -282,26 +282,42 @@ def test_viewing_rules(enrolled, admin):
     assert n == [[0]]
 
 
-def test_every_heartbeat_is_an_event_and_the_rollup_sums_watch_time(enrolled, admin):
+def test_a_watch_session_is_one_event_and_the_rollup_sums_watch_time(enrolled, admin):
     w = enrolled
     beat(w, 0)
     rewind_clock(admin, w, 10)
     beat(w, 10)
     rewind_clock(admin, w, 10)
     beat(w, 20, playing=False)
-    n = admin.run(
-        "SELECT count(*) FROM analytics_events WHERE user_id = :u"
-        " AND event_type = 'lesson.heartbeat'",
-        u=w["student"],
-    )
-    assert n == [[3]]
-    analytics_events.maintain()
+
+    def watched_events():
+        return admin.run(
+            "SELECT event_type, metadata->>'watch_seconds', metadata->>'beats'"
+            " FROM analytics_events WHERE user_id = :u AND event_type LIKE 'lesson.%'",
+            u=w["student"],
+        )
+
+    assert watched_events() == []  # no event per heartbeat
+    analytics_events.maintain(lag_seconds=0)
+    assert watched_events() == []  # the session is not idle yet
+    done = analytics_events.maintain(lag_seconds=0, idle_seconds=0)
+    assert done["sessions_reported"] >= 1
+    assert watched_events() == [["lesson.watched", "20.000", "3"]]
+    analytics_events.maintain(lag_seconds=0, idle_seconds=0)  # reported once only
+    assert len(watched_events()) == 1
     rows = admin.run(
         "SELECT events, users, watch_seconds FROM analytics_daily"
-        " WHERE channel_id = :c AND event_type = 'lesson.heartbeat'",
+        " WHERE channel_id = :c AND event_type = 'lesson.watched'",
         c=w["channel"],
     )
-    assert rows and rows[0][0] == 3 and rows[0][1] == 1 and float(rows[0][2]) == 20.0
+    assert rows and rows[0][0] == 1 and rows[0][1] == 1 and float(rows[0][2]) == 20.0
+    # the session resumes: only the seconds after the report make the next event
+    rewind_clock(admin, w, 10)
+    beat(w, 20)
+    rewind_clock(admin, w, 5)
+    beat(w, 25)
+    analytics_events.maintain(lag_seconds=0, idle_seconds=0)
+    assert sorted(r[1] for r in watched_events()) == ["20.000", "5.000"]
     # tenants read only their own rollup rows, and cannot write them
     with transaction(channel_id=new_channel(new_user())) as tx:
         assert tx.all("SELECT * FROM analytics_daily") == []
