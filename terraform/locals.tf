@@ -171,6 +171,16 @@ locals {
     certificate_mailer = {
       secrets = ["SMTP_PASSWORD"]
     }
+    community = {
+      secrets = ["JWT_KEYS"] # access tokens; the unsubscribe link's HMAC
+      topics  = ["domain-events"]
+    }
+    community_notifier = {
+      topics = ["domain-events"] # notification.created
+    }
+    community_digest = {
+      secrets = ["JWT_KEYS", "SMTP_PASSWORD"] # signs unsubscribe links; sends the digest
+    }
     auth_mail = {
       secrets = ["SMTP_PASSWORD"]
       topics  = ["domain-events"]
@@ -339,6 +349,15 @@ locals {
     certificates       = { db_pool = 2, max_instances = 4 }
     certificate_issuer = { concurrency = 2, db_pool = 1, max_instances = 2 }
     certificate_mailer = { concurrency = 2, db_pool = 1, max_instances = 2 }
+
+    # Community: short transactions; the digest cron runs one instance.
+    community          = { db_pool = 2, max_instances = 4 }
+    community_notifier = { concurrency = 2, db_pool = 1, max_instances = 2 }
+    community_digest   = { concurrency = 1, db_pool = 1, max_instances = 1, timeout = 300 }
+
+    # Realtime: a few short reads per token; the projection never opens a database connection.
+    realtime             = { db_pool = 1, max_instances = 2 }
+    community_projection = { concurrency = 8, db_pool = 0, max_instances = 4 }
   }
   function_runtime = {
     for k in keys(local.functions) : k => merge(local.runtime_defaults, try(local.runtime_overrides[k], {}))
