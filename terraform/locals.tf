@@ -262,6 +262,18 @@ locals {
     webhook_delivery = {
       secrets = ["SMTP_PASSWORD"] # owners are mailed when an endpoint is disabled
     }
+    # Realtime: the token route reads memberships, signs custom tokens with IAM signBlob as
+    # itself and writes a grants document for callers whose claims overflow; the projection
+    # writes Firestore only.
+    realtime = {
+      secrets   = ["JWT_KEYS"]
+      topics    = ["domain-events"]
+      firestore = true
+      sign_urls = true
+    }
+    community_projection = {
+      firestore = true
+    }
   }
   function_access = {
     for k in keys(local.functions) : k => merge(local.access_defaults, try(local.function_access_overrides[k], {}))
@@ -349,6 +361,10 @@ locals {
     certificates       = { db_pool = 2, max_instances = 4 }
     certificate_issuer = { concurrency = 2, db_pool = 1, max_instances = 2 }
     certificate_mailer = { concurrency = 2, db_pool = 1, max_instances = 2 }
+
+    # Realtime: a few short reads per token; the projection never opens a database connection.
+    realtime             = { db_pool = 1, max_instances = 2 }
+    community_projection = { concurrency = 8, db_pool = 0, max_instances = 4 }
 
     # Community: short transactions; the digest cron runs one instance.
     community          = { db_pool = 2, max_instances = 4 }
