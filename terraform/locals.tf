@@ -216,6 +216,11 @@ locals {
       secrets = ["JWT_KEYS"]
       topics  = ["domain-events"]
     }
+    admin_pages = {
+      secrets = ["JWT_KEYS"]      # the session cookie is an access token; CSRF keys derive from it
+      topics  = ["domain-events"] # moderation actions and denied requests are events
+      queues  = ["auth-mail"]     # identity's login module also queues reset mails (not used here)
+    }
     stripe_webhook = {
       secrets = ["JWT_KEYS", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET"]
       topics  = ["domain-events"]
