@@ -130,6 +130,56 @@ def logout(ctx: Ctx) -> admin_pages.Page:
 
 @api.route(
     "GET",
+    A + "/moderation",
+    auth="none",
+    content_type="text/html",
+    response=HTML,
+    summary="The moderation queue (flagged posts and comments, oldest first, with their"
+    " reasons and reporters) and the active bans (community.moderate)",
+    errors=PAGE_ERRORS,
+)
+@_html_errors
+def moderation_page(ctx: Ctx) -> admin_pages.Page:
+    return admin_pages.moderation_page(
+        session=_session(ctx, "moderation"), params=ctx.request.args.to_dict()
+    )
+
+
+@api.route(
+    "POST",
+    A + "/moderation",
+    auth="none",
+    content_type="text/html",
+    response=HTML,
+    status=303,
+    summary="A moderation action from the queue's form (remove, restore, dismiss, ban_user);"
+    " redirects back to the queue",
+    errors={**PAGE_ERRORS, 409: "The action does not apply to the item now", 422: "A bad form"},
+)
+@_html_errors
+def moderate(ctx: Ctx) -> admin_pages.Page:
+    return admin_pages.moderate(session=_session(ctx, "moderation"), form=_form(ctx))
+
+
+@api.route(
+    "POST",
+    A + "/moderation/bans/{user_id}/lift",
+    auth="none",
+    content_type="text/html",
+    response=HTML,
+    status=303,
+    summary="Lift a member's ban; redirects back to the queue",
+    errors={**PAGE_ERRORS, 404: "No such channel, or no active ban for this member"},
+)
+@_html_errors
+def lift_ban(ctx: Ctx) -> admin_pages.Page:
+    return admin_pages.lift_ban(
+        session=_session(ctx, "moderation"), form=_form(ctx), banned_user_id=ctx.params["user_id"]
+    )
+
+
+@api.route(
+    "GET",
     A + "/analytics",
     auth="none",
     content_type="text/html",

@@ -7,6 +7,7 @@ from shared.platform.exports import lazy_exports
 
 if TYPE_CHECKING:
     from shared.admin_pages.dashboard import analytics_csv, analytics_page
+    from shared.admin_pages.moderation import lift_ban, moderate, moderation_page
     from shared.admin_pages.service import (
         Page,
         StaffSession,
@@ -28,7 +29,10 @@ __all__ = [
     "as_page",
     "check_csrf",
     "error_page",
+    "lift_ban",
     "login_form",
+    "moderate",
+    "moderation_page",
     "sign_in",
     "sign_out",
     "staff_session",

@@ -77,7 +77,7 @@ def _set_cookie(name: str, value: str, slug: str, max_age: int) -> tuple[str, st
     )
 
 
-def _redirect(location: str, *cookies: tuple[str, str]) -> Page:
+def redirect(location: str, *cookies: tuple[str, str]) -> Page:
     return Page(303, b"", [("Location", location), ("Cache-Control", "no-store"), *cookies])
 
 
@@ -117,7 +117,7 @@ def error_page(*, slug: str, error: DomainError, path: str) -> Page:
         if ok_slug:
             target = rules.admin_path(ok_slug, "login") + "?" + urlencode({"next": path})
             # A dead session cookie is cleared so the browser stops sending it.
-            return _redirect(target, _set_cookie(rules.SESSION_COOKIE, "", ok_slug, 0))
+            return redirect(target, _set_cookie(rules.SESSION_COOKIE, "", ok_slug, 0))
     extra: list[tuple[str, str]] = []
     if isinstance(error, RateLimited):
         extra.append(("Retry-After", str(error.extra.get("retry_after", 1))))
@@ -276,7 +276,7 @@ def sign_in(
         raise NotFound("No such channel.")
     if not any(channels.allows(role, a) for a in rules.PAGE_ACTIONS.values()):
         raise Forbidden(f"Your role ({role}) has no staff pages here.")
-    return _redirect(
+    return redirect(
         next_path,
         _set_cookie(rules.SESSION_COOKIE, token, slug, int(session["expires_in"])),
         _set_cookie(rules.LOGIN_COOKIE, "", slug, 0),
@@ -300,6 +300,4 @@ def sign_out(*, slug: str, form: Mapping[str, str], cookie_header: str | None) -
             *rules.session_binding(slug, str(claims.get("jti", ""))),
         ):
             raise Forbidden("The form expired or did not come from this site: reload the page.")
-    return _redirect(
-        rules.admin_path(slug, "login"), _set_cookie(rules.SESSION_COOKIE, "", slug, 0)
-    )
+    return redirect(rules.admin_path(slug, "login"), _set_cookie(rules.SESSION_COOKIE, "", slug, 0))

@@ -382,3 +382,226 @@ def test_dashboard_bad_filters_are_explained_not_500(gateway_url, chan):
     assert r.status_code == 404 and 'class="error"' in r.text
     r = s.get(url + "/export.csv", params={"kind": "bogus"}, timeout=10)
     assert r.status_code == 422
+
+
+# --- moderation page -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def flagged(gateway_url, chan):
+    """A space with a student's post flagged by two other students."""
+    gw, cid, owner = gateway_url, chan["ch"]["id"], chan["owner"]
+    space = requests.post(
+        f"{gw}/v1/channels/{cid}/spaces",
+        json={"name": "General"},
+        headers=owner.headers,
+        timeout=10,
+    )
+    assert space.status_code == 201, space.text
+    author = member_of(gw, cid, owner, "student")
+    post = requests.post(
+        f"{gw}/v1/channels/{cid}/spaces/{space.json()['id']}/posts",
+        json={"body": "Buy cheap watches <script>alert(1)</script> now"},
+        headers=author.headers,
+        timeout=10,
+    )
+    assert post.status_code == 201, post.text
+    reporters = [member_of(gw, cid, owner, "student") for _ in range(2)]
+    for reporter, reason in zip(reporters, ("spam", "scam link"), strict=True):
+        f = requests.post(
+            f"{gw}/v1/channels/{cid}/posts/{post.json()['id']}/flags",
+            json={"reason": reason},
+            headers=reporter.headers,
+            timeout=10,
+        )
+        assert f.status_code == 201, f.text
+    moderator = member_of(gw, cid, owner, "moderator")
+    return {
+        **chan,
+        "space": space.json()["id"],
+        "post": post.json()["id"],
+        "author": author,
+        "moderator": moderator,
+        "cid": cid,
+    }
+
+
+def post_status(gw: str, f: dict, user: User) -> int:
+    return requests.get(
+        f"{gw}/v1/channels/{f['cid']}/posts/{f['post']}", headers=user.headers, timeout=10
+    ).status_code
+
+
+def test_a_moderator_sees_the_queue_with_excerpt_reasons_and_reporters(gateway_url, flagged):
+    s, r = login(gateway_url, flagged["slug"], flagged["moderator"])
+    assert r.status_code == 303 and r.headers["Location"].endswith("/admin/moderation")
+    page = s.get(admin(gateway_url, flagged["slug"], "moderation"), timeout=10)
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert f'id="item-{flagged["post"]}"' in html
+    assert "2 flags" in html and "spam" in html and "scam link" in html
+    assert "Buy cheap watches" in html
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
+    assert html.count('value="remove"') == 1 and 'value="ban_user"' in html
+    assert "<script" not in html.replace("&lt;script", "")
+
+
+@pytest.mark.parametrize("csrf", [None, "", "forged"])
+def test_a_moderation_post_without_its_csrf_token_is_403_and_changes_nothing(
+    gateway_url, flagged, csrf
+):
+    s, _ = login(gateway_url, flagged["slug"], flagged["moderator"])
+    data = {"target_type": "post", "target_id": flagged["post"], "action": "remove"}
+    if csrf is not None:
+        data["csrf"] = csrf
+    r = s.post(
+        admin(gateway_url, flagged["slug"], "moderation"),
+        data=data,
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert r.status_code == 403
+    assert post_status(gateway_url, flagged, flagged["author"]) == 200
+    q = requests.get(
+        f"{gateway_url}/v1/channels/{flagged['cid']}/moderation/queue",
+        headers=flagged["moderator"].headers,
+        timeout=10,
+    )
+    assert [i["target_id"] for i in q.json()["items"]] == [flagged["post"]]
+
+
+def test_another_sessions_csrf_token_is_refused(gateway_url, flagged):
+    """A token is bound to its session: the owner's page token does not work with the
+    moderator's cookie."""
+    owner_s, _ = login(gateway_url, flagged["slug"], flagged["owner"])
+    owner_token = csrf_of(
+        owner_s.get(admin(gateway_url, flagged["slug"], "moderation"), timeout=10).text
+    )
+    mod_s, _ = login(gateway_url, flagged["slug"], flagged["moderator"])
+    r = mod_s.post(
+        admin(gateway_url, flagged["slug"], "moderation"),
+        data={
+            "csrf": owner_token,
+            "target_type": "post",
+            "target_id": flagged["post"],
+            "action": "remove",
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert r.status_code == 403
+    assert post_status(gateway_url, flagged, flagged["author"]) == 200
+
+
+def test_remove_from_the_page_hides_the_post_and_empties_the_queue(gateway_url, flagged):
+    s, _ = login(gateway_url, flagged["slug"], flagged["moderator"])
+    url = admin(gateway_url, flagged["slug"], "moderation")
+    token = csrf_of(s.get(url, timeout=10).text)
+    r = s.post(
+        url,
+        data={
+            "csrf": token,
+            "target_type": "post",
+            "target_id": flagged["post"],
+            "action": "remove",
+            "reason": "spam",
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert r.status_code == 303 and r.headers["Location"].endswith("/admin/moderation?done=remove")
+    after = s.get(gateway_url + r.headers["Location"], timeout=10)
+    assert "Removed." in after.text and 'id="queue-empty"' in after.text
+    assert f'id="item-{flagged["post"]}"' not in after.text
+    assert post_status(gateway_url, flagged, flagged["author"]) == 404
+    # an unknown target is a 404 page, not a 500
+    again = s.post(
+        url,
+        data={
+            "csrf": token,
+            "target_type": "post",
+            "target_id": "00000000-0000-7000-8000-000000000000",
+            "action": "remove",
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert again.status_code == 404 and "text/html" in again.headers["Content-Type"]
+
+
+def test_ban_from_the_page_then_lift(gateway_url, flagged):
+    gw = gateway_url
+    s, _ = login(gw, flagged["slug"], flagged["moderator"])
+    url = admin(gw, flagged["slug"], "moderation")
+    token = csrf_of(s.get(url, timeout=10).text)
+    bad = s.post(
+        url,
+        data={
+            "csrf": token,
+            "target_type": "post",
+            "target_id": flagged["post"],
+            "action": "ban_user",
+            "ban_days": "0",
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert bad.status_code == 422
+    r = s.post(
+        url,
+        data={
+            "csrf": token,
+            "target_type": "post",
+            "target_id": flagged["post"],
+            "action": "ban_user",
+            "ban_days": "3",
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert r.status_code == 303, r.text
+    page = s.get(url, timeout=10).text
+    assert f'id="ban-{flagged["author"].id}"' in page
+    blocked = requests.post(
+        f"{gw}/v1/channels/{flagged['cid']}/spaces/{flagged['space']}/posts",
+        json={"body": "again"},
+        headers=flagged["author"].headers,
+        timeout=10,
+    )
+    assert blocked.status_code == 403
+    lift = f"{url}/bans/{flagged['author'].id}/lift"
+    assert s.post(lift, data={}, allow_redirects=False, timeout=10).status_code == 403
+    r = s.post(lift, data={"csrf": token}, allow_redirects=False, timeout=10)
+    assert r.status_code == 303 and r.headers["Location"].endswith("done=lift_ban")
+    assert 'id="bans-empty"' in s.get(url, timeout=10).text
+    ok = requests.post(
+        f"{gw}/v1/channels/{flagged['cid']}/spaces/{flagged['space']}/posts",
+        json={"body": "back"},
+        headers=flagged["author"].headers,
+        timeout=10,
+    )
+    assert ok.status_code == 201, ok.text
+    # lifting again: no active ban, a 404 page
+    assert s.post(lift, data={"csrf": token}, allow_redirects=False, timeout=10).status_code == 404
+
+
+def test_students_and_other_channels_cannot_open_the_queue(gateway_url, flagged):
+    url = admin(gateway_url, flagged["slug"], "moderation")
+    # a student's own access token presented as the cookie: a member without the role
+    r = requests.get(
+        url, cookies={"cp_staff": flagged["author"].token}, allow_redirects=False, timeout=10
+    )
+    assert r.status_code == 403
+    outsider = signup(gateway_url)
+    make_channel(gateway_url, outsider)
+    r = requests.get(url, cookies={"cp_staff": outsider.token}, allow_redirects=False, timeout=10)
+    assert r.status_code == 404
+    forged = requests.post(
+        url,
+        cookies={"cp_staff": outsider.token},
+        data={"target_type": "post", "target_id": flagged["post"], "action": "remove"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert forged.status_code == 404
+    assert post_status(gateway_url, flagged, flagged["author"]) == 200
