@@ -569,6 +569,8 @@ class Stack:
             "STRIPE_WEBHOOK_SECRET": "whsec_local",
             "STRIPE_WEBHOOK_URL": f"{self.gateway_url}/v1/webhooks/stripe",
             "ZOOM_WEBHOOK_SECRET": "zoom_local",
+            # the Zoom app's webhook secret token (Settings.zoom_webhook_secret_token)
+            "ZOOM_WEBHOOK_SECRET_TOKEN": "zoom_local",
             "ZOOM_API_BASE": f"http://127.0.0.1:{p['zoom']}",
             "LOCAL_STACK_STATE_DIR": str(self.state_dir),
             "LOCAL_STACK_ENV_FILE": str(self.env_file),

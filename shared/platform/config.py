@@ -85,6 +85,9 @@ class Settings(BaseModel):
     zoom_client_id: SecretStr | None = None
     zoom_client_secret: SecretStr | None = None
     zoom_api_base: str = "http://127.0.0.1:12112"
+    # The Zoom app's webhook "secret token": signs every event (x-zm-signature) and answers
+    # the endpoint.url_validation challenge. Locally scripts/stack.py exports the default.
+    zoom_webhook_secret_token: SecretStr = SecretStr("zoom_local")
 
     # Certificates (issue 13): the issuer's credential signing keys, JSON {kid: PEM of a P-256
     # private key}, and the kid that signs (default: the last). Unset (local, test only): a

@@ -1,0 +1,74 @@
+"""Answer and query shapes of live classes' routes (issue 11): sessions as answered, the
+channel's Zoom connection, start and join links."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from shared.platform.models import Model, Out
+
+
+class LiveSessionOut(Out):
+    id: str
+    batch_id: str
+    title: str
+    starts_at: datetime
+    duration_minutes: int
+    provider: Literal["zoom"]
+    status: str = Field(description="`scheduled`, `cancelled`, or what the provider's events set")
+    join_url: str | None = Field(
+        description="Staff and active students of this batch; null for everyone else and "
+        "once the session is cancelled"
+    )
+    provider_meeting_id: str | None = Field(description="Zoom's meeting id; staff only")
+    provider_account_id: str | None = Field(
+        description="The Zoom account the meeting was created under; staff only"
+    )
+    recording_lesson_id: str | None = Field(
+        description="The video lesson the class's recording became, once it did"
+    )
+    created_at: datetime
+
+
+class LiveSessionList(Out):
+    items: list[LiveSessionOut]
+    next_cursor: str | None
+
+
+class StartLink(Out):
+    start_url: str = Field(
+        description="The host's link, fresh from Zoom (it carries a short-lived host key); "
+        "never stored by the platform"
+    )
+
+
+class JoinLink(Out):
+    join_url: str
+
+
+class ZoomConnectLink(Out):
+    url: str = Field(description="Zoom's authorization page; the owner approves there")
+
+
+class ZoomConnection(Out):
+    connected: bool
+    account_id: str | None = None
+    connected_at: datetime | None = None
+
+
+class ZoomConnected(Out):
+    connected: bool
+    channel_id: str
+    account_id: str
+    connected_at: datetime
+
+
+class ZoomCallbackQuery(Model):
+    """Zoom's redirect back: `code` and our `state`, or `error` when the owner declined."""
+
+    code: str | None = Field(default=None, max_length=2048)
+    state: str = Field(max_length=1024)
+    error: str | None = Field(default=None, max_length=200)
