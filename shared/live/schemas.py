@@ -72,3 +72,65 @@ class ZoomCallbackQuery(Model):
     code: str | None = Field(default=None, max_length=2048)
     state: str = Field(max_length=1024)
     error: str | None = Field(default=None, max_length=200)
+
+
+# -- attendance, the live webhook, calendars (helper L2) ------------------------------------
+class AttendanceRow(Out):
+    user_id: str | None = Field(description="The student; null for a guest nobody matched")
+    display_name: str | None
+    email: str | None
+    guest: bool = Field(description="Not matched to a student of the batch (kept apart)")
+    attended_seconds: int = Field(description="Seconds in the meeting, overlaps counted once")
+    attended: bool = Field(
+        description="At least the channel's threshold (default 50%) of the scheduled length"
+    )
+    first_join_at: datetime | None
+    last_leave_at: datetime | None
+
+
+class AttendanceList(Out):
+    items: list[AttendanceRow] = Field(description="Students of the batch, then guests")
+    next_cursor: str | None = Field(description="Always null: every row is listed")
+
+
+class SessionRate(Out):
+    session_id: str
+    title: str
+    starts_at: datetime
+    status: str
+    attendance_rate: float | None = Field(
+        description="Students present / students of the batch; null until the session starts"
+    )
+
+
+class StudentRate(Out):
+    user_id: str
+    display_name: str | None
+    sessions_attended: int = Field(description="Ended sessions the student attended")
+    attendance_rate: float | None = Field(
+        description="Ended sessions attended / ended sessions; null while none has ended"
+    )
+
+
+class BatchAttendance(Out):
+    sessions: list[SessionRate]
+    students: list[StudentRate]
+
+
+class ZoomWebhookAck(Out):
+    """The answer to a Zoom event, or to Zoom's `endpoint.url_validation` challenge."""
+
+    received: bool | None = Field(default=None, description="An event was handled")
+    status: str | None = Field(
+        default=None, description="applied, queued, duplicate or ignored (not ours to act on)"
+    )
+    plainToken: str | None = Field(default=None, description="The challenge's token, echoed")
+    encryptedToken: str | None = Field(
+        default=None, description="Hex HMAC-SHA256 of plainToken under the webhook secret token"
+    )
+
+
+class CalendarFeed(Out):
+    ics_url: str = Field(
+        description="The private feed's URL; asking again gives a new one and revokes this one"
+    )
