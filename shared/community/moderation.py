@@ -51,7 +51,8 @@ def flag(
         refuse_banned(tx, uid)
         target = _target(tx, target_type, target_id, lock=True)
         require_space_visible(tx, target["space_id"], uid)
-        if target["row"]["status"] != "visible":
+        # A hidden target still takes flags: reporters racing the auto-hide are not refused.
+        if target["row"]["status"] not in ("visible", "hidden"):
             raise NotFound(f"No such {target_type}.")
         row = tx.one(
             "INSERT INTO flags (id, channel_id, target_type, target_id, reporter_id, reason)"

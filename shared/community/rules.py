@@ -166,7 +166,7 @@ def listed(status: str, *, include_removed: bool) -> bool:
 
 
 # -- spam -------------------------------------------------------------------------------------
-_LINK = re.compile(r"(?i)\b(?:https?://|www\.)|\]\(|<a\s")
+_LINK = re.compile(r"(?i)\b(?:https?://|www\.)|\]\(\s*<?//")  # absolute or //host links
 
 
 def blocked_word(text: str, words: tuple[str, ...] | list[str]) -> str | None:
@@ -180,7 +180,8 @@ def blocked_word(text: str, words: tuple[str, ...] | list[str]) -> str | None:
 
 
 def link_count(text: str) -> int:
-    """Links in a Markdown source: bare URLs, `[..](..)` links and raw anchors, each once."""
+    """Links in a Markdown source: URLs (bare, autolinked or in `[..](..)`) and protocol-relative
+    `[..](//host)` links, each once. Raw HTML anchors are escaped, never links."""
     return len(_LINK.findall(text))
 
 
