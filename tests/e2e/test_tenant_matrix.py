@@ -215,3 +215,113 @@ def spec_props(op, spec) -> dict:
     if "$ref" in schema:
         schema = spec["components"]["schemas"][schema["$ref"].split("/")[-1]]
     return schema.get("properties", {})
+
+
+# -- community (issue 12): its routes, until the committed OpenAPI document lists them -------
+COMMUNITY_ROUTES = [  # (method, path under the channel, body); {space}/{post}/{comment} of B
+    ("post", "/spaces", {"name": "S"}),
+    ("get", "/spaces", None),
+    ("post", "/spaces/{space}/posts", {"body": "hi"}),
+    ("get", "/spaces/{space}/posts", None),
+    ("get", "/posts/{post}", None),
+    ("patch", "/posts/{post}", {"body": "edit"}),
+    ("delete", "/posts/{post}", None),
+    ("put", "/posts/{post}/pin", {"pinned": True}),
+    ("post", "/posts/{post}/comments", {"body": "c"}),
+    ("patch", "/comments/{comment}", {"body": "c2"}),
+    ("delete", "/comments/{comment}", None),
+    ("post", "/posts/{post}/reactions", {"kind": "like"}),
+    ("delete", "/posts/{post}/reactions/like", None),
+    ("post", "/posts/{post}/flags", {"reason": "spam"}),
+    ("post", "/comments/{comment}/flags", {"reason": "spam"}),
+    ("get", "/moderation/queue", None),
+    (
+        "post",
+        "/moderation/actions",
+        {"target_type": "post", "target_id": "{post}", "action": "remove"},
+    ),
+    ("get", "/bans", None),
+    ("delete", "/bans/{user}", None),
+    ("get", "/community-settings", None),
+    ("put", "/community-settings", {"auto_hide_threshold": 2}),
+]
+
+
+@pytest.fixture(scope="module")
+def community_b(gateway_url, world):
+    """A space, a post (with a reaction and a flag) and a comment of channel B, by its owner."""
+    h, base = world["owner_b"].headers, f"{gateway_url}/v1/channels/{world['b']['id']}"
+    space = requests.post(f"{base}/spaces", json={"name": "B"}, headers=h, timeout=10).json()
+    post = requests.post(
+        f"{base}/spaces/{space['id']}/posts", json={"body": "b"}, headers=h, timeout=10
+    ).json()
+    comment = requests.post(
+        f"{base}/posts/{post['id']}/comments", json={"body": "c"}, headers=h, timeout=10
+    ).json()
+    requests.post(
+        f"{base}/posts/{post['id']}/reactions", json={"kind": "like"}, headers=h, timeout=10
+    )
+    return {
+        "space": space["id"],
+        "post": post["id"],
+        "comment": comment["id"],
+        "user": world["owner_b"].id,
+    }
+
+
+def _filled(value, ids):
+    if isinstance(value, str):
+        for k, v in ids.items():
+            value = value.replace("{" + k + "}", v)
+        return value
+    if isinstance(value, dict):
+        return {k: _filled(v, ids) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_no_role_of_channel_a_reaches_channel_bs_community(gateway_url, world, community_b, role):
+    user = world["users"][role]
+    for method, suffix, body in COMMUNITY_ROUTES:
+        r = requests.request(
+            method,
+            f"{gateway_url}/v1/channels/{world['b']['id']}{_filled(suffix, community_b)}",
+            headers=user.headers,
+            json=_filled(body, community_b),
+            timeout=10,
+        )
+        assert_problem(r, 404)
+    # and B's content is untouched
+    got = requests.get(
+        f"{gateway_url}/v1/channels/{world['b']['id']}/posts/{community_b['post']}",
+        headers=world["owner_b"].headers,
+        timeout=10,
+    ).json()
+    assert got["status"] == "visible" and got["reactions"] == {"like": 1}
+    assert [c["id"] for c in got["comments"]] == [community_b["comment"]]
+
+
+COMMUNITY_OWN = [  # (method, suffix, body, roles allowed) in the caller's own channel
+    ("get", "/spaces", None, set(ROLES)),
+    ("get", "/moderation/queue", None, {"owner", "admin", "instructor", "moderator"}),
+    ("get", "/bans", None, {"owner", "admin", "instructor", "moderator"}),
+    ("get", "/community-settings", None, {"owner", "admin", "instructor", "moderator"}),
+    ("put", "/community-settings", {"auto_hide_threshold": 3}, {"owner", "admin"}),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_community_roles_in_their_own_channel(gateway_url, world, role):
+    user = world["users"][role]
+    for method, suffix, body, allowed in COMMUNITY_OWN:
+        r = requests.request(
+            method,
+            f"{gateway_url}/v1/channels/{world['a']['id']}{suffix}",
+            headers=user.headers,
+            json=body,
+            timeout=10,
+        )
+        if role in allowed:
+            assert r.status_code == 200, (role, method, suffix, r.text)
+        else:
+            assert_problem(r, 403)
