@@ -206,6 +206,9 @@ def throughput(env: dict[str, str]) -> list[dict[str, Any]]:
         from scripts import bench_analytics
 
         rows += bench_analytics.run(base, env)
+        from scripts import bench_community
+
+        rows += bench_community.run(base, env)
         from scripts import bench_admin_pages
 
         rows += bench_admin_pages.run(base, env)
