@@ -267,6 +267,18 @@ locals {
     webhook_delivery = {
       secrets = ["SMTP_PASSWORD"] # owners are mailed when an endpoint is disabled
     }
+    # Realtime: the token route reads memberships, signs custom tokens with IAM signBlob as
+    # itself and writes a grants document for callers whose claims overflow; the projection
+    # writes Firestore only.
+    realtime = {
+      secrets   = ["JWT_KEYS"]
+      topics    = ["domain-events"]
+      firestore = true
+      sign_urls = true
+    }
+    community_projection = {
+      firestore = true
+    }
     # Live classes (issue 11): the Zoom webhook verifies with the app's secret token and may
     # queue a recording ingest; attendance is a staff read.
     live_webhook = {
@@ -376,6 +388,10 @@ locals {
     certificates       = { db_pool = 2, max_instances = 4 }
     certificate_issuer = { concurrency = 2, db_pool = 1, max_instances = 2 }
     certificate_mailer = { concurrency = 2, db_pool = 1, max_instances = 2 }
+
+    # Realtime: a few short reads per token; the projection never opens a database connection.
+    realtime             = { db_pool = 1, max_instances = 2 }
+    community_projection = { concurrency = 8, db_pool = 0, max_instances = 4 }
 
     # Live classes: a Zoom event is a few short statements (Zoom wants the answer within 3 s);
     # attendance is a staff read.
