@@ -29,6 +29,7 @@ PUBLIC_EVENTS: dict[str, str] = {
     "member.added": "member.added",
     "member.role_changed": "member.role_changed",
     "member.removed": "member.removed",
+    "post.created": "post.created",
 }
 EVENT_TYPES: tuple[str, ...] = tuple(sorted(set(PUBLIC_EVENTS.values())))
 
