@@ -65,7 +65,7 @@ def _session(ctx: Ctx, page: str) -> admin_pages.StaffSession:
     summary="Staff area of a channel: redirects to its moderation page",
 )
 @_html_errors
-def admin_home(ctx: Ctx) -> admin_pages.Page:
+def staff_home(ctx: Ctx) -> admin_pages.Page:
     return admin_pages.Page(303, b"", [("Location", f"/ch/{ctx.params['slug']}/admin/moderation")])
 
 
@@ -79,7 +79,7 @@ def admin_home(ctx: Ctx) -> admin_pages.Page:
     errors={404: "No such channel"},
 )
 @_html_errors
-def login_form(ctx: Ctx) -> admin_pages.Page:
+def staff_login_form(ctx: Ctx) -> admin_pages.Page:
     return admin_pages.login_form(
         slug=ctx.params["slug"], cookie_header=_cookies(ctx), next_path=ctx.request.args.get("next")
     )
@@ -102,7 +102,7 @@ def login_form(ctx: Ctx) -> admin_pages.Page:
     },
 )
 @_html_errors
-def login(ctx: Ctx) -> admin_pages.Page:
+def staff_login(ctx: Ctx) -> admin_pages.Page:
     return admin_pages.sign_in(
         slug=ctx.params["slug"],
         form=_form(ctx),
@@ -122,7 +122,7 @@ def login(ctx: Ctx) -> admin_pages.Page:
     errors={403: "A live session's form without its CSRF token"},
 )
 @_html_errors
-def logout(ctx: Ctx) -> admin_pages.Page:
+def staff_logout(ctx: Ctx) -> admin_pages.Page:
     return admin_pages.sign_out(
         slug=ctx.params["slug"], form=_form(ctx), cookie_header=_cookies(ctx)
     )
@@ -139,7 +139,7 @@ def logout(ctx: Ctx) -> admin_pages.Page:
     errors=PAGE_ERRORS,
 )
 @_html_errors
-def moderation_page(ctx: Ctx) -> admin_pages.Page:
+def staff_moderation_page(ctx: Ctx) -> admin_pages.Page:
     return admin_pages.moderation_page(
         session=_session(ctx, "moderation"), params=ctx.request.args.to_dict()
     )
@@ -157,7 +157,7 @@ def moderation_page(ctx: Ctx) -> admin_pages.Page:
     errors={**PAGE_ERRORS, 409: "The action does not apply to the item now", 422: "A bad form"},
 )
 @_html_errors
-def moderate(ctx: Ctx) -> admin_pages.Page:
+def staff_moderate(ctx: Ctx) -> admin_pages.Page:
     return admin_pages.moderate(session=_session(ctx, "moderation"), form=_form(ctx))
 
 
@@ -172,7 +172,7 @@ def moderate(ctx: Ctx) -> admin_pages.Page:
     errors={**PAGE_ERRORS, 404: "No such channel, or no active ban for this member"},
 )
 @_html_errors
-def lift_ban(ctx: Ctx) -> admin_pages.Page:
+def staff_lift_ban(ctx: Ctx) -> admin_pages.Page:
     return admin_pages.lift_ban(
         session=_session(ctx, "moderation"), form=_form(ctx), banned_user_id=ctx.params["user_id"]
     )
@@ -189,7 +189,7 @@ def lift_ban(ctx: Ctx) -> admin_pages.Page:
     errors={**PAGE_ERRORS, 422: "A bad period or filter (the page says which)"},
 )
 @_html_errors
-def analytics_page(ctx: Ctx) -> admin_pages.Page:
+def staff_analytics_page(ctx: Ctx) -> admin_pages.Page:
     return admin_pages.analytics_page(
         session=_session(ctx, "analytics"), params=ctx.request.args.to_dict()
     )
@@ -204,7 +204,7 @@ def analytics_page(ctx: Ctx) -> admin_pages.Page:
     errors={**PAGE_ERRORS, 422: "A bad period, filter or kind"},
 )
 @_html_errors
-def analytics_csv(ctx: Ctx) -> admin_pages.Page:
+def staff_analytics_csv(ctx: Ctx) -> admin_pages.Page:
     return admin_pages.analytics_csv(
         session=_session(ctx, "analytics"), params=ctx.request.args.to_dict()
     )
