@@ -58,6 +58,8 @@ VENV_PY = ROOT / ".venv" / "bin" / "python"
 TASKS_PY = ROOT / ".venv-tasks" / "bin" / "python"
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 MARKER = "LOCAL_STACK_ID"
+# base64url of 32 bytes; local only (the cloud reads ZOOM_TOKEN_KEYS from Secret Manager).
+LOCAL_ZOOM_TOKEN_KEY = "bG9jYWwtem9vbS10b2tlbi1rZXktMzItYnl0ZXMhISE"
 
 DEV_PORTS = {
     "gateway": 8080,
@@ -572,6 +574,11 @@ class Stack:
             # the Zoom app's webhook secret token (Settings.zoom_webhook_secret_token)
             "ZOOM_WEBHOOK_SECRET_TOKEN": "zoom_local",
             "ZOOM_API_BASE": f"http://127.0.0.1:{p['zoom']}",
+            # The Zoom stand-in's base for developers and tests (recordings: PUT /_sim/...).
+            "ZOOM_STANDIN_URL": f"http://127.0.0.1:{p['zoom']}",
+            # Seals channels' Zoom tokens at rest (Settings.zoom_token_keys); a fixed local key
+            # so a dev database's sealed tokens still open after a restart.
+            "ZOOM_TOKEN_KEYS": json.dumps({"local-1": LOCAL_ZOOM_TOKEN_KEY}),
             "LOCAL_STACK_STATE_DIR": str(self.state_dir),
             "LOCAL_STACK_ENV_FILE": str(self.env_file),
             # Tests assert on rollups right after writing events: no settling lag there.

@@ -47,6 +47,7 @@ locals {
   # (migration 0042_system_function_grants.sql creates the roles and grants them).
   function_db_roles = {
     outbox_sweeper        = ["platform_fn_outbox_sweeper"]
+    live_sweeper          = ["platform_fn_live_sweeper"]
     analytics_maintenance = ["platform_fn_analytics_maintenance"]
     stripe_webhook        = ["platform_fn_stripe_webhook"]
     billing_reconcile     = ["platform_fn_billing_reconcile"]
@@ -56,6 +57,8 @@ locals {
     live_webhook          = ["platform_fn_live_webhook"]
     live_reminders        = ["platform_fn_live_reminders"]
     community_digest      = ["platform_fn_community_digest"]
+    privacy_worker        = ["platform_fn_privacy_worker"]
+    retention             = ["platform_fn_retention"]
   }
 
   migrate_sa_id    = "db-migrate"
@@ -197,9 +200,21 @@ locals {
       topics  = ["domain-events"]
     }
     courses = {
-      # Zoom: live classes of a batch are scheduled at the provider.
-      secrets = ["JWT_KEYS", "ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET"]
+      # Zoom: live classes are scheduled under each channel's own connected account (OAuth
+      # app credentials; the channels' tokens are sealed under ZOOM_TOKEN_KEYS).
+      secrets = ["JWT_KEYS", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET", "ZOOM_TOKEN_KEYS"]
       topics  = ["domain-events"]
+    }
+    # A recording: streamed into the recordings bucket, copied server-side into media (whose
+    # finalize makes the lesson ready). Zoom secrets: the channel's token when an event has
+    # no download token.
+    live_recording_ingest = {
+      secrets = ["ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET", "ZOOM_TOKEN_KEYS"]
+      buckets = { recordings = "write", media = "write" }
+      topics  = ["domain-events"]
+    }
+    live_sweeper = {
+      secrets = ["JWT_KEYS", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET", "ZOOM_TOKEN_KEYS"]
     }
     media = {
       secrets   = ["JWT_KEYS"]
@@ -254,7 +269,7 @@ locals {
     }
     analytics_maintenance = {
       secrets = ["JWT_KEYS"]
-      topics  = ["domain-events"]
+      topics  = ["domain-events", "analytics-events"] # analytics events to the warehouse
     }
     webhooks = {
       secrets = ["JWT_KEYS"]
@@ -263,6 +278,23 @@ locals {
     }
     webhook_fanout = {
       queues = ["webhook-deliveries"] # one task per delivery
+    }
+    privacy = {
+      secrets   = ["JWT_KEYS"]
+      topics    = ["domain-events"]
+      buckets   = { exports = "read" } # signs download URLs of ready exports
+      sign_urls = true
+    }
+    privacy_worker = {
+      secrets   = ["JWT_KEYS", "STRIPE_API_KEY"] # erasure deletes Stripe customers
+      topics    = ["domain-events"]
+      buckets   = { exports = "write", media = "read" } # parts and ZIPs; the user's uploads
+      firestore = true
+    }
+    retention = {
+      secrets = ["JWT_KEYS"]
+      topics  = ["domain-events"]
+      buckets = { exports = "delete" } # expired exports
     }
     webhook_delivery = {
       secrets = ["SMTP_PASSWORD"] # owners are mailed when an endpoint is disabled
@@ -288,6 +320,17 @@ locals {
     live_attendance = {
       secrets = ["JWT_KEYS"]
       topics  = ["domain-events"]
+    }
+    calendar = {
+      secrets = ["JWT_KEYS"] # the feed tokens are signed with the JWT keys
+      topics  = ["domain-events"]
+    }
+    live_reminders = {
+      secrets = ["JWT_KEYS", "SMTP_PASSWORD"]
+      topics  = ["domain-events"]
+    }
+    live_notices = {
+      secrets = ["SMTP_PASSWORD"]
     }
     # Realtime: the token route reads memberships, signs custom tokens with IAM signBlob as
     # itself and writes a grants document for callers whose claims overflow; the projection
@@ -383,24 +426,23 @@ locals {
     webhooks         = { db_pool = 1, max_instances = 2 }
     webhook_fanout   = { db_pool = 1, max_instances = 2 }
     webhook_delivery = { concurrency = 8, db_pool = 1, max_instances = 4, timeout = 30 }
+    # Privacy: a worker step streams a ZIP or scrubs table by table (one transaction each);
+    # the retention cron deletes in small batches.
+    privacy_worker = { memory = "1Gi", concurrency = 1, db_pool = 1, max_instances = 4, timeout = 1800 }
+    retention      = { concurrency = 1, db_pool = 1, max_instances = 1, timeout = 900 }
 
     # Certificates: lookups by code and one issuance per event, each a short transaction.
     certificates       = { db_pool = 2, max_instances = 4 }
     certificate_issuer = { concurrency = 2, db_pool = 1, max_instances = 2 }
     certificate_mailer = { concurrency = 2, db_pool = 1, max_instances = 2 }
 
-    # Realtime: a few short reads per token; the projection never opens a database connection.
-    realtime             = { db_pool = 1, max_instances = 2 }
-    community_projection = { concurrency = 8, db_pool = 0, max_instances = 4 }
-
     # Live classes: a Zoom event is a few short statements (Zoom wants the answer within 3 s);
     # attendance is a staff read.
     live_webhook    = { concurrency = 8, db_pool = 2, max_instances = 3, timeout = 10 }
     live_attendance = { db_pool = 1, max_instances = 2 }
-
-    # Realtime: a few short reads per token; the projection never opens a database connection.
-    realtime             = { db_pool = 1, max_instances = 2 }
-    community_projection = { concurrency = 8, db_pool = 0, max_instances = 4 }
+    calendar        = { db_pool = 1, max_instances = 2 }
+    live_reminders  = { concurrency = 1, db_pool = 1, max_instances = 1, timeout = 300 }
+    live_notices    = { concurrency = 2, db_pool = 1, max_instances = 2 }
 
     # Community: short transactions; the digest cron runs one instance.
     community          = { db_pool = 2, max_instances = 4 }

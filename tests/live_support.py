@@ -107,8 +107,8 @@ def add_session(
     conn = admin_db()
     conn.run(
         "INSERT INTO live_sessions (id, channel_id, batch_id, title, starts_at, duration_minutes,"
-        " provider, provider_meeting_id, provider_account_id, join_url, start_url, created_by)"
-        " VALUES (:id, :c, :b, :t, :s, :d, 'zoom', :m, :a, :j, 'https://zoom.local/s', :u)",
+        " provider, provider_meeting_id, provider_account_id, join_url, created_by)"
+        " VALUES (:id, :c, :b, :t, :s, :d, 'zoom', :m, :a, :j, :u)",
         id=sid,
         c=w.cid,
         b=batch_id or w.batch_id,

@@ -5,6 +5,7 @@ import functions_framework
 
 from shared import catalog, live
 from shared.catalog import schemas as s
+from shared.live import schemas as ls
 from shared.web import Api, Ctx, ListQuery
 
 api = Api("courses", tag="Courses")
@@ -222,10 +223,15 @@ SEES = {
     SESSIONS,
     body=s.LiveSessionIn,
     status=201,
-    response=s.LiveSessionOut,
+    response=ls.LiveSessionOut,
     idempotent=True,
-    errors={**WRITE, **PROVIDER_DOWN, 422: IN_THE_PAST},
-    summary="Schedule a live class of the batch at the live provider (Zoom)",
+    errors={
+        **WRITE,
+        **PROVIDER_DOWN,
+        409: "The course is archived, or the channel has no Zoom account connected",
+        422: IN_THE_PAST,
+    },
+    summary="Schedule a live class of the batch under the channel's own Zoom account",
 )
 def schedule_live_session(ctx: Ctx):
     return live.schedule_session(**_ids(ctx), data=ctx.body)
@@ -235,7 +241,7 @@ def schedule_live_session(ctx: Ctx):
     "GET",
     SESSIONS,
     query=ListQuery,
-    response=s.LiveSessionList,
+    response=ls.LiveSessionList,
     errors=SEES,
     summary="The batch's live classes in schedule order (join links: staff and its students)",
 )
@@ -247,7 +253,7 @@ def list_live_sessions(ctx: Ctx):
 @api.route(
     "GET",
     SESSIONS + "/{session_id}",
-    response=s.LiveSessionOut,
+    response=ls.LiveSessionOut,
     errors=SEES,
     summary="A live class of the batch",
 )
@@ -260,7 +266,7 @@ def get_live_session(ctx: Ctx):
     "PATCH",
     SESSIONS + "/{session_id}",
     body=s.LiveSessionPatch,
-    response=s.LiveSessionOut,
+    response=ls.LiveSessionOut,
     errors={
         **WRITE,
         409: "The class is cancelled, or its meeting no longer exists at the provider",
@@ -282,6 +288,93 @@ def reschedule_live_session(ctx: Ctx):
 )
 def cancel_live_session(ctx: Ctx):
     live.cancel_session(**_ids(ctx))
+
+
+@api.route(
+    "POST",
+    SESSIONS + "/{session_id}/start",
+    response=ls.StartLink,
+    errors={
+        403: "Only the class's instructor, owners and admins may start it",
+        404: "No such channel, batch or session (or not visible to the caller)",
+        409: "The class is cancelled, its meeting is gone, or its Zoom account is disconnected",
+        **PROVIDER_DOWN,
+    },
+    summary="The host's start link, fetched fresh from Zoom (never stored)",
+)
+def start_live_session(ctx: Ctx):
+    """Not idempotency-keyed on purpose: the link carries the host's key and must never be
+    kept, not even in the idempotency store."""
+    return live.start_session(**_ids(ctx))
+
+
+@api.route(
+    "POST",
+    SESSIONS + "/{session_id}/join",
+    response=ls.JoinLink,
+    errors={
+        403: "Only active students of this batch and staff may join",
+        404: "No such channel, batch or session (or not visible to the caller)",
+        409: "The class is cancelled",
+    },
+    summary="The join link of a live class; records that the caller asked to join",
+)
+def join_live_session(ctx: Ctx):
+    return live.join_session(**_ids(ctx))
+
+
+ZOOM = C + "/integrations/zoom"
+
+
+@api.route(
+    "POST",
+    ZOOM,
+    response=ls.ZoomConnectLink,
+    errors={403: "Owners and admins only", 404: "No such channel"},
+    summary="Connect the channel's own Zoom account: answers Zoom's authorization page",
+)
+def connect_zoom(ctx: Ctx):
+    return live.connect_zoom(**_ids(ctx))
+
+
+@api.route(
+    "GET",
+    ZOOM,
+    response=ls.ZoomConnection,
+    errors={403: "Staff only", 404: "No such channel"},
+    summary="Whether the channel has its Zoom account connected, and which",
+)
+def get_zoom_connection(ctx: Ctx):
+    return live.zoom_connection(**_ids(ctx))
+
+
+@api.route(
+    "DELETE",
+    ZOOM,
+    status=204,
+    errors={403: "Owners and admins only", 404: "No such channel", **PROVIDER_DOWN},
+    summary="Disconnect the channel's Zoom account: tokens revoked at Zoom and erased",
+)
+def disconnect_zoom(ctx: Ctx):
+    live.disconnect_zoom(**_ids(ctx))
+
+
+@api.route(
+    "GET",
+    "/v1/integrations/zoom/callback",
+    query=ls.ZoomCallbackQuery,
+    response=ls.ZoomConnected,
+    auth="none",
+    errors={
+        400: "The authorization link is invalid, expired or already used, or Zoom declined",
+        409: "Zoom refused the authorization code",
+        **PROVIDER_DOWN,
+    },
+    summary="Zoom's OAuth redirect back (signed single-use state): stores the connection",
+)
+def zoom_callback(ctx: Ctx):
+    q = ctx.query
+    return live.complete_zoom_connection(code=q.code, state=q.state, error=q.error)
 
 
 @api.route(

@@ -26,9 +26,11 @@ if TYPE_CHECKING:
         update_course,
         update_lesson,
     )
+    from shared.catalog.system_lessons import add_system_lesson
 
 __getattr__ = lazy_exports(__name__, __file__)
 __all__ = [
+    "add_system_lesson",
     "archive_course",
     "course_viewable",
     "course_writable",

@@ -265,24 +265,4 @@ class LiveSessionPatch(Model):
     duration_minutes: Minutes | None = Field(default=None, strict=True, ge=1, le=1440)
 
 
-class LiveSessionOut(Out):
-    id: str
-    batch_id: str
-    title: str
-    starts_at: datetime
-    duration_minutes: int
-    provider: Literal["zoom"]
-    status: Literal["scheduled", "cancelled"]
-    join_url: str | None = Field(
-        description="Staff and students enrolled in this batch; null for everyone else and "
-        "once the session is cancelled"
-    )
-    start_url: str | None = Field(
-        description="The host's link: instructors and above only; null otherwise"
-    )
-    created_at: datetime
-
-
-class LiveSessionList(Out):
-    items: list[LiveSessionOut]
-    next_cursor: str | None
+# Live sessions as answered: shared/live/schemas.py (no host link there: issue 11).

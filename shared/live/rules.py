@@ -31,10 +31,13 @@ def viewer_links(
     return Refusal.FORBIDDEN
 
 
-def session_out(row: dict[str, Any], *, join: bool, host: bool) -> dict[str, Any]:
-    """A session as answered: links only to who may see them, and only while scheduled (a
-    cancelled meeting no longer exists at the provider)."""
-    live = row["status"] == "scheduled"
+def session_out(row: dict[str, Any], *, join: bool, staff: bool) -> dict[str, Any]:
+    """A session as answered: the join link only to who may see it, and only while the class
+    is not cancelled (a cancelled meeting no longer exists at the provider); the provider's
+    ids to staff. Never the host's start link: that is fetched fresh from the provider by
+    `.../start`, for the session's instructor, owners and admins only (issue 11)."""
+    live = row["status"] != "cancelled"
+    lesson = row.get("recording_lesson_id")
     return {
         "id": str(row["id"]),
         "batch_id": str(row["batch_id"]),
@@ -44,9 +47,21 @@ def session_out(row: dict[str, Any], *, join: bool, host: bool) -> dict[str, Any
         "provider": row["provider"],
         "status": row["status"],
         "join_url": row["join_url"] if join and live else None,
-        "start_url": row["start_url"] if host and live else None,
+        "provider_meeting_id": str(row["provider_meeting_id"]) if staff else None,
+        "provider_account_id": row.get("provider_account_id") if staff else None,
+        "recording_lesson_id": str(lesson) if lesson else None,
         "created_at": row["created_at"],
     }
+
+
+def meeting_agenda(batch_name: str, intent_id: str) -> str:
+    """The agenda of a class's Zoom meeting. It carries the intent id, the one thing of ours
+    a meeting can be found by when a crash lost Zoom's answer (the live sweeper)."""
+    return f"Live class of {batch_name}\n\nref: {intent_id}"
+
+
+def made_for_intent(meeting: dict[str, Any], intent_id: str) -> bool:
+    return f"ref: {intent_id}" in str(meeting.get("agenda") or "")
 
 
 def starts_in_the_past(starts_at: datetime | None, now: datetime) -> bool:

@@ -4,9 +4,14 @@ Who may do what:
 - schedule and cancel: `batch.write` (instructor and above); a non-member gets 404, a weaker
   role 403, as for the other batch writes;
 - see the sessions: staff (`live.view_any`) and students whose enrollment is in this batch;
-  the join link only to staff and students whose enrollment is active; the host's start link
-  only to `live.host` (instructor and above). Another member of the channel gets 403 (404 when
-  the batch's course is not visible to them), a non-member 404.
+  the join link only to staff and students whose enrollment is active; the provider's ids to
+  staff. Another member of the channel gets 403 (404 when the batch's course is not visible
+  to them), a non-member 404;
+- the host's start link (it carries the host's ZAK: whoever has it can run, end and record
+  the meeting) is never stored: `start_session` fetches it fresh from Zoom for the session's
+  instructor (its creator) and the channel's owners and admins only;
+- meetings are created under the channel's own connected Zoom account
+  (shared/live/zoom_accounts.py); without one, scheduling is 409.
 
 Every write is audit-logged and emits an outbox event (`live_session.scheduled` /
 `live_session.cancelled`) in the transaction that stores it. Events and the audit log carry
@@ -15,6 +20,7 @@ no links: join and start links are credentials of a sort, read from the table by
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -24,11 +30,14 @@ from shared.channels import allows, check_channel_id, require, role_of
 from shared.live.rules import (
     Refusal,
     audit_details,
+    meeting_agenda,
     reschedule_changes,
     session_out,
     starts_in_the_past,
     viewer_links,
 )
+from shared.live.zoom_accounts import NOT_CONNECTED, NotConnected, connected_account, meetings_of
+from shared.live.zoom_rules import may_start
 from shared.platform import audit
 from shared.platform.db import Tx, transaction
 from shared.platform.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -37,7 +46,7 @@ from shared.platform.pagination import decode_cursor, page
 
 _SESSION = (
     "id, batch_id, title, starts_at, duration_minutes, provider, provider_meeting_id,"
-    " join_url, start_url, status, created_at"
+    " provider_account_id, join_url, status, recording_lesson_id, created_by, created_at"
 )
 
 
@@ -61,13 +70,24 @@ class LiveProvider(Protocol):
 
     def delete_meeting(self, meeting_id: str) -> bool: ...
 
+    def get_meeting(self, meeting_id: str) -> dict[str, Any] | None: ...
 
-def provider(name: str = "zoom") -> LiveProvider:
-    from shared.adapters import zoom  # on first use: routes that never call Zoom skip it
+    def list_meetings(self) -> list[dict[str, Any]]: ...
 
-    if name != zoom.PROVIDER:
+
+def provider(channel_id: str, name: str = "zoom") -> LiveProvider:
+    """The channel's own account at the provider (NotConnected: 409 when it has none)."""
+    if name != "zoom":
         raise NotFound(f"Unknown live provider {name!r}.")
-    return zoom.client()
+    result: LiveProvider = meetings_of(channel_id)
+    return result
+
+
+def _same_account(tx: Tx, row: dict[str, Any]) -> bool:
+    """Whether the session's meeting lives under the account the channel has connected now
+    (a channel that reconnected another account cannot reach its older meetings)."""
+    account = connected_account(tx)
+    return account is not None and account == row["provider_account_id"]
 
 
 # -- shaping and lookups ------------------------------------------------------------------
@@ -98,8 +118,8 @@ def _session(tx: Tx, batch_id: str, session_id: str) -> dict[str, Any]:
 
 
 def _viewer(tx: Tx, user_id: str, batch_id: str) -> tuple[bool, bool]:
-    """(may see the join link, may see the host link) of a caller allowed to see the batch's
-    sessions; NotFound / Forbidden for everyone else."""
+    """(may see the join link, is staff) of a caller allowed to see the batch's sessions;
+    NotFound / Forbidden for everyone else."""
     role = role_of(tx, user_id)
     if role is None:
         raise NotFound("No such channel.")
@@ -125,38 +145,46 @@ def _viewer(tx: Tx, user_id: str, batch_id: str) -> tuple[bool, bool]:
         raise NotFound("No such batch.")
     if links is Refusal.FORBIDDEN:
         raise Forbidden("Only students of this batch and staff see its live classes.")
-    return links
+    return links[0], view_any
 
 
 # -- use cases ----------------------------------------------------------------------------
 def schedule_session(
     *, channel_id: str, user_id: str, batch_id: str, data: LiveSessionIn
 ) -> dict[str, Any]:
-    """Create the meeting at the provider, then store the session.
+    """Create the meeting under the channel's Zoom account, then store the session.
 
-    Order, chosen over "reserve a row as 'creating', then finish it": Zoom's create takes no
-    idempotency key and cannot be looked up by anything of ours, so a reserved row left by a
-    crash could not be finished anyway, only swept, and every reader would have to skip it.
-    Creating first and inserting in one transaction (row + audit + outbox) keeps the table free
-    of half-states: a provider failure (429/5xx/timeout) raises before anything is written, and
-    an insert that fails deletes the meeting again. What remains possible is an orphan meeting
-    at Zoom after a crash between the two steps: harmless (no one has its link), and cheaper
-    than a sweeper. A retried POST with the same Idempotency-Key never reaches this function
-    twice: the toolkit reserves the key before the handler runs (a concurrent duplicate gets
-    409, a later one the stored 201), and forgets it when we fail, so the retry may create.
+    Zoom's create takes no idempotency key, so the order is: (1) commit an intent row naming
+    the account; (2) create the meeting with the intent id in its agenda; (3) in one
+    transaction insert the session (+ audit + outbox) and delete the intent. A provider failure
+    in (2) leaves only the intent; an insert failing in (3) deletes the meeting again; a
+    process that dies between (2) and (3) leaves the intent, and the live sweeper later finds
+    the meeting by its agenda and deletes it (sweep_orphan_meetings). A retried POST with the
+    same Idempotency-Key never reaches this function twice: the toolkit reserves the key
+    before the handler runs, and forgets it when we fail, so the retry may create.
     """
     check_channel_id(channel_id)
     _not_in_the_past(data.starts_at)
+    intent_id = uuid7()
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
         require(tx, user_id, "batch.write")
         batch = _batch(tx, batch_id)
         require_writable(batch["course_status"])
-    live = provider()
+        account_id = connected_account(tx)
+        if account_id is None:
+            raise NotConnected(NOT_CONNECTED)
+        tx.exec(
+            "INSERT INTO live_meeting_intents (id, channel_id, account_id)"
+            " VALUES (:id, app_channel_id(), :a)",
+            id=intent_id,
+            a=account_id,
+        )
+    live = provider(channel_id)
     meeting = live.create_meeting(
         topic=data.title,
         start_time=data.starts_at,
         duration_minutes=data.duration_minutes,
-        agenda=f"Live class of {batch['name']}",
+        agenda=meeting_agenda(batch["name"], intent_id),
     )
     meeting_id = str(meeting["id"])
     try:
@@ -165,9 +193,9 @@ def schedule_session(
             _batch(tx, batch_id)
             row = tx.one(
                 f"INSERT INTO live_sessions (id, channel_id, batch_id, title, starts_at,"
-                f" duration_minutes, provider, provider_meeting_id, join_url, start_url,"
-                f" created_by) VALUES (:id, app_channel_id(), :b, :t, :s, :d, :p, :m, :j, :h,"
-                f" :u) RETURNING {_SESSION}",
+                f" duration_minutes, provider, provider_meeting_id, provider_account_id,"
+                f" join_url, created_by) VALUES (:id, app_channel_id(), :b, :t, :s, :d, :p, :m,"
+                f" :a, :j, :u) RETURNING {_SESSION}",
                 id=uuid7(),
                 b=batch_id,
                 t=data.title,
@@ -175,11 +203,12 @@ def schedule_session(
                 d=data.duration_minutes,
                 p=live.name,
                 m=meeting_id,
+                a=account_id,
                 j=meeting["join_url"],
-                h=meeting["start_url"],
                 u=user_id,
             )
             assert row is not None  # INSERT ... RETURNING answers the row it wrote
+            tx.exec("DELETE FROM live_meeting_intents WHERE id = :i", i=intent_id)
             sid = str(row["id"])
             payload = {
                 "session_id": sid,
@@ -187,6 +216,7 @@ def schedule_session(
                 "course_id": str(batch["course_id"]),
                 "provider": live.name,
                 "provider_meeting_id": meeting_id,
+                "provider_account_id": account_id,
                 "starts_at": row["starts_at"].isoformat(),
                 "duration_minutes": data.duration_minutes,
             }
@@ -203,13 +233,12 @@ def schedule_session(
     except BaseException:
         _delete_orphan(live, meeting_id)
         raise
-    return session_out(row, join=True, host=True)
+    return session_out(row, join=True, staff=True)
 
 
 def _delete_orphan(live: LiveProvider, meeting_id: str) -> None:
-    """Best effort: the insert failed, so no one will ever see this meeting's links."""
-    import logging
-
+    """Best effort: the insert failed, so no one will ever see this meeting's links (the
+    intent row stays when this fails too, and the sweeper tries again)."""
     try:
         live.delete_meeting(meeting_id)
     except Exception:
@@ -240,7 +269,7 @@ def list_sessions(
     """The batch's sessions in schedule order (cancelled ones included, marked)."""
     after_t, after_id = _after(cursor)
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
-        join, host = _viewer(tx, user_id, batch_id)
+        join, staff = _viewer(tx, user_id, batch_id)
         rows = tx.all(
             f"SELECT {_SESSION} FROM live_sessions WHERE batch_id = :b"
             " AND channel_id = app_channel_id()"
@@ -252,15 +281,71 @@ def list_sessions(
             after_id=after_id,
             n=limit + 1,
         )
-    items = [session_out(r, join=join, host=host) for r in rows]
+    items = [session_out(r, join=join, staff=staff) for r in rows]
     return page(items, limit, lambda s: {"t": s["starts_at"], "id": s["id"]})
 
 
 def get_session(*, channel_id: str, user_id: str, batch_id: str, session_id: str) -> dict[str, Any]:
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
-        join, host = _viewer(tx, user_id, batch_id)
+        join, staff = _viewer(tx, user_id, batch_id)
         row = _session(tx, batch_id, session_id)
-    return session_out(row, join=join, host=host)
+    return session_out(row, join=join, staff=staff)
+
+
+def start_session(
+    *, channel_id: str, user_id: str, batch_id: str, session_id: str
+) -> dict[str, str]:
+    """The host's start link, fetched fresh from Zoom (it embeds a short-lived ZAK), for the
+    session's instructor, owners and admins only; never stored, never in the idempotency
+    store (the route is not idempotent-keyed). Another channel's member: 404; a member who
+    may not host this class: 403; a cancelled class or a meeting Zoom no longer has: 409."""
+    with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
+        role = role_of(tx, user_id)
+        if role is None:
+            raise NotFound("No such channel.")
+        _batch(tx, batch_id)
+        row = _session(tx, batch_id, session_id)
+        if not may_start(role=role, user_id=user_id, created_by=str(row["created_by"])):
+            if not allows(role, "live.view_any"):
+                raise NotFound("No such live session.")
+            raise Forbidden("Only the class's instructor, owners and admins may start it.")
+        if row["status"] == "cancelled":
+            raise Conflict("This live class is cancelled.")
+        if not _same_account(tx, row):
+            raise NotConnected(
+                "The Zoom account this class was scheduled under is no longer connected to "
+                "the channel; connect it again to start the class."
+            )
+    meeting = provider(channel_id, row["provider"]).get_meeting(row["provider_meeting_id"])
+    if meeting is None or not meeting.get("start_url"):
+        raise Conflict(
+            "The meeting no longer exists at the live provider; cancel this class and "
+            "schedule a new one."
+        )
+    return {"start_url": str(meeting["start_url"])}
+
+
+def join_session(
+    *, channel_id: str, user_id: str, batch_id: str, session_id: str
+) -> dict[str, str]:
+    """The join link for an active student of the batch or staff, recording the intent
+    (who asked, when, how often). Others: 403 (404 outside the channel)."""
+    with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
+        join, _staff = _viewer(tx, user_id, batch_id)
+        row = _session(tx, batch_id, session_id)
+        if not join:
+            raise Forbidden("Only active students of this batch and staff may join its classes.")
+        if row["status"] == "cancelled":
+            raise Conflict("This live class is cancelled.")
+        tx.exec(
+            "INSERT INTO live_session_join_requests (channel_id, session_id, user_id)"
+            " VALUES (app_channel_id(), :s, :u) ON CONFLICT (session_id, user_id) DO UPDATE"
+            " SET last_requested_at = now(),"
+            " requests = live_session_join_requests.requests + 1",
+            s=session_id,
+            u=user_id,
+        )
+    return {"join_url": str(row["join_url"])}
 
 
 def _not_in_the_past(starts_at: datetime | None) -> None:
@@ -294,8 +379,14 @@ def reschedule_session(
     }
     changes = reschedule_changes(row, changes)
     if not changes:
-        return session_out(row, join=True, host=True)
-    found = provider(row["provider"]).update_meeting(
+        return session_out(row, join=True, staff=True)
+    with transaction(channel_id=channel_id, user_id=user_id) as tx:
+        if not _same_account(tx, row):
+            raise NotConnected(
+                "The Zoom account this class was scheduled under is no longer connected to "
+                "the channel; connect it again, or cancel the class and schedule a new one."
+            )
+    found = provider(channel_id, row["provider"]).update_meeting(
         row["provider_meeting_id"],
         topic=changes.get("title"),
         start_time=changes.get("starts_at"),
@@ -340,7 +431,7 @@ def reschedule_session(
             payload=payload,
             details=audit_details(payload),
         )
-    return session_out(updated, join=True, host=True)
+    return session_out(updated, join=True, staff=True)
 
 
 def cancel_session(*, channel_id: str, user_id: str, batch_id: str, session_id: str) -> None:
@@ -356,7 +447,16 @@ def cancel_session(*, channel_id: str, user_id: str, batch_id: str, session_id: 
         row = _session(tx, batch_id, session_id)
     if row["status"] == "cancelled":
         return
-    provider(row["provider"]).delete_meeting(row["provider_meeting_id"])
+    with transaction(channel_id=channel_id, user_id=user_id) as tx:
+        reachable = _same_account(tx, row)
+    if reachable:
+        provider(channel_id, row["provider"]).delete_meeting(row["provider_meeting_id"])
+    else:
+        # The account was disconnected (its tokens are gone) or replaced: the meeting is the
+        # account owner's to delete at Zoom; the class is cancelled here all the same.
+        logging.getLogger("live_sessions").info(
+            "cancelling session %s without its meeting: account not connected", session_id
+        )
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
         require(tx, user_id, "batch.write")
         done = tx.one(

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         on_storage_event,
     )
     from shared.media.sweep import sweep_unattached
+    from shared.media.system_uploads import register_system_video
 
 __getattr__ = lazy_exports(__name__, __file__)
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "on_media_released",
     "on_object_finalized",
     "on_storage_event",
+    "register_system_video",
     "release_media",
     "sweep_unattached",
 ]

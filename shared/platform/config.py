@@ -79,12 +79,17 @@ class Settings(BaseModel):
     stripe_webhook_secret: SecretStr = SecretStr("whsec_local")
     stripe_api_base: str = "http://127.0.0.1:12111"
 
-    # Zoom (live classes), Server-to-Server OAuth app credentials. All three unset -> the
-    # local stand-in (scripts/local_zoom.py) at zoom_api_base; set -> real Zoom.
-    zoom_account_id: SecretStr | None = None
+    # Zoom (live classes): the platform's one OAuth app that every channel's own account
+    # installs (issue 11). Both unset -> the local stand-in (scripts/local_zoom.py) at
+    # zoom_api_base; set -> real Zoom.
     zoom_client_id: SecretStr | None = None
     zoom_client_secret: SecretStr | None = None
     zoom_api_base: str = "http://127.0.0.1:12112"
+    # Channels' Zoom tokens are sealed at rest (AES-256-GCM) under these keys: JSON {kid:
+    # base64 of 32 bytes}; the active kid seals (default: the last). Unset: a development key,
+    # local mode only (shared/live/zoom_accounts.py).
+    zoom_token_keys: SecretStr | None = None
+    zoom_token_active_kid: str | None = None
     # The Zoom app's webhook "secret token": signs every event (x-zm-signature) and answers
     # the endpoint.url_validation challenge. Locally scripts/stack.py exports the default.
     zoom_webhook_secret_token: SecretStr = SecretStr("zoom_local")
@@ -98,6 +103,8 @@ class Settings(BaseModel):
     # Messaging
     domain_events_topic: str = "domain-events"
     media_events_topic: str = "media-object-events"
+    # analytics events to the warehouse (BigQuery subscription; shared.analytics.export)
+    analytics_events_topic: str = "analytics-events"
     tasks_location: str = "europe-west1"
     # Cloud Tasks targets: JSON {function: url}; locally the gateway's /_tasks/<function>.
     task_targets: str = "{}"
@@ -123,11 +130,9 @@ class Settings(BaseModel):
     @model_validator(mode="after")
     def _zoom_credentials_all_or_none(self) -> Settings:
         """Half a set of credentials would quietly fall back to the local stand-in."""
-        creds = (self.zoom_account_id, self.zoom_client_id, self.zoom_client_secret)
+        creds = (self.zoom_client_id, self.zoom_client_secret)
         if any(c is not None for c in creds) and any(c is None for c in creds):
-            raise ValueError(
-                "set all of ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET, or none"
-            )
+            raise ValueError("set both of ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET, or neither")
         return self
 
     @model_validator(mode="after")

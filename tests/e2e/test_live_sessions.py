@@ -1,6 +1,7 @@
 """Live classes of a batch over HTTP through the gateway, with the local Zoom stand-in as the
-provider: scheduling, who sees the join link, bad input, Zoom failures, Idempotency-Key replay
-and cancelling."""
+provider: scheduling under the channel's connected Zoom account, who sees the join link, bad
+input, Zoom failures, Idempotency-Key replay and cancelling. The host's start link is never in
+these answers (tests/e2e/test_live_zoom.py covers `.../start`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 import requests
 
 from tests.helpers import assert_problem, make_channel, member_of, signup
+from tests.live_zoom_support import connect_zoom
 
 START = "2031-03-01T09:00:00+02:00"
 START_UTC = "2031-03-01T07:00:00Z"
@@ -40,6 +42,7 @@ def world(gateway_url):
     owner = signup(gw)
     ch = make_channel(gw, owner)
     cid = ch["id"]
+    connect_zoom(gw, cid, owner)  # scheduling needs the channel's own Zoom account
     instructor = member_of(gw, cid, owner, "instructor")
     moderator = member_of(gw, cid, owner, "moderator")
     bystander = member_of(gw, cid, owner, "student")  # a member, in no batch
@@ -108,7 +111,7 @@ def schedule(gw, world, user=None, batch=None, headers=None, **body):
 def rows(admin_db, **where):
     conn = admin_db()
     sql = "SELECT id, channel_id, batch_id, title, provider, provider_meeting_id, join_url,"
-    sql += " start_url, status, duration_minutes, starts_at FROM live_sessions WHERE "
+    sql += " status, duration_minutes, starts_at FROM live_sessions WHERE "
     sql += " AND ".join(f"{k} = :{k}" for k in where)
     cols = [
         "id",
@@ -118,7 +121,6 @@ def rows(admin_db, **where):
         "provider",
         "provider_meeting_id",
         "join_url",
-        "start_url",
         "status",
         "duration_minutes",
         "starts_at",
@@ -138,7 +140,7 @@ def test_an_instructor_schedules_a_live_class_at_zoom(gateway_url, world, zoom, 
     [meeting] = zoom_meetings(zoom, title)
     assert body["provider"] == "zoom" and body["status"] == "scheduled"
     assert body["join_url"] == meeting["join_url"]
-    assert body["start_url"] == meeting["start_url"]  # the instructor hosts
+    assert "start_url" not in body  # fetched fresh by .../start, never stored
     assert body["starts_at"] == START_UTC and body["duration_minutes"] == 90
     # Zoom got the class in its own terms
     assert meeting["start_time"] == START_UTC and meeting["duration"] == 90
@@ -146,7 +148,7 @@ def test_an_instructor_schedules_a_live_class_at_zoom(gateway_url, world, zoom, 
     [row] = rows(admin_db, id=body["id"])
     assert str(row["channel_id"]) == world["cid"] and str(row["batch_id"]) == world["batch"]
     assert row["provider_meeting_id"] == str(meeting["id"]) and row["status"] == "scheduled"
-    assert row["join_url"] == meeting["join_url"] and row["start_url"] == meeting["start_url"]
+    assert row["join_url"] == meeting["join_url"]
     # audit and outbox, written with the row
     assert (
         count(
@@ -179,11 +181,12 @@ def test_join_link_only_for_students_of_the_batch_and_staff(gateway_url, world, 
         listed = requests.get(listing, headers=user.headers, timeout=10)
         return got, listed
 
-    for who, start_url in (("student", None), ("moderator", None), ("owner", True)):
+    for who, staff in (("student", False), ("moderator", True), ("owner", True)):
         got, listed = seen(world[who])
         assert got.status_code == 200, (who, got.text)
         assert got.json()["join_url"] == meeting["join_url"], who
-        assert (got.json()["start_url"] == meeting["start_url"]) is bool(start_url), who
+        assert "start_url" not in got.json(), who
+        assert (got.json()["provider_meeting_id"] == str(meeting["id"])) is staff, who
         mine = [s for s in listed.json()["items"] if s["id"] == created["id"]]
         assert mine and mine[0]["join_url"] == meeting["join_url"], who
     for who in ("other_student", "bystander"):  # another batch's student; a member in none

@@ -16,6 +16,7 @@ from shared.adapters import zoom
 from shared.live import service as live_sessions
 from shared.platform.db import transaction
 from tests.helpers import make_channel, member_of, signup
+from tests.live_zoom_support import connect_zoom
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +24,7 @@ def setup(gateway_url, stack):
     zoom.reset_client()  # built from this session's settings (the test stack's stand-in)
     owner = signup(gateway_url)
     ch = make_channel(gateway_url, owner)
+    connect_zoom(gateway_url, ch["id"], owner)
     instructor = member_of(gateway_url, ch["id"], owner, "instructor")
     base = f"{gateway_url}/v1/channels/{ch['id']}"
     course = requests.post(

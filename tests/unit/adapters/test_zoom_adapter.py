@@ -1,6 +1,7 @@
 """shared.adapters.zoom against the local Zoom stand-in (scripts/local_zoom.py) served in this
-process: the wire format of the OAuth and meeting calls, token caching and renewal, and how Zoom
-failures map to our provider errors."""
+process: the OAuth authorization-code dance, refresh rotation and revocation, the wire format of
+the meeting calls, renewal on 401, recording downloads, and how Zoom failures map to our
+provider errors."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ import requests
 from werkzeug.serving import make_server
 
 from shared.adapters.zoom import (
+    DownloadRefused,
+    GrantRevoked,
     LiveProviderError,
     LiveProviderUnavailable,
-    ZoomClient,
+    ZoomOAuthApp,
+    open_download,
     zoom_time,
 )
 
@@ -51,23 +55,52 @@ def _standin_names_itself(monkeypatch):
     monkeypatch.delenv("ZOOM_API_BASE", raising=False)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+REDIRECT = "http://127.0.0.1:9/v1/integrations/zoom/callback"
 
 
-def make_client(standin, clock=None, secret="local_secret") -> ZoomClient:
-    return ZoomClient(
-        account_id="local_account",
+def make_app(standin, secret="local_secret") -> ZoomOAuthApp:
+    return ZoomOAuthApp(
         client_id="local_client",
         client_secret=secret,
+        redirect_uri=REDIRECT,
         oauth_base=standin.base,
         api_base=standin.base + "/v2",
-        clock=clock or Clock(),
     )
+
+
+def approve(standin, app: ZoomOAuthApp, state: str = "st", account_id: str = "") -> str:
+    """The owner clicks Allow on the stand-in's page: answers the code of the redirect."""
+    r = requests.post(
+        app.authorize_url(state), data={"account_id": account_id}, allow_redirects=False, timeout=5
+    )
+    assert r.status_code == 302
+    location = r.headers["Location"]
+    assert location.startswith(REDIRECT + "?")
+    query = dict(p.split("=", 1) for p in location.split("?", 1)[1].split("&"))
+    assert query["state"] == state
+    return query["code"]
+
+
+class Tokens:
+    """A token source as the live service keeps one: renewed() refreshes at Zoom."""
+
+    def __init__(self, app: ZoomOAuthApp, grant) -> None:
+        self.app, self.grant, self.renewals = app, grant, 0
+
+    def token(self) -> str:
+        return self.grant.access_token
+
+    def renewed(self, stale: str) -> str:
+        self.renewals += 1
+        self.grant = self.app.refresh(self.grant.refresh_token)
+        return self.grant.access_token
+
+
+def connected(standin, account_id: str = ""):
+    app = make_app(standin)
+    grant = app.exchange_code(approve(standin, app, account_id=account_id))
+    tokens = Tokens(app, grant)
+    return app, tokens, app.meetings(tokens)
 
 
 def received(standin, since: int = 0) -> list[dict]:
@@ -83,74 +116,106 @@ def meetings(standin, topic: str) -> list[dict]:
     return r.json()["meetings"]
 
 
-def test_token_and_create_requests_have_zooms_wire_format(standin):
-    client, topic, start = make_client(standin), f"Shape {uuid.uuid4().hex}", mark(standin)
+def test_the_authorization_code_dance_has_zooms_wire_format(standin):
+    app = make_app(standin)
+    url = app.authorize_url("signed-state")
+    assert url.startswith(standin.base + "/oauth/authorize?")
+    assert "response_type=code" in url and "client_id=local_client" in url
+    assert "state=signed-state" in url and "redirect_uri=http%3A%2F%2F127.0.0.1" in url
+    page = requests.get(url, timeout=5)
+    assert page.status_code == 200 and "<form" in page.text
+    code = approve(standin, app, "signed-state")
+    start = mark(standin)
+    grant = app.exchange_code(code)
+    [req] = received(standin, start)
+    assert (req["method"], req["path"]) == ("POST", "/oauth/token")
+    basic = base64.b64encode(b"local_client:local_secret").decode()
+    assert req["authorization"] == f"Basic {basic}"
+    assert req["content_type"] == "application/x-www-form-urlencoded"
+    assert grant.access_token and grant.refresh_token and grant.expires_in == 3599
+    assert grant.access_token not in repr(grant)  # never in a log line
+    me = app.me(grant.access_token)
+    assert me["account_id"] and me["id"]
+    # a code works once
+    with pytest.raises(GrantRevoked) as caught:
+        app.exchange_code(code)
+    assert caught.value.status == 409
+
+
+def test_refresh_rotates_and_revoke_ends_the_grant(standin):
+    app = make_app(standin)
+    first = app.exchange_code(approve(standin, app))
+    account = app.me(first.access_token)["account_id"]
+    second = app.refresh(first.refresh_token)
+    assert second.refresh_token != first.refresh_token
+    assert app.me(second.access_token)["account_id"] == account
+    with pytest.raises(GrantRevoked):  # Zoom rotated it: the old refresh token is dead
+        app.refresh(first.refresh_token)
+    with pytest.raises(LiveProviderError):  # and so is the old access token
+        app.me(first.access_token)
+    assert app.revoke(second.access_token) is True
+    with pytest.raises(LiveProviderError):
+        app.me(second.access_token)
+    with pytest.raises(GrantRevoked):
+        app.refresh(second.refresh_token)
+    assert app.revoke(second.access_token) is True  # revoking twice is fine
+
+
+def test_create_requests_have_zooms_wire_format(standin):
+    _, _, client = connected(standin)
+    topic, start = f"Shape {uuid.uuid4().hex}", mark(standin)
     paris = timezone(timedelta(hours=2))
     meeting = client.create_meeting(
         topic=topic,
         start_time=datetime(2031, 3, 1, 9, 0, 0, 123456, tzinfo=paris),
         duration_minutes=45,
+        agenda="ref: x",
     )
-    token_req, create_req = received(standin, start)
-    assert token_req["method"] == "POST" and token_req["path"] == "/oauth/token"
-    assert token_req["query"] == {
-        "grant_type": "account_credentials",
-        "account_id": "local_account",
-    }
-    basic = base64.b64encode(b"local_client:local_secret").decode()
-    assert token_req["authorization"] == f"Basic {basic}"
+    [create_req] = received(standin, start)
     assert create_req["method"] == "POST" and create_req["path"] == "/v2/users/me/meetings"
     assert create_req["auth_scheme"] == "Bearer"
     assert create_req["content_type"] == "application/json"
     body = create_req["json"]
-    assert body["type"] == 2 and body["topic"] == topic
+    assert body["type"] == 2 and body["topic"] == topic and body["agenda"] == "ref: x"
     assert body["start_time"] == "2031-03-01T07:00:00Z"  # UTC, no fraction, no offset
     assert body["duration"] == 45 and body["timezone"] == "UTC"
     assert body["settings"]["join_before_host"] is False
-    # the answer is Zoom's meeting object
     assert meeting["topic"] == topic and meeting["start_time"] == "2031-03-01T07:00:00Z"
-    assert isinstance(meeting["id"], int) and meeting["join_url"] and meeting["start_url"]
+    assert isinstance(meeting["id"], int) and meeting["join_url"]
     assert [m["id"] for m in meetings(standin, topic)] == [meeting["id"]]
+    listed = client.list_meetings()
+    assert [m["agenda"] for m in listed if m["id"] == meeting["id"]] == ["ref: x"]
 
 
-def test_the_token_is_cached_until_shortly_before_it_expires(standin):
-    clock = Clock()
-    client, start = make_client(standin, clock), mark(standin)
-    for _ in range(3):
-        client.create_meeting(
-            topic=f"Cache {uuid.uuid4().hex}",
-            start_time=datetime(2031, 1, 1, tzinfo=UTC),
-            duration_minutes=30,
-        )
-    paths = [r["path"] for r in received(standin, start)]
-    assert paths.count("/oauth/token") == 1 and len(paths) == 4
-    first_token = received(standin, start)[1]["authorization"]
-
-    clock.now += 3599 - 61  # still more than the one-minute margin left
-    client.create_meeting(
-        topic=f"Cache {uuid.uuid4().hex}",
+def test_meetings_belong_to_their_account(standin):
+    _, _, mine = connected(standin)
+    _, _, theirs = connected(standin)
+    meeting = mine.create_meeting(
+        topic=f"Mine {uuid.uuid4().hex}",
         start_time=datetime(2031, 1, 1, tzinfo=UTC),
         duration_minutes=30,
     )
-    clock.now += 2  # now inside the margin: renew before it can expire in flight
-    client.create_meeting(
-        topic=f"Cache {uuid.uuid4().hex}",
+    mid = str(meeting["id"])
+    assert theirs.get_meeting(mid) is None
+    assert theirs.delete_meeting(mid) is False
+    assert mid not in {str(m["id"]) for m in theirs.list_meetings()}
+    assert mine.get_meeting(mid)["start_url"]
+
+
+def test_the_start_url_is_fresh_on_every_read(standin):
+    _, _, client = connected(standin)
+    meeting = client.create_meeting(
+        topic=f"Zak {uuid.uuid4().hex}",
         start_time=datetime(2031, 1, 1, tzinfo=UTC),
         duration_minutes=30,
     )
-    later = received(standin, start)[4:]
-    assert [r["path"] for r in later] == [
-        "/v2/users/me/meetings",
-        "/oauth/token",
-        "/v2/users/me/meetings",
-    ]
-    assert later[0]["authorization"] == first_token
-    assert later[2]["authorization"] != first_token
+    one = client.get_meeting(str(meeting["id"]))["start_url"]
+    two = client.get_meeting(str(meeting["id"]))["start_url"]
+    assert one != two and "zak=" in one
 
 
 def test_a_token_zoom_no_longer_accepts_is_renewed_once(standin):
-    client = make_client(standin)
-    client.access_token()
+    _, tokens, client = connected(standin)
     requests.post(f"{standin.base}/_local/revoke-tokens", timeout=5)
     start, topic = mark(standin), f"Revoked {uuid.uuid4().hex}"
     meeting = client.create_meeting(
@@ -158,9 +223,10 @@ def test_a_token_zoom_no_longer_accepts_is_renewed_once(standin):
     )
     assert [r["path"] for r in received(standin, start)] == [
         "/v2/users/me/meetings",  # 401, code 124
-        "/oauth/token",
+        "/oauth/token",  # the token source refreshed
         "/v2/users/me/meetings",
     ]
+    assert tokens.renewals == 1
     assert [m["id"] for m in meetings(standin, topic)] == [meeting["id"]]
 
 
@@ -173,7 +239,8 @@ def test_a_token_zoom_no_longer_accepts_is_renewed_once(standin):
     ],
 )
 def test_zoom_failures_become_provider_errors_and_create_nothing(standin, status, error, http):
-    client, topic = make_client(standin), f"Fail {status} {uuid.uuid4().hex}"
+    _, _, client = connected(standin)
+    topic = f"Fail {status} {uuid.uuid4().hex}"
     requests.post(
         f"{standin.base}/_local/failures", json={"status": status, "topic": topic}, timeout=5
     )
@@ -185,34 +252,35 @@ def test_zoom_failures_become_provider_errors_and_create_nothing(standin, status
     if status == 429:
         assert caught.value.extra["retry_after"] >= 1
     assert meetings(standin, topic) == []
-    # the failure was used up: the same call now succeeds
     client.create_meeting(
         topic=topic, start_time=datetime(2031, 1, 1, tzinfo=UTC), duration_minutes=30
     )
     assert len(meetings(standin, topic)) == 1
 
 
-def test_wrong_credentials_are_a_provider_error_not_a_client_error(standin):
-    client = make_client(standin, secret="not-the-secret")
+def test_wrong_app_credentials_are_a_provider_error_not_a_client_error(standin):
+    app = make_app(standin)
+    code = approve(standin, app)
     with pytest.raises(LiveProviderError) as caught:
-        client.access_token()
+        make_app(standin, secret="not-the-secret").exchange_code(code)
     assert caught.value.status == 502
 
 
 def test_an_unreachable_zoom_is_503():
-    client = ZoomClient(
-        account_id="a",
+    app = ZoomOAuthApp(
         client_id="b",
         client_secret="c",
+        redirect_uri=REDIRECT,
         oauth_base="http://127.0.0.1:9",  # discard port: nothing listens
         api_base="http://127.0.0.1:9/v2",
     )
     with pytest.raises(LiveProviderUnavailable):
-        client.access_token()
+        app.refresh("r")
 
 
 def test_delete_and_get_meeting(standin):
-    client, topic = make_client(standin), f"Delete {uuid.uuid4().hex}"
+    _, _, client = connected(standin)
+    topic = f"Delete {uuid.uuid4().hex}"
     meeting = client.create_meeting(
         topic=topic, start_time=datetime(2031, 1, 1, tzinfo=UTC), duration_minutes=30
     )
@@ -228,7 +296,8 @@ def test_delete_and_get_meeting(standin):
 
 
 def test_update_meeting_patches_only_what_changes(standin):
-    client, topic = make_client(standin), f"Move {uuid.uuid4().hex}"
+    _, _, client = connected(standin)
+    topic = f"Move {uuid.uuid4().hex}"
     meeting = client.create_meeting(
         topic=topic, start_time=datetime(2031, 1, 1, tzinfo=UTC), duration_minutes=30
     )
@@ -250,6 +319,27 @@ def test_update_meeting_patches_only_what_changes(standin):
     assert client.update_meeting(mid, duration_minutes=50) is False  # Zoom no longer has it
 
 
+def test_a_recording_downloads_only_with_its_token_and_resumes_by_range(standin):
+    data = bytes(range(256)) * 4096  # 1 MiB
+    put = requests.put(
+        f"{standin.base}/_sim/recordings/class-{uuid.uuid4().hex}.mp4", data=data, timeout=10
+    )
+    assert put.status_code == 201
+    url, token = put.json()["download_url"], put.json()["download_token"]
+    with open_download(url, token) as d:
+        assert d.total_bytes == len(data)
+        got = b"".join(iter(lambda: d.read(100_000), b""))
+    assert got == data
+    with open_download(url, token, start=1000) as d:
+        assert d.total_bytes == len(data)
+        assert d.read(len(data)) == data[1000:]
+    assert requests.get(url, params={"access_token": token}, timeout=5).content == data
+    for bad in ("", "nope"):
+        with pytest.raises(DownloadRefused), open_download(url, bad):
+            pass
+    assert requests.get(url, timeout=5).status_code == 401
+
+
 def test_zoom_time_is_utc_seconds_with_z_and_refuses_naive_times():
     assert zoom_time(datetime(2031, 12, 31, 23, 30, 59, 999999, tzinfo=UTC)) == (
         "2031-12-31T23:30:59Z"
@@ -262,4 +352,4 @@ def test_zoom_time_is_utc_seconds_with_z_and_refuses_naive_times():
 
 def test_base_urls_must_be_http():
     with pytest.raises(ValueError):
-        ZoomClient(account_id="a", client_id="b", client_secret="c", api_base="file:///etc")
+        ZoomOAuthApp(client_id="b", client_secret="c", redirect_uri=REDIRECT, api_base="file:///e")

@@ -9,6 +9,8 @@ from shared.live.rules import (
     PAST_GRACE,
     Refusal,
     audit_details,
+    made_for_intent,
+    meeting_agenda,
     reschedule_changes,
     session_out,
     starts_in_the_past,
@@ -53,24 +55,60 @@ ROW = {
     "provider": "zoom",
     "status": "scheduled",
     "join_url": "https://zoom.example/j/1",
-    "start_url": "https://zoom.example/s/1",
+    "provider_meeting_id": 81234567890,
+    "provider_account_id": "acc-1",
+    "recording_lesson_id": None,
     "created_at": NOW,
 }
 
 
 def test_links_are_shown_only_to_who_may_see_them():
-    out = session_out(ROW, join=True, host=False)
-    assert out["join_url"] == ROW["join_url"] and out["start_url"] is None
-    both = session_out(ROW, join=True, host=True)
-    assert both["start_url"] == ROW["start_url"]
-    neither = session_out(ROW, join=False, host=False)
-    assert neither["join_url"] is None and neither["start_url"] is None
+    out = session_out(ROW, join=True, staff=False)
+    assert out["join_url"] == ROW["join_url"]
+    assert out["provider_meeting_id"] is None and out["provider_account_id"] is None
+    staff = session_out(ROW, join=True, staff=True)
+    assert staff["provider_meeting_id"] == "81234567890"
+    assert staff["provider_account_id"] == "acc-1"
+    neither = session_out(ROW, join=False, staff=False)
+    assert neither["join_url"] is None
+
+
+def test_no_answer_ever_carries_the_hosts_start_link():
+    for join in (True, False):
+        for staff in (True, False):
+            out = session_out(
+                {**ROW, "start_url": "https://zoom.example/s/1"}, join=join, staff=staff
+            )
+            assert "start_url" not in out
+            assert "zoom.example/s/" not in repr(out)
 
 
 def test_a_cancelled_class_shows_no_link_to_anyone():
-    out = session_out({**ROW, "status": "cancelled"}, join=True, host=True)
-    assert out["join_url"] is None and out["start_url"] is None
+    out = session_out({**ROW, "status": "cancelled"}, join=True, staff=True)
+    assert out["join_url"] is None
     assert out["status"] == "cancelled"
+
+
+def test_a_started_class_still_shows_its_join_link():
+    assert session_out({**ROW, "status": "started"}, join=True, staff=False)["join_url"]
+
+
+def test_the_recording_lesson_is_shown_once_there():
+    lesson = "0190f0f0-0000-7000-8000-000000000001"
+    assert (
+        session_out({**ROW, "recording_lesson_id": lesson}, join=False, staff=False)[
+            "recording_lesson_id"
+        ]
+        == lesson
+    )
+
+
+def test_the_meeting_agenda_names_its_intent():
+    agenda = meeting_agenda("Cohort A", "intent-1")
+    assert made_for_intent({"agenda": agenda}, "intent-1")
+    assert not made_for_intent({"agenda": agenda}, "intent-2")
+    assert not made_for_intent({"agenda": None}, "intent-1")
+    assert not made_for_intent({}, "intent-1")
 
 
 def test_the_start_guard_allows_a_grace_for_slow_clocks():

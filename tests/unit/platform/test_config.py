@@ -41,8 +41,8 @@ def test_short_jwt_keys_are_refused():
 
 def test_zoom_credentials_are_all_or_none():
     with pytest.raises(ValidationError, match="ZOOM_CLIENT_SECRET"):
-        Settings(zoom_account_id="acc", zoom_client_id="cid")  # the secret is missing
-    s = Settings(zoom_account_id="acc", zoom_client_id="cid", zoom_client_secret="zoom-secret-1")
+        Settings(zoom_client_id="cid")  # the secret is missing
+    s = Settings(zoom_client_id="cid", zoom_client_secret="zoom-secret-1")
     assert "zoom-secret-1" not in repr(s)
     assert Settings().zoom_client_id is None  # none: the local stand-in
 
@@ -60,7 +60,7 @@ def test_prod_without_zoom_credentials_refuses_to_guess_a_local_zoom(monkeypatch
     zoom.reset_client()
     try:
         with pytest.raises(zoom.LiveProviderUnavailable) as caught:
-            zoom.client()
+            zoom.oauth_app()
         assert caught.value.status == 503
     finally:
         zoom.reset_client()
