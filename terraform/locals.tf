@@ -436,6 +436,10 @@ locals {
     certificate_issuer = { concurrency = 2, db_pool = 1, max_instances = 2 }
     certificate_mailer = { concurrency = 2, db_pool = 1, max_instances = 2 }
 
+    # Realtime: a few short reads per token; the projection never opens a database connection.
+    realtime             = { db_pool = 1, max_instances = 2 }
+    community_projection = { concurrency = 8, db_pool = 0, max_instances = 4 }
+
     # Live classes: a Zoom event is a few short statements (Zoom wants the answer within 3 s);
     # attendance is a staff read.
     live_webhook    = { concurrency = 8, db_pool = 2, max_instances = 3, timeout = 10 }

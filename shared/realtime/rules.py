@@ -29,7 +29,7 @@ GRANTS_COLLECTION = "realtime_grants"
 
 POST_FIELDS = ("title", "body_html", "author", "pinned", "created_at", "updated_at")
 COMMENT_FIELDS = ("parent_id", "body_html", "author", "created_at", "updated_at")
-NOTIFICATION_FIELDS = ("kind", "title", "link", "actor", "created_at")
+NOTIFICATION_FIELDS = ("kind", "title", "body", "link", "actor", "created_at")
 
 EVENT_TYPES: tuple[str, ...] = (
     "post.created",
