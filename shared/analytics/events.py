@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from shared import media
+from shared.analytics import export, rules
 from shared.platform.config import settings
 from shared.platform.db import Tx, transaction
 
@@ -37,6 +38,8 @@ def record(
 # A player session without a beat for this long is over: its watch time becomes one
 # `lesson.watched` event (migration 0103). Players beat every ~10 s while open.
 SESSION_IDLE_SECONDS = 300
+# Raw events deleted per run beyond the channels' windows (rules.RAW_WINDOW_DAYS).
+PRUNE_BATCH = 50_000
 
 
 def maintain(
@@ -44,8 +47,10 @@ def maintain(
 ) -> dict[str, int]:
     """Cron body: future partitions, one `lesson.watched` event per player session idle for
     `idle_seconds` (SESSION_IDLE_SECONDS by default), rollups rolled forward to `lag_seconds`
-    ago (default from settings; see migration 0025), stale sessions, and the media uploads
-    left unattached for a day (they stop counting against the channel's storage quota)."""
+    ago (default from settings; see migration 0025), the settled events published to the
+    warehouse and raw events beyond the plan's window deleted (0104), stale sessions, and
+    the media uploads left unattached for a day (they stop counting against the channel's
+    storage quota)."""
     lag = settings().analytics_rollup_lag_seconds if lag_seconds is None else lag_seconds
     idle = SESSION_IDLE_SECONDS if idle_seconds is None else idle_seconds
     with transaction() as tx:
@@ -54,12 +59,21 @@ def maintain(
         reported = tx.scalar("SELECT learning_report_sessions(make_interval(secs => :s))", s=idle)
     with transaction() as tx:
         rows = tx.scalar("SELECT analytics_roll_forward(make_interval(secs => :s))", s=lag)
+    exported = export.publish_settled()
+    with transaction() as tx:
+        raw_pruned = tx.scalar(
+            "SELECT analytics_prune_raw(CAST(:w AS jsonb), :n)",
+            w=json.dumps(rules.RAW_WINDOW_DAYS),
+            n=PRUNE_BATCH,
+        )
     with transaction() as tx:
         pruned = tx.scalar("SELECT learning_prune_sessions()")
     swept = media.sweep_unattached()
     return {
         "sessions_reported": int(reported or 0),
         "rollup_rows": int(rows or 0),
+        "events_exported": exported,
+        "raw_events_pruned": int(raw_pruned or 0),
         "sessions_pruned": int(pruned or 0),
         "uploads_swept": swept,
     }

@@ -43,6 +43,17 @@ FEE_KINDS = ("platform_fee",)
 REFUND_KINDS = ("refund", "dispute", "dispute_won")
 REVENUE_KINDS = GROSS_KINDS + FEE_KINDS + REFUND_KINDS
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Days of raw analytics events Postgres keeps per plan (shared.billing plans; the warehouse
+# keeps them all). Rollups are kept whole. Periods in a time zone other than UTC and figures
+# by batch are read from raw events, so they reach back this far.
+RAW_WINDOW_DAYS = {"free": 100, "pro": 200, "business": 400}
+
+
+def raw_window_days(plan: str | None, plan_status: str | None) -> int:
+    """The raw window of a channel on this plan (a canceled or unknown plan: free's)."""
+    if plan is None or plan_status == "canceled":
+        return RAW_WINDOW_DAYS["free"]
+    return RAW_WINDOW_DAYS.get(plan, RAW_WINDOW_DAYS["free"])
 
 
 def zone(name: str) -> ZoneInfo:

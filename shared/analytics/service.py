@@ -12,7 +12,7 @@ period; revenue is read from the ledger (integer minor units, per currency).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from shared import channels
@@ -216,8 +216,24 @@ def summary(*, channel_id: str, user_id: str, query: SummaryQuery) -> dict[str, 
         except ValueError as e:
             raise Unprocessable(str(e)) from e
         course, batch = _ids(tx, query)
+        period = _within_raw_window(tx, period, batch)
         figures = _figures(tx, period, course, batch)
     return rules.summary(period, **figures)
+
+
+def _within_raw_window(tx: Tx, p: rules.Period, batch: str | None) -> rules.Period:
+    """The period as it can be answered. Raw events are kept for the plan's window (0104):
+    a period in another zone than UTC reaching further back is answered in UTC days, from
+    the rollups (the answer's `tz` says so); figures by batch cannot be, a 422."""
+    if p.utc_days() and batch is None:
+        return p
+    row = tx.one("SELECT plan, plan_status FROM channels WHERE id = app_channel_id()")
+    days = rules.raw_window_days(row["plan"] if row else None, row["plan_status"] if row else None)
+    if p.bounds()[0] >= datetime.now(UTC) - timedelta(days=days):
+        return p
+    if batch is not None:
+        raise Unprocessable(f"Figures by batch reach back {days} days on this channel's plan.")
+    return rules.Period(p.first, p.last, "UTC")
 
 
 def get_settings(*, channel_id: str, user_id: str) -> dict[str, str]:
