@@ -5,6 +5,8 @@ or the identity login; the gateway and the load balancer route `/ch/*/admin/**` 
 Answers are HTML (errors too); a request without a live session is sent to the login form.
 """
 
+from __future__ import annotations  # annotations name use cases the module must not load early
+
 import functools
 from collections.abc import Callable
 

@@ -605,3 +605,15 @@ def test_students_and_other_channels_cannot_open_the_queue(gateway_url, flagged)
     )
     assert forged.status_code == 404
     assert post_status(gateway_url, flagged, flagged["author"]) == 200
+
+
+def test_the_admin_area_is_routed_apart_from_the_public_pages(gateway_url, chan):
+    """`/ch/*/admin/**` reaches admin_pages first; the landing page stays the public one."""
+    landing = requests.get(f"{gateway_url}/ch/{chan['slug']}", timeout=10)
+    assert landing.status_code == 200 and "ETag" in landing.headers
+    assert "Staff sign-in" not in landing.text
+    home = requests.get(admin(gateway_url, chan["slug"]), allow_redirects=False, timeout=10)
+    assert home.status_code == 303
+    assert home.headers["Location"] == f"/ch/{chan['slug']}/admin/moderation"
+    form = requests.get(admin(gateway_url, chan["slug"], "login"), timeout=10)
+    assert "Staff sign-in" in form.text and "ETag" not in form.headers
