@@ -316,6 +316,7 @@ locals {
     live_webhook = {
       secrets = ["JWT_KEYS", "ZOOM_WEBHOOK_SECRET_TOKEN"]
       topics  = ["domain-events"]
+      queues  = ["live-recordings"] # recording.completed queues the ingest
     }
     live_attendance = {
       secrets = ["JWT_KEYS"]

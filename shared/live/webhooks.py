@@ -19,8 +19,8 @@ redelivery answers 200 and changes nothing; two at once serialize on the key.
 
 Fast. What a delivery does here is a few rows in one transaction (status, a participant
 event, an analytics event); pairing and summing attendance happens on read. The one heavy
-job, bringing a recording in, goes to a Cloud Task (`enqueue_recording_ingest`), queued in
-the claiming transaction so a failure makes Zoom retry and a retry queues the same task.
+job, bringing a recording in, goes to a Cloud Task (`enqueue_recording_ingest`), queued once
+the claim commits; a failure to queue withdraws the claim, so Zoom's retry queues it again.
 """
 
 from __future__ import annotations
@@ -98,12 +98,14 @@ def process(event: rules.Event, body: bytes) -> dict[str, Any]:
         )
         if claimed is None:
             return {"received": True, "status": "duplicate"}
-        status = _apply(tx, event, channel_id, session_id)
+        status = _apply(tx, event, session_id)
+    if event.event == "recording.completed":
+        status = _recording(channel_id, session_id, key, event)
     log.info("zoom event %s for session %s: %s", event.event, session_id, status)
     return {"received": True, "status": status}
 
 
-def _apply(tx: Tx, event: rules.Event, channel_id: str, session_id: str) -> str:
+def _apply(tx: Tx, event: rules.Event, session_id: str) -> str:
     if event.event == "meeting.started":
         at = rules.parse_zoom_time(event.obj.get("start_time")) or _ts(event)
         tx.exec(
@@ -132,8 +134,6 @@ def _apply(tx: Tx, event: rules.Event, channel_id: str, session_id: str) -> str:
             return "ignored"
         _participant(tx, p, session_id)
         return "applied"
-    if event.event == "recording.completed":
-        return _recording(channel_id, session_id, event)
     return "ignored"
 
 
@@ -181,16 +181,23 @@ def _participant(tx: Tx, p: rules.Participation, session_id: str) -> None:
     )
 
 
-def _recording(channel_id: str, session_id: str, event: rules.Event) -> str:
-    """Queue the ingest (L1's `shared.live.enqueue_recording_ingest`): a Cloud Task streams
-    the file in. Queued inside the claiming transaction: if queuing fails, the claim rolls
-    back and Zoom's retry queues it again (the ingest is idempotent per session)."""
-    import shared.live as live
-
-    enqueue = getattr(live, "enqueue_recording_ingest", None)
-    if enqueue is None:  # the recording half is not deployed: recorded, nothing else
-        return "ignored"
+def _recording(channel_id: str, session_id: str, key: str, event: rules.Event) -> str:
+    """Queue the ingest (a Cloud Task streams the file in; `enqueue_recording_ingest` is
+    idempotent per session). After the claim commits, so the webhook never holds two pooled
+    connections; if queuing fails the claim is withdrawn and the error answers 500, so Zoom's
+    retry is not taken for a duplicate."""
     from uuid import UUID
 
-    enqueue(UUID(channel_id), UUID(session_id), event.raw)
+    from shared import live
+
+    try:
+        live.enqueue_recording_ingest(UUID(channel_id), UUID(session_id), dict(event.raw))
+    except Exception:
+        with transaction(channel_id=channel_id) as tx:
+            tx.exec(
+                "DELETE FROM live_webhook_deliveries WHERE channel_id = app_channel_id()"
+                " AND dedupe_key = :k",
+                k=key,
+            )
+        raise
     return "queued"

@@ -170,3 +170,51 @@ def test_another_channel_cannot_end_a_session_with_its_own_zoom_account(
     assert post_event(gateway_url, body).json()["status"] == "applied"
     assert session_row(admin_db, theirs["id"])["status"] == "ended"
     assert session_row(admin_db, mine["id"])["status"] == "scheduled"
+
+
+def test_a_recording_is_queued_once_and_its_token_kept_nowhere(gateway_url, world, admin_db, stack):
+    s = add_session(admin_db, world, starts_at=past(70))
+    zoom = stack.env["ZOOM_API_BASE"]
+    r = requests.put(
+        f"{zoom}/_sim/recordings/{s['id']}.mp4",
+        data=b"\x00\x00\x00\x18ftypmp42" + bytes(64),
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+    rec = r.json()
+    body = event(
+        "recording.completed",
+        world.account_id,
+        s["meeting_id"],
+        {
+            "topic": "Live class",
+            "recording_files": [
+                {
+                    "id": "file-1",
+                    "file_type": "MP4",
+                    "recording_type": "shared_screen_with_speaker_view",
+                    "status": "completed",
+                    "download_url": rec["download_url"],
+                    "file_size": 76,
+                }
+            ],
+        },
+        download_token=rec["download_token"],
+    )
+    answers = [post_event(gateway_url, body).json()["status"] for _ in range(3)]
+    assert answers == ["queued", "duplicate", "duplicate"]
+    conn = admin_db()
+    assert (
+        conn.run("SELECT count(*) FROM live_recording_ingests WHERE session_id = :s", s=s["id"])[0][
+            0
+        ]
+        == 1
+    )
+    stored = conn.run(
+        "SELECT count(*) FROM live_webhook_deliveries d, live_recording_ingests i"
+        " WHERE d.session_id = :s AND i.session_id = :s"
+        " AND (row_to_json(d)::text LIKE :t OR row_to_json(i)::text LIKE :t)",
+        s=s["id"],
+        t=f"%{rec['download_token']}%",
+    )[0][0]
+    assert stored == 0
