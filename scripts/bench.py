@@ -209,6 +209,9 @@ def throughput(env: dict[str, str]) -> list[dict[str, Any]]:
         from scripts import bench_community
 
         rows += bench_community.run(base, env)
+        from scripts import bench_realtime
+
+        rows += bench_realtime.run(base, env)
         from scripts import bench_admin_pages
 
         rows += bench_admin_pages.run(base, env)
