@@ -107,6 +107,12 @@ def safe_next(slug: str, value: str | None) -> str:
     return value
 
 
+def unstorable(form: Mapping[str, str]) -> bool:
+    """Whether a form holds text Postgres cannot store (NUL): refused as bad input, never
+    sent to a query (where it would be a server error)."""
+    return any("\x00" in k or "\x00" in (v or "") for k, v in form.items())
+
+
 @dataclass(frozen=True)
 class ModerationForm:
     target_type: str
@@ -118,6 +124,8 @@ class ModerationForm:
 
 def moderation_form(form: Mapping[str, str]) -> ModerationForm | str:
     """The action a moderation form asks for, or what is wrong with it."""
+    if unstorable(form):
+        return "The form holds characters that cannot be stored."
     target_type = (form.get("target_type") or "").strip()
     target_id = (form.get("target_id") or "").strip()
     action = (form.get("action") or "").strip()

@@ -23,7 +23,14 @@ from shared.admin_pages import rules
 from shared.platform import templating
 from shared.platform.config import settings
 from shared.platform.db import Tx, transaction
-from shared.platform.errors import DomainError, Forbidden, NotFound, RateLimited, Unauthorized
+from shared.platform.errors import (
+    DomainError,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    Unprocessable,
+)
 
 if TYPE_CHECKING:
     import jinja2
@@ -229,6 +236,8 @@ def sign_in(
     if not rules.csrf_valid(_keys(), form.get(rules.CSRF_FIELD), *rules.login_binding(slug, nonce)):
         raise Forbidden("The form expired or did not come from this site: reload the page.")
     next_path = rules.safe_next(slug, form.get("next"))
+    if rules.unstorable(form):
+        raise Unprocessable("The form holds characters that cannot be stored.")
 
     def again(error: str, status: int, challenge: str = "", *extra: tuple[str, str]) -> Page:
         return login_form(

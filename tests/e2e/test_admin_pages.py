@@ -123,6 +123,18 @@ def test_login_without_the_forms_csrf_token_is_403(gateway_url, chan, csrf):
     assert "cp_staff" not in set_cookies(r)
 
 
+def test_nul_characters_in_the_login_form_are_a_4xx_not_a_500(gateway_url, chan):
+    s = requests.Session()
+    form = s.get(admin(gateway_url, chan["slug"], "login"), timeout=10)
+    r = s.post(
+        admin(gateway_url, chan["slug"], "login"),
+        data={"csrf": csrf_of(form.text), "email": "a\x00@example.com", "password": "x\x00"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert r.status_code == 422 and "text/html" in r.headers["Content-Type"]
+
+
 def test_login_token_without_its_pre_login_cookie_is_403(gateway_url, chan):
     """A token copied out of someone else's form is bound to their nonce cookie."""
     form = requests.get(admin(gateway_url, chan["slug"], "login"), timeout=10)
@@ -547,6 +559,20 @@ def test_ban_from_the_page_then_lift(gateway_url, flagged):
         timeout=10,
     )
     assert bad.status_code == 422
+    nul = s.post(
+        url,
+        data={
+            "csrf": token,
+            "target_type": "post",
+            "target_id": flagged["post"],
+            "action": "remove",
+            "reason": "spam\x00",
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert nul.status_code == 422
+    assert post_status(gw, flagged, flagged["author"]) == 200
     r = s.post(
         url,
         data={

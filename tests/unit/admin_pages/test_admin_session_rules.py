@@ -132,3 +132,13 @@ def test_bad_moderation_forms_say_what_is_wrong(form):
 
 def test_every_page_needs_a_permission():
     assert set(rules.PAGE_ACTIONS) == {"moderation", "analytics"}
+
+
+def test_nul_in_a_form_is_refused_before_any_query():
+    assert rules.unstorable({"email": "a\x00@example.com"})
+    assert rules.unstorable({"x\x00": "v"})
+    assert not rules.unstorable({"email": "a@example.com", "password": "ünïcode"})
+    got = rules.moderation_form(
+        {"target_type": "post", "target_id": "p", "action": "remove", "reason": "spam\x00"}
+    )
+    assert isinstance(got, str)
