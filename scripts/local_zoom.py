@@ -54,6 +54,7 @@ import json
 import os
 import re
 import secrets
+import sys
 import tempfile
 import threading
 import time
@@ -619,3 +620,12 @@ def list_recordings() -> Response:
             for n, r in RECORDINGS.items()
         ]
     return answer({"recordings": items})
+
+
+# Playing a whole meeting as signed webhooks: POST /_sim/meetings/{id}/play
+# (scripts/local_zoom_play.py).
+try:
+    import local_zoom_play as _play
+except ImportError:  # imported as scripts.local_zoom
+    from scripts import local_zoom_play as _play
+_play.register(app, sys.modules[__name__])

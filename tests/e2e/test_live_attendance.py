@@ -204,3 +204,45 @@ def test_only_staff_of_the_channel_read_attendance(gateway_url, played):
         timeout=10,
     )
     assert_problem(r, 404)
+
+
+def test_the_stand_in_plays_a_whole_meeting_into_attendance(gateway_url, stack):
+    """`make dev`'s path: connect Zoom, schedule, and let the stand-in play the meeting as
+    signed webhooks; attendance appears."""
+    from tests.live_zoom_support import connect_zoom
+
+    gw = gateway_url
+    w = make_world(gw, students=2)
+    connect_zoom(gw, w.cid, w.owner)
+    r = requests.post(
+        url(gw, w, "/sessions"),
+        json={"title": "Played class", "starts_at": "2031-05-01T10:00:00Z", "duration_minutes": 60},
+        headers=w.instructor.headers,
+        timeout=20,
+    )
+    assert r.status_code == 201, r.text
+    session = r.json()
+    meeting_id = session["provider_meeting_id"]
+    a, b = w.students
+    script = {
+        "minutes": 60,
+        "participants": [
+            {"email": a.email, "name": "A", "from": 0, "to": 45},
+            {"email": b.email, "name": "B", "from": 5, "to": 15},
+            {"email": "visitor@elsewhere.org", "name": "Visitor", "from": 0, "to": 60},
+        ],
+    }
+    standin = stack.env.get("ZOOM_STANDIN_URL") or stack.env["ZOOM_API_BASE"]
+    played = requests.post(f"{standin}/_sim/meetings/{meeting_id}/play", json=script, timeout=60)
+    assert played.status_code == 200, played.text
+    assert [s["status"] for s in played.json()["sent"]] == [200] * 8
+    r = requests.get(
+        url(gw, w, f"/sessions/{session['id']}/attendance"), headers=w.owner.headers, timeout=10
+    )
+    assert r.status_code == 200, r.text
+    rows = {x["user_id"]: x for x in r.json()["items"]}
+    assert rows[a.id]["attended_seconds"] == 45 * 60 and rows[a.id]["attended"] is True
+    assert rows[b.id]["attended_seconds"] == 10 * 60 and rows[b.id]["attended"] is False
+    assert rows[None]["guest"] is True and rows[None]["display_name"] == "Visitor"
+    r = requests.get(url(gw, w, f"/sessions/{session['id']}"), headers=w.owner.headers, timeout=10)
+    assert r.json()["status"] == "ended"
