@@ -11,6 +11,7 @@ locals {
     "firestore.googleapis.com",
     "iam.googleapis.com",
     "iamcredentials.googleapis.com",
+    "identitytoolkit.googleapis.com", # Firebase Auth: clients exchange realtime custom tokens
     "logging.googleapis.com",
     "monitoring.googleapis.com",
     "pubsub.googleapis.com",

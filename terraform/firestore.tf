@@ -1,7 +1,7 @@
-# Firestore (native mode), provisioned for the planned realtime layer: the backend would project
-# presence, notifications and community activity there and clients would subscribe under the
-# rules in firestore.rules. Not built yet: no code writes to Firestore, no function is granted
-# access (local.function_access firestore = false), and the rules refuse every client.
+# Firestore (native mode): the community's realtime projection (shared/realtime). The
+# community_projection function writes it from the domain events, the realtime function mints
+# the custom tokens clients sign in with (and writes overflowing claims to realtime_grants);
+# both are granted access in local.function_access. Clients only read, under firestore.rules.
 
 resource "google_firestore_database" "default" {
   name                              = "(default)"
