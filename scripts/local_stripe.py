@@ -8,7 +8,7 @@ GATEWAY_URL + /v1/webhooks/stripe signed with STRIPE_WEBHOOK_SECRET exactly as S
 
 Stripe API:   POST /v1/accounts, GET /v1/accounts/{id}, POST /v1/account_links,
               POST /v1/checkout/sessions, GET /v1/checkout/sessions/{id},
-              POST /v1/customers, GET /v1/customers/{id},
+              POST /v1/customers, GET|DELETE /v1/customers/{id},
               GET|POST|DELETE /v1/subscriptions/{id}, POST /v1/refunds,
               GET /v1/payment_intents/{id}, GET /v1/charges/{id}
 Pages:        GET /connect/onboarding/{acct} shows a button; POST completes onboarding and
@@ -696,7 +696,26 @@ def create_customer() -> Response:
 
 @app.get("/v1/customers/<cus_id>")
 def retrieve_customer(cus_id: str) -> Response:
-    return ok(get(cus_id, "cus"))
+    obj = get(cus_id, "cus")
+    if obj.get("deleted"):  # Stripe answers a deleted customer's stub
+        return ok({"id": cus_id, "object": "customer", "deleted": True})
+    return ok(obj)
+
+
+@app.delete("/v1/customers/<cus_id>")
+def delete_customer(cus_id: str) -> Response:
+    """Stripe deletes the customer's data and cancels its subscriptions at once; the answer is
+    the `deleted` stub. Deleting again is a 404 `resource_missing`, as on Stripe."""
+    with _lock:
+        obj = get(cus_id, "cus")
+        if obj.get("deleted"):
+            return error(404, f"No such customer: '{cus_id}'", "id", code="resource_missing")
+        OBJECTS[cus_id] = {"id": cus_id, "object": "customer", "deleted": True}
+        for sub in [o for o in OBJECTS.values() if o.get("object") == "subscription"]:
+            if sub.get("customer") == cus_id and sub.get("status") not in ("canceled",):
+                sub["status"] = "canceled"
+                sub["canceled_at"] = now()
+    return ok({"id": cus_id, "object": "customer", "deleted": True})
 
 
 @app.get("/v1/subscriptions/<sub_id>")

@@ -165,11 +165,17 @@ locals {
       topics  = ["domain-events"] # a denied request is audited (access.denied)
     }
     certificates = {
-      secrets = ["JWT_KEYS", "CERTIFICATE_SIGNING_KEYS"]
-      topics  = ["domain-events"]
+      secrets   = ["JWT_KEYS", "CERTIFICATE_SIGNING_KEYS"]
+      buckets   = { certificates = "read" } # the holder's signed PDF links
+      topics    = ["domain-events"]
+      sign_urls = true
     }
     certificate_issuer = {
-      topics = ["domain-events"] # certificate.issued
+      topics = ["domain-events"]       # certificate.issued
+      queues = ["certificate-renders"] # each issued certificate's PDF
+    }
+    certificate_renderer = {
+      buckets = { certificates = "write" } # the rendered PDFs
     }
     certificate_mailer = {
       secrets = ["SMTP_PASSWORD"]
@@ -436,10 +442,8 @@ locals {
     certificates       = { db_pool = 2, max_instances = 4 }
     certificate_issuer = { concurrency = 2, db_pool = 1, max_instances = 2 }
     certificate_mailer = { concurrency = 2, db_pool = 1, max_instances = 2 }
-
-    # Realtime: a few short reads per token; the projection never opens a database connection.
-    realtime             = { db_pool = 1, max_instances = 2 }
-    community_projection = { concurrency = 8, db_pool = 0, max_instances = 4 }
+    # PDFs: weasyprint holds the process's one font configuration (one render at a time).
+    certificate_renderer = { memory = "1Gi", concurrency = 1, db_pool = 1, max_instances = 4, timeout = 120 }
 
     # Live classes: a Zoom event is a few short statements (Zoom wants the answer within 3 s);
     # attendance is a staff read.

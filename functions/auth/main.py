@@ -22,6 +22,7 @@ from shared.identity.schemas import (
     TotpEnrollment,
     TotpEnrollmentOut,
 )
+from shared.privacy.schemas import ErasureIn, JobOut
 from shared.web import Api, Ctx
 
 api = Api("auth", tag="Identity")
@@ -199,6 +200,30 @@ def password_reset_confirm(ctx: Ctx) -> None:
 )
 def me(ctx: Ctx) -> Profile:
     return identity.me(user_id=ctx.require_user())
+
+
+@api.route(
+    "DELETE",
+    "/v1/me",
+    body=ErasureIn,
+    status=202,
+    response=JobOut,
+    summary="Erase my account: no login from now on; personal data erased or anonymised",
+    errors={
+        401: "Not signed in",
+        403: "The password does not match",
+        409: "Sole owner of a channel with other members: transfer it first",
+    },
+)
+def erase_me(ctx: Ctx) -> dict[str, str]:
+    # The privacy capability owns erasure; /v1/me is routed here, whatever the method.
+    from shared import privacy
+
+    return privacy.request_erasure(
+        user_id=ctx.require_user(),
+        password=ctx.body.password,
+        delete_posts=ctx.body.delete_posts,
+    )
 
 
 handle_auth = functions_framework.http(api)

@@ -1,11 +1,12 @@
 """HTTP route family: channels (the tenants), their members and roles, their audit log."""
 
+from typing import Any
+
 import functions_framework
+from flask import Response, stream_with_context
 
 from shared import channels
 from shared.channels.schemas import (
-    AuditList,
-    AuditPage,
     Channel,
     ChannelIn,
     ChannelOut,
@@ -17,6 +18,7 @@ from shared.channels.schemas import (
     MemberPage,
     MemberPatch,
 )
+from shared.privacy.schemas import AuditExport, AuditQuery
 from shared.web import Api, Ctx, ListQuery
 
 api = Api("channels", tag="Channels")
@@ -136,17 +138,34 @@ def remove_member(ctx: Ctx) -> None:
 @api.route(
     "GET",
     C + "/audit-log",
-    query=ListQuery,
-    response=AuditList,
-    summary="The channel's audit log, newest first (owner/admin)",
+    query=AuditQuery,
+    response=AuditExport,
+    summary="The channel's audit log, newest first, filtered by time, actor and action, with "
+    "the hash chain's verification; `format=csv` exports every matching row as CSV "
+    "(X-Audit-Chain-Verified header) (owner/admin)",
     errors=DENIED,
 )
-def audit_log(ctx: Ctx) -> AuditPage:
-    return channels.audit_log(
+def audit_log(ctx: Ctx) -> Any:
+    from shared import privacy
+
+    q = ctx.query
+    filters = {"frm": q.from_, "to": q.to, "actor": q.actor, "action": q.action}
+    if q.format == "csv":
+        lines, headers = privacy.audit_csv(
+            channel_id=ctx.params["channel_id"], user_id=ctx.user_id, **filters
+        )
+        return Response(
+            stream_with_context(lines),
+            status=200,
+            headers=headers,
+            content_type="text/csv; charset=utf-8",
+        )
+    return privacy.audit_log(
         channel_id=ctx.params["channel_id"],
         user_id=ctx.user_id,
-        limit=ctx.query.limit,
-        cursor=ctx.query.cursor,
+        limit=q.limit,
+        cursor=q.cursor,
+        **filters,
     )
 
 

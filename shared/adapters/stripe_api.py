@@ -215,6 +215,20 @@ def create_customer(
     )
 
 
+def delete_customer(customer_id: str) -> bool:
+    """Delete a customer and its data at Stripe (erasure). False if Stripe has no such
+    customer any more (already deleted): deleting is idempotent for the caller."""
+    try:
+        client().v1.customers.delete(customer_id)
+    except stripe.InvalidRequestError as e:
+        if getattr(e, "code", None) == "resource_missing":
+            return False
+        raise PaymentProviderError("Stripe could not delete the customer; retry shortly.") from e
+    except stripe.StripeError as e:
+        raise PaymentProviderError("Stripe could not delete the customer; retry shortly.") from e
+    return True
+
+
 def retrieve_subscription(subscription_id: str) -> dict[str, Any]:
     return _call("read the subscription", client().v1.subscriptions.retrieve, subscription_id)
 

@@ -1,4 +1,9 @@
-"""Append-only, hash-chained audit log. The chain itself is computed by a trigger."""
+"""Append-only, hash-chained audit log. The chain itself is computed by a trigger.
+
+Personal data (the client's address) never enters the chain: a row that cannot change cannot
+be erased. `record` moves it to `audit_personal_data` and keeps a reference (`ip_ref`) in the
+row's details; erasure deletes the referenced data and the chain still verifies
+(docs/decisions/audit-personal-data.md)."""
 
 from __future__ import annotations
 
@@ -8,7 +13,11 @@ from typing import Any
 
 from shared.platform import outbox
 from shared.platform.db import Tx
+from shared.platform.ids import uuid7
 from shared.platform.log import log_context
+
+# Keys of `details` that are personal data: kept out of the chain, erasable.
+PERSONAL_KEYS = ("ip",)
 
 
 def record(
@@ -22,6 +31,19 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> None:
     ctx = log_context.get() or {}
+    details = dict(details or {})
+    personal = {k: details.pop(k) for k in PERSONAL_KEYS if k in details}
+    if personal:
+        ref = uuid7()
+        tx.exec(
+            "INSERT INTO audit_personal_data (ref, user_id, channel_id, data)"
+            " VALUES (:r, :u, :c, CAST(:d AS jsonb))",
+            r=ref,
+            u=actor_user_id,
+            c=channel_id,
+            d=json.dumps(personal, sort_keys=True, default=str),
+        )
+        details["ip_ref"] = ref
     tx.exec(
         "INSERT INTO audit_log (channel_id, seq, actor_user_id, action, target_type, target_id,"
         " request_id, details, hash) VALUES (:c, 0, :a, :act, :tt, :ti, :rid,"
@@ -32,7 +54,7 @@ def record(
         tt=target_type,
         ti=target_id,
         rid=ctx.get("request_id"),
-        d=json.dumps(details or {}, sort_keys=True, default=str),
+        d=json.dumps(details, sort_keys=True, default=str),
     )
 
 
