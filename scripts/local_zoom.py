@@ -130,6 +130,7 @@ def _record_and_maybe_fail() -> Response | None:
                 "auth_scheme": auth.split(" ", 1)[0] if auth else None,
                 "authorization": auth,
                 "content_type": request.headers.get("Content-Type"),
+                "range": request.headers.get("Range"),
                 "json": body,
                 "at": time.time(),
             }

@@ -43,6 +43,7 @@ from shared.live.recording_rules import (
 )
 from shared.platform.config import settings
 from shared.platform.db import transaction
+from shared.platform.errors import Conflict
 from shared.platform.ids import is_uuid, uuid7
 
 log = logging.getLogger("live_recordings")
@@ -51,6 +52,7 @@ WORKER = "live_recording_ingest"
 BUCKET = "recordings"
 CONTENT_TYPE = "video/mp4"
 READ_BYTES = 1024 * 1024  # one read from the download stream
+CHUNK = CHUNK_BYTES  # per upload request (tests use smaller ones; a multiple of 256 KiB)
 _INGEST = (
     "id, session_id, provider_file_id, status, size_bytes, object_name, upload_uri,"
     " bytes_stored, retain_until, lesson_id, upload_id, error, attempts"
@@ -125,9 +127,27 @@ def ingest_recording(
         _store(channel_id, row, download_url, token)
         row = _load(channel_id, ingest_id) or row
     if row["status"] == "stored":
-        _make_lesson(channel_id, row)
+        try:
+            _make_lesson(channel_id, row)
+        except Conflict as e:  # the course was archived: no lesson can be added to it
+            _fail(channel_id, ingest_id, f"no lesson made: {e}")
         row = _load(channel_id, ingest_id) or row
+    elif row["status"] == "lesson_pending" and _lesson_status(channel_id, row) != "ready":
+        # A retry after the copy or finalize failed: the lesson and its upload exist.
+        _copy_and_finalize(
+            channel_id, ingest_id, row["object_name"], _upload_object(channel_id, row)
+        )
     return str(row["status"])
+
+
+def _lesson_status(channel_id: str, row: dict[str, Any]) -> str | None:
+    with transaction(channel_id=channel_id) as tx:
+        return tx.scalar("SELECT status FROM lessons WHERE id = :l", l=row["lesson_id"])
+
+
+def _upload_object(channel_id: str, row: dict[str, Any]) -> str:
+    with transaction(channel_id=channel_id) as tx:
+        return str(tx.scalar("SELECT object_name FROM uploads WHERE id = :u", u=row["upload_id"]))
 
 
 def _local_base() -> str | None:
@@ -210,6 +230,7 @@ def _store(channel_id: str, row: dict[str, Any], url: str, token: str | None) ->
     if offset == -1:
         _update(channel_id, ingest_id, status="stored")
         return
+    chunk = CHUNK
     try:
         with zoom.open_download(url, _access_token(channel_id, token), start=offset) as stream:
             total = stream.total_bytes
@@ -218,13 +239,13 @@ def _store(channel_id: str, row: dict[str, Any], url: str, token: str | None) ->
                 piece = stream.read(READ_BYTES)
                 if piece:
                     buf += piece
-                for _ in range(full_chunks(len(buf)) if piece else 0):
+                for _ in range(full_chunks(len(buf), chunk) if piece else 0):
                     acked = gcs_resumable.put_chunk(
-                        uri, bytes(buf[:CHUNK_BYTES]), offset=offset, total=None
+                        uri, bytes(memoryview(buf)[:chunk]), offset=offset, total=None
                     )
-                    if acked != offset + CHUNK_BYTES:
-                        raise IngestRetry(f"storage acknowledged {acked}, not {offset}")
-                    del buf[:CHUNK_BYTES]
+                    if acked != offset + chunk:
+                        raise IngestRetry(f"storage acknowledged {acked}, not {offset + chunk}")
+                    del buf[:chunk]
                     offset = acked
                     _update(channel_id, ingest_id, bytes_stored=offset)
                 if not piece:
@@ -249,7 +270,6 @@ def _store(channel_id: str, row: dict[str, Any], url: str, token: str | None) ->
 def _make_lesson(channel_id: str, row: dict[str, Any]) -> None:
     """The lesson (and its media upload record) in one transaction with the session's link,
     then the server-side copy that media's finalize turns into a ready lesson."""
-    from shared.adapters import gcs_resumable
     from shared.catalog import add_system_lesson
     from shared.media import register_system_video
 
@@ -295,12 +315,33 @@ def _make_lesson(channel_id: str, row: dict[str, Any]) -> None:
             u=upload_id,
             i=ingest_id,
         )
+    _copy_and_finalize(channel_id, ingest_id, row["object_name"], str(name))
+
+
+def _copy_and_finalize(channel_id: str, ingest_id: str, source: str, name: str) -> None:
+    """Copy into the media bucket, then run media's finalize on the copy ourselves: the
+    bucket's notification would do the same (in the cloud a rewrite emits OBJECT_FINALIZE
+    too, and finalize answers a second event for a ready upload as already done), but the
+    local storage emulator sends none for a copy, and the worker should not have to wait."""
+    from shared.adapters import gcs_objects, gcs_resumable
+    from shared.media import on_object_finalized
+    from shared.platform import outbox
+
     try:
-        gcs_resumable.copy(BUCKET, row["object_name"], "media", name, content_type=CONTENT_TYPE)
+        gcs_resumable.copy(BUCKET, source, "media", name, content_type=CONTENT_TYPE)
+        info = gcs_objects.describe("media", name)
     except gcs_resumable.TRANSIENT as e:
-        # The lesson row exists: put the ingest back so the retry copies again.
-        _update(channel_id, ingest_id, status="stored")
         raise IngestRetry(str(e)) from e
+    if info is None:
+        raise IngestRetry("the copy is not in the media bucket yet")
+    with outbox.publishing_after_commit():
+        result = on_object_finalized(
+            event_id=f"live-recording-{ingest_id}-{info['generation']}",
+            bucket=settings().bucket("media"),
+            name=name,
+            generation=info["generation"],
+        )
+    log.info("recording %s copied for its lesson: %s", ingest_id, result)
 
 
 def recording_state(*, channel_id: Any, session_id: Any) -> dict[str, Any]:
