@@ -442,6 +442,10 @@ locals {
     certificates       = { db_pool = 2, max_instances = 4 }
     certificate_issuer = { concurrency = 2, db_pool = 1, max_instances = 2 }
     certificate_mailer = { concurrency = 2, db_pool = 1, max_instances = 2 }
+
+    # Realtime: a few short reads per token; the projection never opens a database connection.
+    realtime             = { db_pool = 1, max_instances = 2 }
+    community_projection = { concurrency = 8, db_pool = 0, max_instances = 4 }
     # PDFs: weasyprint holds the process's one font configuration (one render at a time).
     certificate_renderer = { memory = "1Gi", concurrency = 1, db_pool = 1, max_instances = 4, timeout = 120 }
 

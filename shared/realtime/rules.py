@@ -172,10 +172,16 @@ def ops_for_event(envelope: Any) -> list[Op] | None:
     return [_ban_op(data, action, envelope.get("occurred_at"))]
 
 
+def _shown(data: dict[str, Any], action: str) -> bool:
+    """Only visible content is projected: an edit or a pin of a hidden, removed or deleted row
+    (its payload says its status) must not bring it back."""
+    return action != "removed" and data.get("status", "visible") == "visible"
+
+
 def _post_op(data: dict[str, Any], action: str) -> Op:
     c, s, p = _uuid(data, "channel_id"), _uuid(data, "space_id"), _uuid(data, "post_id")
     path, version = post_path(c, s, p), _version(data)
-    if action == "removed":
+    if not _shown(data, action):
         return Delete(path, version)
     doc = {"post_id": p, "space_id": s, "channel_id": c, **_pick(data, POST_FIELDS)}
     return Upsert(path, version, {**doc, "version": version})
@@ -185,7 +191,7 @@ def _comment_op(data: dict[str, Any], action: str) -> Op:
     c, s, p = _uuid(data, "channel_id"), _uuid(data, "space_id"), _uuid(data, "post_id")
     cm = _uuid(data, "comment_id")
     path, version = comment_path(c, s, p, cm), _version(data)
-    if action == "removed":
+    if not _shown(data, action):
         return Delete(path, version)
     doc = {"comment_id": cm, "post_id": p, "space_id": s, "channel_id": c}
     return Upsert(path, version, {**doc, **_pick(data, COMMENT_FIELDS), "version": version})

@@ -41,6 +41,14 @@ def test_post_events_become_upserts_and_deletes_at_the_api_paths():
     assert gone == Delete(f"channels/{C}/spaces/{S}/posts/{P}", 2)
 
 
+def test_an_edit_or_pin_of_content_not_visible_keeps_it_out():
+    for status in ("hidden", "removed", "deleted"):
+        [op] = rules.ops_for_event(post_event("post.updated", 5, status=status, pinned=True))
+        assert op == Delete(f"channels/{C}/spaces/{S}/posts/{P}", 5)
+    [op] = rules.ops_for_event(post_event("post.restored", 6, status="visible"))
+    assert isinstance(op, Upsert)
+
+
 def test_comment_reaction_notification_and_ban_paths():
     comment = {"type": "comment.created", "channel_id": C, "data": {
         "space_id": S, "post_id": P, "comment_id": M, "parent_id": None, "version": 1,
