@@ -1,8 +1,8 @@
 """Learning figures for `make bench` (called by scripts/bench.py in the same run):
 
 - POST heartbeats through the gateway, many students x sessions with advancing positions (so
-  every beat takes the full path: access check, session swap, interval merge, analytics
-  event), against bare functions-framework hello and against raw single-row pg8000 INSERTs
+  every beat takes the full path: access check, session swap, interval merge, the session's
+  credited seconds), against bare functions-framework hello and against raw single-row pg8000 INSERTs
   on the same machine in the same run. Beats are answered at once and written moments later
   in batches, so two rates are reported: the answers, and the beats stored in Postgres per
   second until the last one has landed (the one that must keep up);
@@ -247,9 +247,9 @@ def _heartbeat_events(env: dict[str, str], channel_id: str) -> int:
 
     conn = db.connect(env.get("ADMIN_DATABASE_URL") or env["MIGRATION_DATABASE_URL"])
     try:
+        # every stored beat counts in its session's row (0103: no analytics event per beat)
         return conn.run(
-            "SELECT count(*) FROM analytics_events WHERE channel_id = :c"
-            " AND event_type = 'lesson.heartbeat'",
+            "SELECT coalesce(sum(beats), 0) FROM watch_sessions WHERE channel_id = :c",
             c=channel_id,
         )[0][0]
     finally:
@@ -257,7 +257,7 @@ def _heartbeat_events(env: dict[str, str], channel_id: str) -> int:
 
 
 def _drain(env: dict[str, str], channel_id: str) -> tuple[int, float]:
-    """Wait until the heartbeat events stop growing; their count and when the last landed."""
+    """Wait until the stored beats stop growing; their count and when the last landed."""
     count, at = _heartbeat_events(env, channel_id), time.monotonic()
     deadline = at + 60
     while time.monotonic() < deadline:
