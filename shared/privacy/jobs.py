@@ -37,7 +37,8 @@ def _start(kind: str, *, user_id: str, channel_id: str | None, options: dict[str
     the commit: a crash in between leaves a running job with no execution, which `resume`
     (the retention cron) starts again."""
     job_id = uuid7()
-    with transaction(user_id=user_id) as tx:
+    # the channel's context too: a channel export is audited on the channel's chain
+    with transaction(channel_id=channel_id, user_id=user_id) as tx:
         running = _running(tx, kind, user_id, channel_id)
         if running is not None:
             return running

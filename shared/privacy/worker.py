@@ -88,7 +88,8 @@ def run_step(*, job_id: str, user_id: str, step: str) -> dict[str, Any]:
     result = steps[step](job)
     done = [*job["steps_done"], step]
     finished = rules.next_step(job["kind"], done) is None
-    with transaction(user_id=user_id) as tx:
+    channel_id = str(job["channel_id"]) if job["channel_id"] else None
+    with transaction(channel_id=channel_id, user_id=user_id) as tx:
         tx.exec(
             "UPDATE privacy_jobs SET steps_done = array_append(steps_done, CAST(:s AS text)),"
             " updated_at = now() WHERE id = :j AND NOT (CAST(:s AS text) = ANY(steps_done))",
@@ -107,7 +108,7 @@ def run_step(*, job_id: str, user_id: str, step: str) -> dict[str, Any]:
             audit.record(
                 tx,
                 action=f"privacy.{job['kind']}_ready",
-                channel_id=str(job["channel_id"]) if job["channel_id"] else None,
+                channel_id=channel_id,
                 actor_user_id=user_id,
                 target_type="privacy_job",
                 target_id=job_id,
