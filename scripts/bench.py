@@ -215,6 +215,9 @@ def throughput(env: dict[str, str]) -> list[dict[str, Any]]:
         from scripts import bench_admin_pages
 
         rows += bench_admin_pages.run(base, env)
+        from scripts import bench_live
+
+        rows += bench_live.run(base, env)
     finally:
         stop(gw)
         stop(hello)
