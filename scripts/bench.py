@@ -9,6 +9,8 @@
    playback URLs, landing page) from scripts/bench_learning.py, and the KPI summary over
    seeded analytics events (goal: p95 < 100 ms for 90 days of one channel over 10M events)
    from scripts/bench_analytics.py.
+3. The time to export a user with 10k analytics events (scripts/bench_privacy.py) and the
+   webhook fan-out in deliveries per second to a local receiver (scripts/bench_webhooks.py).
 
 Every load loop is bounded in time and aimed at 127.0.0.1 only.
 """
@@ -272,6 +274,14 @@ def main() -> None:
 
         print(f"\n== search: {bench_search.DOCS} documents, {bench_search.RUNS} runs each ==")
         print(bench_search.fmt(bench_search.run(env)), flush=True)
+        from scripts import bench_privacy
+
+        print(f"\n== privacy: a user's export, {bench_privacy.RUNS} runs ==")
+        print(bench_privacy.fmt(bench_privacy.run(stack.gateway_url, env)), flush=True)
+        from scripts import bench_webhooks
+
+        print("\n== webhooks: fan-out to a receiver on 127.0.0.1 ==")
+        print(bench_webhooks.fmt(bench_webhooks.run(stack.gateway_url, env)), flush=True)
     finally:
         stack.stop()
 
