@@ -189,6 +189,7 @@ locals {
     }
     community_digest = {
       secrets = ["JWT_KEYS", "SMTP_PASSWORD"] # signs unsubscribe links; sends the digest
+      topics  = ["domain-events"]
     }
     auth_mail = {
       secrets = ["SMTP_PASSWORD"]

@@ -26,14 +26,14 @@ if TYPE_CHECKING:
         put_settings,
         remove_reaction,
     )
+    from shared.community.digest import send_digests
+    from shared.community.live_notices import on_live_session_changed
     from shared.community.moderation import flag, lift_ban, list_bans, moderate, moderation_queue
     from shared.community.notifications import (
         get_preferences,
         mark_read,
         my_notifications,
-        on_live_session_changed,
         put_preferences,
-        send_digests,
         unsubscribe,
         unsubscribe_token,
     )

@@ -1,13 +1,10 @@
 """A member's in-app notifications (replies, mentions, moderation outcomes, live-session
-changes), their preferences, the email digest of unread ones, and the signed one-click
-unsubscribe link.
+changes), their preferences, and the signed one-click unsubscribe link of the email digest.
 
 Notifications are written in the transaction of what caused them (shared/community/common.py
-`notify`); live-session changes arrive as `live_session.rescheduled` / `live_session.cancelled`
-events (function community_notifier), once per event and student. The digest cron
-(function community_digest) mails each person their unread, not yet mailed notifications with
-an unsubscribe link signed by the platform's JWT key (HMAC, domain-separated), so it works
-without signing in and a tampered link is refused.
+`notify`; live-session changes: shared/community/live_notices.py). The digest
+(shared/community/digest.py) carries an unsubscribe link signed by the platform's JWT key
+(HMAC, domain-separated), so it works without signing in and a tampered link is refused.
 """
 
 from __future__ import annotations
@@ -16,21 +13,17 @@ import base64
 import hashlib
 import hmac
 import json
-import logging
-from collections.abc import Mapping, Sequence
 from typing import Any
 
-from shared.community.common import notify, when
+from shared.community.common import when
 from shared.community.schemas import NotificationsReadIn, PreferencesIn
 from shared.platform import outbox
 from shared.platform.config import settings
-from shared.platform.consumers import first_delivery
 from shared.platform.db import transaction
 from shared.platform.errors import Forbidden, Unauthorized, Unprocessable
 from shared.platform.ids import is_uuid
 from shared.platform.pagination import decode_cursor, page
 
-log = logging.getLogger("community.notifications")
 CONSUMER = "community_notifier"
 LIVE_EVENTS = ("live_session.rescheduled", "live_session.cancelled")
 _MAX_UUID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
@@ -198,107 +191,3 @@ def unsubscribe(*, token: str) -> dict[str, Any]:
         prefs["email_digest"] = False
         _save_preferences(tx, prefs)
     return {"unsubscribed": True}
-
-
-# -- the email digest -----------------------------------------------------------------------
-def send_digests(*, min_age_minutes: int = 60, max_users: int = 200, per_user: int = 20) -> int:
-    """Mail each person with unread, not yet mailed notifications older than `min_age_minutes`
-    one digest; returns how many were mailed. A failed mail leaves theirs for the next run."""
-    from shared.adapters import email
-
-    with transaction() as tx:
-        rows = tx.all(
-            "SELECT * FROM community_digest_due(make_interval(mins => :a), :u, :p)",
-            a=min_age_minutes,
-            u=max_users,
-            p=per_user,
-        )
-    by_user: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        by_user.setdefault(str(r["user_id"]), []).append(r)
-    sent = 0
-    for uid, items in by_user.items():
-        latest = max(i["created_at"] for i in items)
-        url = unsubscribe_url(uid)
-        try:
-            email.send(
-                to=items[0]["email"],
-                subject=f"{len(items)} unread notification{'s' if len(items) > 1 else ''}",
-                text=digest_text(items[0]["display_name"], items, url),
-                headers={
-                    "List-Unsubscribe": f"<{url}>",
-                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-                },
-            )
-        except Exception:
-            log.warning("digest mail to %s failed; next run retries", uid, exc_info=True)
-            continue
-        with transaction() as tx:
-            tx.scalar("SELECT community_digest_sent(CAST(:u AS uuid), :t)", u=uid, t=latest)
-        sent += 1
-    return sent
-
-
-def digest_text(name: str, items: Sequence[Mapping[str, Any]], unsubscribe: str) -> str:
-    base = settings().public_base_url.rstrip("/")
-    lines = [f"Hello {name},", "", "You have unread notifications:", ""]
-    for i in items:
-        lines.append(f"- {i['title']}" + (f"  {base}{i['link']}" if i["link"] else ""))
-    lines += ["", f"Stop these emails (one click, no sign-in needed): {unsubscribe}", ""]
-    return "\n".join(lines)
-
-
-# -- live-session changes -------------------------------------------------------------------
-def on_live_session_changed(*, envelope: Any, attributes: Mapping[str, str]) -> str:
-    """Consumer of live_session.rescheduled/cancelled: tell the batch's active students.
-    Idempotent per event (processed_events) and per student (dedupe key)."""
-    if not isinstance(envelope, dict) or envelope.get("type") not in LIVE_EVENTS:
-        return "malformed"
-    event_id, channel_id, data = (
-        envelope.get("id"),
-        envelope.get("channel_id"),
-        envelope.get("data"),
-    )
-    if not (
-        isinstance(event_id, str)
-        and isinstance(channel_id, str)
-        and is_uuid(channel_id)
-        and isinstance(data, dict)
-    ):
-        return "malformed"
-    if not (is_uuid(str(data.get("session_id"))) and is_uuid(str(data.get("batch_id")))):
-        return "malformed"
-    cancelled = envelope["type"] == "live_session.cancelled"
-    with transaction(channel_id=str(channel_id)) as tx:
-        if not first_delivery(tx, consumer=CONSUMER, event_id=event_id):
-            return "duplicate"
-        session = tx.one(
-            "SELECT title, starts_at FROM live_sessions WHERE channel_id = app_channel_id()"
-            " AND id = :s",
-            s=data["session_id"],
-        )
-        if session is None:
-            return "skipped"
-        students = tx.all(
-            "SELECT user_id FROM enrollments WHERE channel_id = app_channel_id()"
-            " AND batch_id = :b AND status = 'active'",
-            b=data["batch_id"],
-        )
-        title = (
-            f"Live class cancelled: {session['title']}"
-            if cancelled
-            else f"Live class moved: {session['title']} now starts {when(session['starts_at'])}"
-        )
-        for s in students:
-            notify(
-                tx,
-                channel_id=str(channel_id),
-                user_id=str(s["user_id"]),
-                kind="live_session",
-                title=title,
-                link=f"/v1/channels/{channel_id}/batches/{data['batch_id']}",
-                target_type="live_session",
-                target_id=data["session_id"],
-                dedupe_key=f"live:{event_id}",
-            )
-    return "notified"
