@@ -46,7 +46,13 @@ LIMITED = {429: "Too many attempts (Retry-After says when to retry)"}
 def signup(ctx: Ctx) -> Session:
     b = ctx.body
     return identity.signup(
-        email=b.email, password=b.password, display_name=b.display_name, client_ip=ctx.client_ip
+        email=b.email,
+        password=b.password,
+        display_name=b.display_name,
+        client_ip=ctx.client_ip,
+        terms_version=b.terms_version,
+        privacy_version=b.privacy_version,
+        analytics_consent=b.analytics_consent,
     )
 
 

@@ -27,6 +27,18 @@ class SignupIn(Model):
     email: Email
     password: str = Field(max_length=4096)
     display_name: str = Field(min_length=1, max_length=80)
+    # Consent (issue 15 item 3), optional so earlier clients keep working: the versions of the
+    # terms and the privacy policy the person accepted, and the opt-in to analytics beyond
+    # what the service itself needs (absent: not asked, treated as no).
+    terms_version: str | None = Field(
+        default=None, min_length=1, max_length=40, description="Terms of service accepted"
+    )
+    privacy_version: str | None = Field(
+        default=None, min_length=1, max_length=40, description="Privacy policy accepted"
+    )
+    analytics_consent: bool | None = Field(
+        default=None, description="Opt-in to analytics beyond what the service needs"
+    )
 
     _pw = field_validator("password")(_check_password)
 

@@ -64,19 +64,36 @@ def _issue_pair(
     }
 
 
-def signup(*, email: str, password: str, display_name: str, client_ip: str) -> Session:
+def signup(
+    *,
+    email: str,
+    password: str,
+    display_name: str,
+    client_ip: str,
+    terms_version: str | None = None,
+    privacy_version: str | None = None,
+    analytics_consent: bool | None = None,
+) -> Session:
     ratelimit.hit(f"signup:ip:{client_ip}", settings().rate_limit_signup_ip)
     password_hash = passwords.hash_password(password)
     user_id = uuid7()
     try:
         with transaction(user_id=user_id) as tx:
+            # consent (migration 0097): what was accepted, and when
             tx.exec(
-                "INSERT INTO users (id, email, display_name, password_hash)"
-                " VALUES (:id, :e, :n, :h)",
+                "INSERT INTO users (id, email, display_name, password_hash, terms_version,"
+                " privacy_version, analytics_consent, consented_at)"
+                " VALUES (:id, :e, :n, :h, CAST(:tv AS text), CAST(:pv AS text),"
+                " CAST(:ac AS boolean), CASE WHEN CAST(:tv AS text) IS NOT NULL"
+                " OR CAST(:pv AS text) IS NOT NULL OR CAST(:ac AS boolean) IS NOT NULL"
+                " THEN now() END)",
                 id=user_id,
                 e=email.strip(),
                 n=display_name,
                 h=password_hash,
+                tv=terms_version,
+                pv=privacy_version,
+                ac=analytics_consent,
             )
             audit.record(
                 tx,
