@@ -2,6 +2,8 @@
 # Install the Debian packages the project needs, only those that are missing.
 # Idempotent and non-interactive; as root or through sudo; quiet when there is nothing to do.
 #   libharfbuzz-subset0  weasyprint renders certificates ~10x faster with it
+#   libpango-1.0-0, libpangoft2-1.0-0  weasyprint's text layout (certificate PDFs); fonts are
+#                        the project's own (shared/certificates/fonts), none from the system
 #   chromium             browser tests (Playwright drives Debian's chromium)
 #   ffmpeg               media probing/thumbnails
 #   postgresql-15 (+contrib)  the private cluster of the local stack, if initdb is missing
@@ -13,7 +15,7 @@ set -euo pipefail
 need=()
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
-for pkg in libharfbuzz-subset0 chromium ffmpeg; do
+for pkg in libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 chromium ffmpeg; do
   installed "$pkg" || need+=("$pkg")
 done
 if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then

@@ -44,6 +44,9 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644  # regular file, rw-r--r--
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 SKIP_SUFFIXES = {".pyc", ".pyo", ".orig", ".rej", ".swp"}
+# Assets only some functions use: bundled only into a function whose imports reach the module
+# (the certificate fonts are 19 MB; only the PDF renderer and the template preview load them).
+ASSETS_OF = {"shared/certificates/fonts": "shared/certificates/pdf.py"}
 # Always deployed: the Python runtime starts the function through it.
 RUNTIME_DISTRIBUTIONS = ("functions-framework",)
 
@@ -311,9 +314,13 @@ def bundle_entries(name: str, functions_dir: Path = FUNCTIONS) -> dict[str, byte
         if rel == "requirements.txt":
             continue  # generated below, from the imports
         entries[rel] = p.read_bytes()
-    for p in _tree_files(SHARED):
-        entries[p.relative_to(ROOT).as_posix()] = p.read_bytes()
     walk = walk_imports(main)
+    reached = {f.resolve() for f in walk.local_files}
+    skipped = [d for d, user in ASSETS_OF.items() if (ROOT / user).resolve() not in reached]
+    for p in _tree_files(SHARED):
+        rel = p.relative_to(ROOT).as_posix()
+        if not any(rel.startswith(d + "/") for d in skipped):
+            entries[rel] = p.read_bytes()
     entries["requirements.txt"] = ("\n".join(requirements_for(walk)) + "\n").encode()
     return entries
 

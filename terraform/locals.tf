@@ -176,6 +176,7 @@ locals {
     }
     certificate_renderer = {
       buckets = { certificates = "write" } # the rendered PDFs
+      topics  = ["domain-events"]          # shared.channels may audit a denied request
     }
     certificate_mailer = {
       secrets = ["SMTP_PASSWORD"]

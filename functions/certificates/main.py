@@ -13,8 +13,12 @@ from shared.certificates.schemas import (
     MyCertificateList,
     PublicCertificate,
     RevokeIn,
+    SettingsIn,
+    SettingsOut,
     ShareIn,
     ShareOut,
+    TemplateIn,
+    TemplateOut,
 )
 from shared.web import Api, Ctx
 
@@ -23,6 +27,12 @@ UNKNOWN = {404: "No such certificate", 429: "Too many lookups from this address"
 HTML = {"type": "string", "contentMediaType": "text/html"}
 C = "/v1/channels/{channel_id}"
 VC_JWT = {"type": "string", "contentMediaType": "application/vc+jwt"}
+PDF = {"type": "string", "format": "binary", "contentMediaType": "application/pdf"}
+DESIGN_ERRORS = {
+    403: "Owner or admin only",
+    404: "No such channel (or not a member)",
+    422: "The template does not parse, fetches something remote, or is too large",
+}
 
 
 @api.route(
@@ -154,6 +164,81 @@ def revoke(ctx: Ctx):
         user_id=ctx.require_user(),
         certificate_id=ctx.params["certificate_id"],
         data=ctx.body,
+    )
+
+
+@api.route(
+    "GET",
+    C + "/certificate-template",
+    response=TemplateOut,
+    errors={403: "Owner or admin only", 404: "No such channel (or not a member)"},
+    summary="The channel's certificate template (or the shipped default)",
+)
+def get_template(ctx: Ctx):
+    return certificates.get_template(
+        channel_id=ctx.params["channel_id"], user_id=ctx.require_user()
+    )
+
+
+@api.route(
+    "PUT",
+    C + "/certificate-template",
+    body=TemplateIn,
+    response=TemplateOut,
+    errors=DESIGN_ERRORS,
+    summary="Save the channel's certificate template (Jinja2 HTML + CSS), validated",
+)
+def save_template(ctx: Ctx):
+    return certificates.save_template(
+        channel_id=ctx.params["channel_id"], user_id=ctx.require_user(), data=ctx.body
+    )
+
+
+@api.route(
+    "POST",
+    C + "/certificate-template/preview",
+    body=TemplateIn,
+    content_type="application/pdf",
+    response=PDF,
+    errors=DESIGN_ERRORS,
+    summary="Preview a certificate template as a PDF with sample data (nothing saved)",
+)
+def preview_template(ctx: Ctx) -> Response:
+    body = certificates.preview_template(
+        channel_id=ctx.params["channel_id"], user_id=ctx.require_user(), data=ctx.body
+    )
+    return Response(
+        body,
+        status=200,
+        content_type="application/pdf",
+        headers={"Content-Disposition": 'inline; filename="certificate-preview.pdf"'},
+    )
+
+
+@api.route(
+    "GET",
+    C + "/certificate-settings",
+    response=SettingsOut,
+    errors={403: "Staff only", 404: "No such channel (or not a member)"},
+    summary="The channel's certificate rule for batches (attendance threshold)",
+)
+def get_settings(ctx: Ctx):
+    return certificates.get_settings(
+        channel_id=ctx.params["channel_id"], user_id=ctx.require_user()
+    )
+
+
+@api.route(
+    "PUT",
+    C + "/certificate-settings",
+    body=SettingsIn,
+    response=SettingsOut,
+    errors={403: "Owner or admin only", 404: "No such channel (or not a member)"},
+    summary="Set the attendance rate a batch's students need for the certificate",
+)
+def save_settings(ctx: Ctx):
+    return certificates.save_settings(
+        channel_id=ctx.params["channel_id"], user_id=ctx.require_user(), data=ctx.body
     )
 
 

@@ -14,8 +14,9 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
+from uuid import UUID
 
-from shared.certificates import rules
+from shared.certificates import batch_rule, rules
 from shared.platform import audit
 from shared.platform.config import settings
 from shared.platform.consumers import first_delivery
@@ -26,6 +27,8 @@ from shared.platform.outbox import publishing_after_commit
 log = logging.getLogger("certificates")
 CONSUMER = "certificate_issuer"
 _CODE_ATTEMPTS = 5
+RENDER_QUEUE = "certificate-renders"
+RENDERER = "certificate_renderer"
 
 _HOLDER_SQL = """
 SELECT u.email, u.display_name, c.title, c.description
@@ -46,6 +49,8 @@ RETURNING id, code, issued_at
 def on_course_completed(*, envelope: Any, attributes: Mapping[str, str]) -> str:
     """Entry for certificate_issuer, given its Pub/Sub push decoded (shared.web envelopes).
     Returns what happened: issued, exists, duplicate, skipped or malformed."""
+    if isinstance(envelope, dict) and envelope.get("type") == rules.SESSION_ENDED:
+        return on_session_ended(envelope=envelope, attributes=attributes)
     parsed = rules.parse_completed(envelope)
     if isinstance(parsed, str):
         log.warning("malformed course.completed event dropped: %s", parsed)
@@ -63,7 +68,37 @@ def on_course_completed(*, envelope: Any, attributes: Mapping[str, str]) -> str:
             enrollment_id=enrollment_id,
         )
     log.info("course.completed %s: %s", event_id, outcome)
+    if outcome in ("issued", "exists", "duplicate"):
+        queue_pending_render(channel_id=channel_id, course_id=course_id, user_id=user_id)
     return outcome
+
+
+def queue_pending_render(*, channel_id: str, course_id: str, user_id: str) -> None:
+    """Queue the PDF of the student's certificate unless it is rendered. After the commit, and
+    again on every redelivery (a duplicate too): if queueing failed, this raises, Pub/Sub
+    redelivers, and the redelivery queues it; the task name makes a second queueing a no-op."""
+    with transaction(channel_id=channel_id) as tx:
+        cert_id = tx.scalar(
+            "SELECT id FROM certificates WHERE channel_id = app_channel_id()"
+            " AND course_id = :c AND user_id = :u AND pdf_object IS NULL",
+            c=course_id,
+            u=user_id,
+        )
+    if cert_id is not None:
+        queue_render(channel_id, str(cert_id))
+
+
+def queue_render(channel_id: str, certificate_id: str) -> bool:
+    """Queue the certificate's render (worker certificate_renderer); False if it was queued
+    before (the task name is the certificate's). Raises when Cloud Tasks is unavailable."""
+    from shared.adapters import tasks
+
+    return tasks.enqueue(
+        queue=RENDER_QUEUE,
+        function=RENDERER,
+        payload={"channel_id": channel_id, "certificate_id": certificate_id},
+        task_id=f"crt-{certificate_id}",
+    )
 
 
 def issue(
@@ -77,6 +112,8 @@ def issue(
         if holder is None:
             log.warning("event %s: no such user or course in channel %s", event_id, channel_id)
             return "skipped"
+        if not _batch_rule_holds(tx, channel_id=channel_id, course_id=course_id, user_id=user_id):
+            return "pending"
         status_index = _next_status_index(tx, course_id=course_id, user_id=user_id)
         if status_index is None:
             return "exists"
@@ -113,6 +150,77 @@ def issue(
             details={"course_id": course_id, "user_id": user_id},
         )
         return "issued"
+
+
+def _batch_rule_holds(tx: Tx, *, channel_id: str, course_id: str, user_id: str) -> bool:
+    """For a student of a batch, the channel's rule: every lesson (the course completed) and
+    a live attendance rate at least the channel's threshold, once attendance exists (a batch
+    whose live classes have not ended yet has no rate, and lessons alone decide)."""
+    batch_id = tx.scalar(
+        "SELECT batch_id FROM enrollments WHERE channel_id = app_channel_id()"
+        " AND course_id = :c AND user_id = :u",
+        c=course_id,
+        u=user_id,
+    )
+    if batch_id is None:
+        return True
+    rate = attendance_rate(channel_id, str(batch_id), user_id)
+    return rate is None or rate >= batch_rule.attendance_threshold(tx)
+
+
+def attendance_rate(channel_id: str, batch_id: str, user_id: str) -> float | None:
+    """The student's live attendance rate in the batch (shared.live), None when no live
+    class of the batch has ended."""
+    from shared import live
+
+    return live.student_attendance_rate(UUID(channel_id), UUID(batch_id), UUID(user_id))
+
+
+def on_session_ended(*, envelope: dict[str, Any], attributes: Mapping[str, str]) -> str:
+    """A live class of a batch ended, so attendance rates changed: issue the certificates of
+    the batch's students who completed every lesson and now meet the rule. Each student's
+    issuance is its own delivery (event id + student), so redeliveries issue nothing twice."""
+    event_id, channel_id, data = (
+        envelope.get("id"),
+        envelope.get("channel_id"),
+        envelope.get("data"),
+    )
+    if not (
+        isinstance(event_id, str)
+        and 0 < len(event_id) <= 60
+        and rules.is_uuid(channel_id)
+        and isinstance(data, dict)
+        and rules.is_uuid(data.get("batch_id"))
+        and attributes.get("channel_id") in (None, channel_id)
+    ):
+        log.warning("malformed %s event dropped", rules.SESSION_ENDED)
+        return "malformed"
+    assert isinstance(channel_id, str)
+    with transaction(channel_id=channel_id) as tx:
+        waiting = tx.all(
+            "SELECT e.id, e.user_id, e.course_id FROM enrollments e"
+            " WHERE e.channel_id = app_channel_id() AND e.batch_id = :b"
+            "   AND e.completed_at IS NOT NULL AND NOT EXISTS ("
+            "       SELECT 1 FROM certificates z WHERE z.channel_id = e.channel_id"
+            "          AND z.course_id = e.course_id AND z.user_id = e.user_id)",
+            b=data["batch_id"],
+        )
+    issued = 0
+    for w in waiting:
+        user_id, course_id = str(w["user_id"]), str(w["course_id"])
+        with publishing_after_commit():
+            outcome = issue(
+                event_id=f"{event_id}:{user_id}",
+                channel_id=channel_id,
+                user_id=user_id,
+                course_id=course_id,
+                enrollment_id=str(w["id"]),
+            )
+        if outcome == "issued":
+            issued += 1
+            queue_pending_render(channel_id=channel_id, course_id=course_id, user_id=user_id)
+    log.info("%s %s: %d certificate(s) issued", rules.SESSION_ENDED, event_id, issued)
+    return f"issued {issued}"
 
 
 def _next_status_index(tx: Tx, *, course_id: str, user_id: str) -> int | None:

@@ -15,8 +15,14 @@ from urllib.parse import urlencode
 # 32 symbols: digits and capitals without 0, O, 1 and I (nobody can misread or mistype them).
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 CODE_LENGTH = 12  # 60 bits: guessing one of a million live codes takes ~10^12 tries
+# What an impossible code is looked up as (0 is not in the alphabet), and the channel the
+# lookup of a missing certificate is scoped to (none owns it): see service._by_code.
+IMPOSSIBLE_CODE = "0" * CODE_LENGTH
+NO_CHANNEL = "00000000-0000-0000-0000-000000000000"
 COURSE_COMPLETED = "course.completed"
 CERTIFICATE_ISSUED = "certificate.issued"
+# A live class ended (shared.live): attendance rates of its batch changed (the batch rule).
+SESSION_ENDED = "live_session.ended"
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 STATUS_LIST_BITS = 131072  # the W3C minimum (16 KiB), so one bit does not single a holder out

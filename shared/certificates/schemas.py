@@ -81,3 +81,52 @@ class ShareOut(Out):
     share_url: str = Field(
         description="Where to send the holder: the network's share page, or the download"
     )
+
+
+_IMAGE = (
+    "Optional image as a data: URI (image/png or image/jpeg, base64, at most 256 KiB"
+    " decoded); null removes it, absent keeps the stored one"
+)
+
+
+class TemplateIn(Model):
+    html: str = Field(
+        min_length=1,
+        max_length=65536,
+        description=(
+            "Jinja2 template of the certificate's body (sandboxed). It sees holder_name,"
+            " course_title, channel_name, issued_on, code, verify_url, theme.<token>,"
+            " logo_url, signature_url and qr_url, and must print holder_name, code and"
+            " verify_url. Images only from logo_url, signature_url, qr_url or data: URIs."
+        ),
+    )
+    css: str = Field(
+        default="",
+        max_length=65536,
+        description="Stylesheet; theme tokens are CSS variables (var(--primary))",
+    )
+    logo: str | None = Field(default=None, max_length=360000, description=_IMAGE)
+    signature: str | None = Field(default=None, max_length=360000, description=_IMAGE)
+
+
+class TemplateOut(Out):
+    html: str
+    css: str
+    has_logo: bool
+    has_signature: bool
+    updated_at: datetime | None = Field(description="null: the shipped default template")
+
+
+class SettingsIn(Model):
+    attendance_threshold: float = Field(
+        ge=0,
+        le=1,
+        description=(
+            "A batch's student gets the certificate once every lesson is complete and their"
+            " live attendance rate reaches this (0 to 1; default 0.75)"
+        ),
+    )
+
+
+class SettingsOut(Out):
+    attendance_threshold: float

@@ -17,6 +17,7 @@ from shared.platform.errors import NotFound
 VIEWED = "certificate.viewed"  # the page
 VERIFIED = "certificate.verified"  # the JSON record or the credential
 SHARED = "certificate.shared"  # a share link asked for (network in the metadata)
+PDF_URL_SECONDS = 300  # the holder's PDF link: short-lived, the list hands out a fresh one
 
 _CERT_SQL = """
 SELECT z.id, z.channel_id, z.course_id, z.user_id, z.code, z.holder_name, z.course_title,
@@ -39,27 +40,27 @@ def _by_code(
 ) -> dict[str, Any]:
     """The certificate of a typed code, read under its channel's row-level security, and the
     read recorded there. Every lookup counts against the client address's limit first, so
-    codes cannot be enumerated; unknown and malformed codes are the same 404."""
+    codes cannot be enumerated. A code that cannot exist, one never issued and one revoked
+    and purged take the same path to the same 404: the same two queries (the second under a
+    channel that owns nothing), so neither the answer nor its timing tells them apart."""
     ratelimit.hit(
         f"certificate:ip:{client_ip}",
         settings().rate_limit_certificate_lookup_ip,
         detail="Too many certificate lookups; try again later.",
     )
-    code = rules.normalize_code(typed)
-    if code is not None:
-        with transaction() as tx:
-            channel_id = tx.scalar("SELECT certificate_channel_of(:code)", code=code)
-        if channel_id is not None:
-            with transaction(channel_id=str(channel_id)) as tx:
-                row = tx.one(_CERT_SQL + " WHERE z.code = :code", code=code)
-                if row is not None:
-                    analytics.record(
-                        tx,
-                        event_type=event or (VIEWED if via == "page" else VERIFIED),
-                        user_id=None,
-                        metadata={"certificate_id": str(row["id"]), "via": via, **extra},
-                    )
-                    return dict(row)
+    code = rules.normalize_code(typed) or rules.IMPOSSIBLE_CODE
+    with transaction() as tx:
+        channel_id = tx.scalar("SELECT certificate_channel_of(:code)", code=code)
+    with transaction(channel_id=str(channel_id or rules.NO_CHANNEL)) as tx:
+        row = tx.one(_CERT_SQL + " WHERE z.code = :code", code=code)
+        if row is not None:
+            analytics.record(
+                tx,
+                event_type=event or (VIEWED if via == "page" else VERIFIED),
+                user_id=None,
+                metadata={"certificate_id": str(row["id"]), "via": via, **extra},
+            )
+            return dict(row)
     raise NotFound("No such certificate.")
 
 
@@ -87,7 +88,8 @@ def my_certificates(*, user_id: str) -> dict[str, Any]:
     """GET /v1/me/certificates: the caller's certificates in every channel, newest first."""
     with transaction(user_id=user_id) as tx:
         rows = tx.all(
-            "SELECT id, code, course_id, channel_id, issued_at, revoked_at FROM certificates"
+            "SELECT id, code, course_id, channel_id, issued_at, revoked_at, pdf_object"
+            "  FROM certificates"
             " WHERE user_id = app_user_id() ORDER BY issued_at DESC, id DESC"
         )
     return {
@@ -99,13 +101,28 @@ def my_certificates(*, user_id: str) -> dict[str, Any]:
                 "channel_id": str(r["channel_id"]),
                 "issued_at": r["issued_at"],
                 "status": _status(r),
-                "pdf_url": None,
+                "pdf_url": _pdf_url(r["pdf_object"], r["code"]),
                 **_urls(r["code"]),
             }
             for r in rows
         ],
         "next_cursor": None,
     }
+
+
+def _pdf_url(pdf_object: str | None, code: str) -> str | None:
+    """A short-lived signed link to the PDF for its holder; None until it is rendered."""
+    if not pdf_object:
+        return None
+    from shared.adapters import gcs  # only this route signs (the storage client's import cost)
+
+    url, _ = gcs.signed_get_url(
+        "certificates",
+        pdf_object,
+        expires_seconds=PDF_URL_SECONDS,
+        filename=f"certificate-{rules.display_code(code)}.pdf",
+    )
+    return url
 
 
 def credential_jwt(*, code: str, client_ip: str) -> str:

@@ -44,7 +44,10 @@ def issued_event(admin_db):
 def test_the_holder_is_mailed_the_links_once(issued_event, wait_for_mail):
     e = issued_event
     deliver = certificates.on_certificate_issued
-    assert deliver(envelope=e["envelope"], attributes={"channel_id": e["cid"]}) == "sent"
+    # The stack's own push of the event (outbox -> Pub/Sub -> certificate_mailer) races this
+    # in-process delivery: whichever comes first sends, the other finds it processed.
+    first = deliver(envelope=e["envelope"], attributes={"channel_id": e["cid"]})
+    assert first in ("sent", "duplicate")
     msg = wait_for_mail(e["email"], subject="Your certificate: 数学 入門")
     text = msg.get_body(preferencelist=("plain",)).get_content()
     code = rules.display_code(e["code"])
