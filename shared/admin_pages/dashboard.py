@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from pydantic import ValidationError
 
-from shared import analytics, catalog
+from shared import analytics, billing, catalog
 from shared.admin_pages import charts, rules
 from shared.admin_pages.service import Page, StaffSession, nav, render
 from shared.analytics.schemas import ExportQuery, SummaryQuery
@@ -57,6 +57,27 @@ def _options(session: StaffSession, course_id: str | None) -> tuple[list[Any], l
     return courses, batches
 
 
+def major(amount: int, currency: str) -> float:
+    """Integer minor units in the currency's unit (a yen is its own minor unit)."""
+    return amount if currency.lower() in billing.ZERO_DECIMAL else amount / 100
+
+
+def money(amount: int, currency: str) -> str:
+    """1,234.50 (or 1,234 for a zero-decimal currency): the table's cells."""
+    zero = currency.lower() in billing.ZERO_DECIMAL
+    return f"{major(amount, currency):,.0f}" if zero else f"{major(amount, currency):,.2f}"
+
+
+def _revenue_rows(summary: dict[str, Any]) -> list[dict[str, str]]:
+    return [
+        {
+            "currency": r["currency"].upper(),
+            **{k: money(int(r[k]), r["currency"]) for k in ("gross", "fees", "refunds", "net")},
+        }
+        for r in summary["revenue"]
+    ]
+
+
 def _charts(summary: dict[str, Any]) -> list[dict[str, Any]]:
     series = summary["series"]
     out = []
@@ -91,7 +112,7 @@ def _charts(summary: dict[str, Any]) -> list[dict[str, Any]]:
         points = []
         for d in series:
             net = sum(r["net"] for r in d["revenue"] if r["currency"] == cur)
-            points.append((str(d["day"])[5:], net / 100))
+            points.append((str(d["day"])[5:], major(net, cur)))
         cid = f"revenue-{cur.lower()}"
         out.append(
             {
@@ -125,6 +146,7 @@ def analytics_page(*, session: StaffSession, params: Mapping[str, str]) -> Page:
         "courses": courses,
         "batches": batches,
         "summary": None,
+        "revenue": [],
         "charts": [],
         "error": "",
         "csv_daily": "",
@@ -152,6 +174,7 @@ def analytics_page(*, session: StaffSession, params: Mapping[str, str]) -> Page:
     }
     context.update(
         summary=summary,
+        revenue=_revenue_rows(summary),
         charts=_charts(summary),
         csv_daily=base + "?" + urlencode({**shown, "kind": "daily"}),
         csv_revenue=base + "?" + urlencode({**shown, "kind": "revenue"}),
