@@ -32,6 +32,11 @@ class SearchIndex(Protocol):
         content of every channel."""
         ...
 
+    def set_language(self, *, channel_id: str, language: str) -> int:
+        """Index the channel's documents with this text search configuration from now on
+        (stemming, stop words); returns how many documents changed."""
+        ...
+
     def reindex(self, *, event_id: str, channel_id: str, kind: str, doc_id: str) -> bool:
         """Bring one document (and, for a course, its lessons) in step with its source, as
         the event `event_id` left it; False when that event was already applied."""

@@ -12,7 +12,7 @@ from shared.platform.consumers import first_delivery
 from shared.platform.db import Row, Tx, transaction
 from shared.platform.errors import NotFound
 from shared.search.index import Hit
-from shared.search.rules import FUZZY_BELOW, RANK_CAP, mark_snippet
+from shared.search.rules import FUZZY_BELOW, POST_TITLE_CHARS, RANK_CAP, mark_snippet
 
 CONSUMER = "search_indexer"
 
@@ -59,6 +59,30 @@ DELETE FROM search_documents d WHERE d.doc_type = 'lesson'
                    AND l.channel_id = app_channel_id())
 """
 
+# A post is a document while it is visible; hidden, removed or deleted, it is not (and the
+# search checks the live status too, migration 0105). Title A, body C; no summary.
+_POST = f"""
+INSERT INTO search_documents AS d (channel_id, doc_type, doc_id, space_id, title, body,
+                                   language)
+SELECT p.channel_id, 'post', p.id, p.space_id,
+       coalesce(nullif(p.title, ''), left(p.body, {POST_TITLE_CHARS})), left(p.body, 100000),
+       {_LANGUAGE}
+  FROM posts p WHERE p.id = :id AND p.channel_id = app_channel_id() AND p.status = 'visible'
+ON CONFLICT (doc_type, doc_id) DO UPDATE SET title = EXCLUDED.title, body = EXCLUDED.body,
+    space_id = EXCLUDED.space_id, language = EXCLUDED.language, indexed_at = now()
+"""
+_POST_GONE = """
+DELETE FROM search_documents d WHERE d.doc_type = 'post' AND d.doc_id = :id
+   AND NOT EXISTS (SELECT 1 FROM posts p WHERE p.id = :id AND p.channel_id = app_channel_id()
+                   AND p.status = 'visible')
+"""
+# A channel's language changed: every document of it takes the new configuration (the
+# stored tsvector is generated from it, so this rewrites them all).
+_RELANGUAGE = (
+    "UPDATE search_documents SET language = CAST(:lang AS regconfig), indexed_at = now()"
+    " WHERE channel_id = app_channel_id() AND language <> CAST(:lang AS regconfig)"
+)
+
 _SEARCH_CHANNEL = "SELECT * FROM search_ranked(:q, :t, false, :staff, :cap, :fuzzy, :n, :o)"
 _SEARCH_PUBLISHED = "SELECT * FROM search_published(:q, :t, :cap, :fuzzy, :n, :o)"
 
@@ -89,6 +113,18 @@ class PostgresSearchIndex:
                 rows = tx.all(_SEARCH_CHANNEL, staff=staff, **params)
         return [_hit(r) for r in rows]
 
+    def set_language(self, *, channel_id: str, language: str) -> int:
+        """The channel's documents in `language` from now on; returns how many changed."""
+        with transaction(channel_id=check_channel_id(channel_id)) as tx:
+            tx.exec(
+                "INSERT INTO search_settings (channel_id, language)"
+                " VALUES (app_channel_id(), CAST(:lang AS regconfig))"
+                " ON CONFLICT (channel_id) DO UPDATE SET language = EXCLUDED.language,"
+                " updated_at = now()",
+                lang=language,
+            )
+            return len(tx.all(_RELANGUAGE + " RETURNING 1", lang=language))
+
     def reindex(self, *, event_id: str, channel_id: str, kind: str, doc_id: str) -> bool:
         with transaction(channel_id=channel_id) as tx:
             if not first_delivery(tx, consumer=CONSUMER, event_id=event_id):
@@ -106,6 +142,9 @@ def _reindex(tx: Tx, kind: str, doc_id: str) -> None:
         # the lessons' summary is the course title; a lesson of a gone course is gone
         tx.exec(_LESSONS, lesson=None, course=doc_id)
         tx.exec(_LESSON_GONE, lesson=None, course=doc_id)
+    elif kind == "post":
+        tx.exec(_POST, id=doc_id)
+        tx.exec(_POST_GONE, id=doc_id)
     else:
         tx.exec(_LESSONS, lesson=doc_id, course=None)
         tx.exec(_LESSON_GONE, lesson=doc_id, course=None)

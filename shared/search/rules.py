@@ -33,7 +33,20 @@ _TARGETS: dict[str, tuple[str, str]] = {
     "lesson.created": ("lesson", "lesson_id"),
     "lesson.updated": ("lesson", "lesson_id"),
     "lesson.deleted": ("lesson", "lesson_id"),
+    # community (shared.community): a visible post is a document, any other status is not
+    "post.created": ("post", "post_id"),
+    "post.updated": ("post", "post_id"),
+    "post.removed": ("post", "post_id"),
+    "post.restored": ("post", "post_id"),
 }
+# Text search configurations a channel may choose (search settings); 'simple' is no stemming.
+LANGUAGES = (
+    "simple", "arabic", "danish", "dutch", "english", "finnish", "french", "german", "greek",
+    "hungarian", "indonesian", "irish", "italian", "lithuanian", "nepali", "norwegian",
+    "portuguese", "romanian", "russian", "spanish", "swedish", "tamil", "turkish",
+)  # fmt: skip
+# A post's title when it has none: the start of its body.
+POST_TITLE_CHARS = 120
 INDEXED_EVENTS = frozenset(_TARGETS)
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")

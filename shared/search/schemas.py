@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from shared.platform.models import ListQuery, Out
-from shared.search.rules import MAX_QUERY_CHARS, query_problem
+from shared.platform.models import ListQuery, Model, Out
+from shared.search.rules import LANGUAGES, MAX_QUERY_CHARS, query_problem
 
 
 class SearchQuery(ListQuery):
@@ -44,3 +44,22 @@ class SearchHit(Out):
 class SearchResults(Out):
     items: list[SearchHit]
     next_cursor: str | None
+
+
+class SearchSettingsIn(Model):
+    language: str = Field(
+        description="Text search configuration of the channel's documents (stemming, stop"
+        " words): " + ", ".join(LANGUAGES),
+        json_schema_extra={"enum": list(LANGUAGES)},
+    )
+
+    @field_validator("language")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in LANGUAGES:
+            raise ValueError("not a supported language")
+        return v
+
+
+class SearchSettingsOut(Out):
+    language: str

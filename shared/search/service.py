@@ -7,10 +7,14 @@ import logging
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
+from shared.channels import check_channel_id, require
+from shared.platform.audit import record_change
+from shared.platform.db import transaction
 from shared.platform.errors import Unprocessable
 from shared.platform.pagination import decode_cursor, encode_cursor
 from shared.search.index import Hit, search_index
 from shared.search.rules import RANK_CAP, normalize_query, parse_event, query_problem
+from shared.search.schemas import SearchSettingsIn
 
 log = logging.getLogger("search")
 
@@ -80,3 +84,31 @@ def on_domain_event(*, envelope: Any, attributes: Mapping[str, str]) -> str:
     done = search_index().reindex(event_id=event_id, channel_id=channel_id, kind=kind,
                                   doc_id=doc_id)  # fmt: skip
     return "indexed" if done else "duplicate"
+
+
+def get_settings(*, channel_id: str, user_id: str) -> dict[str, str]:
+    """The channel's search settings (staff: course.read_drafts)."""
+    with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
+        require(tx, user_id, "course.read_drafts")
+        lang = tx.scalar("SELECT language::text FROM search_settings")
+    return {"language": str(lang or "simple")}
+
+
+def put_settings(*, channel_id: str, user_id: str, body: SearchSettingsIn) -> dict[str, str]:
+    """Set the channel's search language (owner or admin) and reindex its documents with it:
+    the stored tsvectors are regenerated in the same statement, so the next search uses it."""
+    with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
+        require(tx, user_id, "channel.update")
+        record_change(
+            tx,
+            channel_id=channel_id,
+            actor_user_id=user_id,
+            action="search.settings_updated",
+            target_type="channel",
+            target_id=channel_id,
+            payload={"channel_id": channel_id, "language": body.language},
+            details={"language": body.language},
+        )
+    changed = search_index().set_language(channel_id=channel_id, language=body.language)
+    log.info("channel %s search language %s: %d documents", channel_id, body.language, changed)
+    return {"language": body.language}
