@@ -9,6 +9,8 @@ The Workflow `live_recording` asks the same function where a session's recording
 body {"query": "state", "channel_id", "session_id"} answers {"state", ...} (no token there).
 """
 
+import logging
+
 import functions_framework
 from flask import Request
 
@@ -16,6 +18,7 @@ from shared import live
 from shared.web import setup_logging, task_body
 
 setup_logging()
+log = logging.getLogger("live_recording_ingest")
 
 
 @functions_framework.http
@@ -34,5 +37,6 @@ def ingest_live_recording(request: Request) -> tuple[dict, int]:
             download_token=body.get("download_token"),
         )
     except live.IngestRetry as e:
+        log.warning("recording ingest %s will be retried: %s", body.get("ingest_id"), e)
         return {"result": f"retry: {e}"}, 500
     return {"result": outcome}, 200
