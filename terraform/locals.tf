@@ -324,7 +324,11 @@ locals {
     live_webhook = {
       secrets = ["JWT_KEYS", "ZOOM_WEBHOOK_SECRET_TOKEN"]
       topics  = ["domain-events"]
-      queues  = ["live-recordings"] # recording.completed queues the ingest
+      # recording.completed queues the ingest (enqueue_recording_ingest). The buckets and the
+      # thumbnail queue are only reachable through that module's imports, not used here:
+      # read-only, until the enqueue lives in a module of its own.
+      queues  = ["live-recordings", "media-thumbnails"]
+      buckets = { recordings = "read", media = "read" }
     }
     live_attendance = {
       secrets = ["JWT_KEYS"]
