@@ -14,6 +14,7 @@ api = Api("realtime", tag="Community")
     "POST",
     "/v1/me/realtime-token",
     response=RealtimeToken,
+    errors={429: "Too many tokens minted by this caller"},
     summary="A Firebase custom token to read the caller's spaces and notifications in Firestore",
 )
 def realtime_token(ctx: Ctx) -> RealtimeToken:

@@ -9,18 +9,23 @@ Claims are a snapshot: a role change, a new enrollment or a lapsed one shows at 
 
 from __future__ import annotations
 
-from shared.platform import db
+from shared.platform import db, ratelimit
 from shared.platform.db import transaction
 from shared.platform.errors import Unauthorized
 from shared.realtime import rules
 from shared.realtime.schemas import RealtimeToken
 
 TOKEN_SECONDS = 3600
+# A client asks again about hourly (and on reconnects); every mint is an IAM signBlob call in
+# the cloud, which has a per-project quota one caller must not drain.
+MINT_LIMIT = "60/600"
 
 
 def mint_token(*, user_id: str) -> RealtimeToken:
     from shared.adapters import custom_tokens, firestore
 
+    ratelimit.hit(f"realtime-token:{user_id}", MINT_LIMIT,
+                  detail="Too many realtime tokens; reuse the one you have.")  # fmt: skip
     roles = _roles(user_id)
     spaces = {c: _visible_spaces(c, user_id) for c, role in roles.items() if role == "student"}
     claims, grant = rules.claims_for(roles=roles, spaces=spaces)

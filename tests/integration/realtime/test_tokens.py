@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from shared import realtime
-from shared.platform.errors import Unauthorized
+from shared.platform.errors import RateLimited, Unauthorized
 from shared.platform.ids import uuid7
 from tests.factories import new_channel, new_user
 from tests.integration.realtime.rules_emulator import Emulator
@@ -68,3 +68,15 @@ def test_overflowing_claims_move_to_the_grants_document_the_rules_read(admin_db,
 def test_an_unknown_account_gets_no_token():
     with pytest.raises(Unauthorized):
         realtime.mint_token(user_id=str(uuid.uuid4()))
+
+
+def test_minting_is_rate_limited_per_caller(monkeypatch):
+    from shared.realtime import tokens
+
+    monkeypatch.setattr(tokens, "MINT_LIMIT", "3/600")
+    user, other = new_user("Eager"), new_user("Calm")
+    for _ in range(3):
+        assert realtime.mint_token(user_id=user).expires_in == 3600
+    with pytest.raises(RateLimited):
+        realtime.mint_token(user_id=user)
+    assert realtime.mint_token(user_id=other).token  # another caller is not held back
