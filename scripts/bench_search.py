@@ -1,6 +1,7 @@
 """Search figures for `make bench` (issue 14.6), or alone: `python scripts/bench_search.py`.
 
-Seeds a corpus straight into `search_documents` (BENCH_SEARCH_DOCS lessons, default 1M, in
+Seeds a corpus straight into `search_documents` (BENCH_SEARCH_DOCS lessons, default 100k so
+`make bench` stays within minutes, 1M for the issue's figure, in
 BENCH_SEARCH_CHANNELS channels of one published course each; bodies of 30 words drawn from a
 vocabulary where `lesson` is in every document, `common` in about one in three, and each
 `rareNNNNN` word in about 1 in 100k), then times the two search paths as the functions run
@@ -24,7 +25,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DOCS = int(os.environ.get("BENCH_SEARCH_DOCS", "1000000"))
+DOCS = int(os.environ.get("BENCH_SEARCH_DOCS", "100000"))  # full size: 1000000
 CHANNELS = int(os.environ.get("BENCH_SEARCH_CHANNELS", "100"))
 RUNS = int(os.environ.get("BENCH_SEARCH_RUNS", "40"))
 SEED_BATCH = 100_000

@@ -178,3 +178,27 @@ def test_removed_lessons_leave_the_results_within_ten_seconds(gateway_url, world
         timeout=INDEXED_WITHIN,
         what="the deleted lesson gone from the results",
     )
+
+
+def test_search_language_setting_over_http(gateway_url, world):
+    """Owner/admin set the channel's search language; it reindexes: an English stem finds the
+    published course ("brush" ~ "Brushes") right after the PUT answers."""
+    url = api(gateway_url, world["cid"], "/search-settings")
+    owner = world["owner"].headers
+    assert requests.get(url, headers=owner, timeout=10).json() == {"language": "simple"}
+    assert_problem(requests.get(url, timeout=10), 401)
+    assert_problem(requests.get(url, headers=world["student"].headers, timeout=10), 403)
+    body = {"language": "english"}
+    assert_problem(requests.put(url, json=body, headers=world["student"].headers, timeout=10), 403)
+    stranger = signup(gateway_url)
+    assert_problem(requests.put(url, json=body, headers=stranger.headers, timeout=10), 404)
+    for bad in ({"language": "klingon"}, {"language": "simple'; --"}, {}, {"language": 3}):
+        assert_problem(requests.put(url, json=bad, headers=owner, timeout=10), 422)
+    q = "brush paper"
+    assert world["published"]["id"] not in ids(find(gateway_url, q, channel_id=world["cid"]))
+    r = requests.put(url, json=body, headers=owner, timeout=10)
+    assert r.status_code == 200 and r.json() == body, r.text
+    try:
+        assert world["published"]["id"] in ids(find(gateway_url, q, channel_id=world["cid"]))
+    finally:
+        requests.put(url, json={"language": "simple"}, headers=owner, timeout=10)
