@@ -2,10 +2,10 @@
 
 - POST heartbeats through the gateway, many students x sessions with advancing positions (so
   every beat takes the full path: access check, session swap, interval merge, the session's
-  credited seconds), against bare functions-framework hello and against raw single-row pg8000 INSERTs
-  on the same machine in the same run. Beats are answered at once and written moments later
-  in batches, so two rates are reported: the answers, and the beats stored in Postgres per
-  second until the last one has landed (the one that must keep up);
+  credited seconds), against bare functions-framework hello and against raw single-row
+  pg8000 INSERTs on the same machine in the same run. Beats are answered at once and written
+  moments later in batches, so two rates are reported: the answers, and the beats stored in
+  Postgres per second until the last one has landed (the one that must keep up);
 - GET playback URL (access check + analytics event + V4 signing) p99;
 - GET landing page (public, server-rendered) p99.
 
