@@ -11,6 +11,7 @@
    from scripts/bench_analytics.py.
 3. The time to export a user with 10k analytics events (scripts/bench_privacy.py) and the
    webhook fan-out in deliveries per second to a local receiver (scripts/bench_webhooks.py).
+   Certificate PDF render time and credential sign/verify rates (scripts/bench_certificates.py).
 
 Every load loop is bounded in time and aimed at 127.0.0.1 only.
 """
@@ -252,6 +253,13 @@ def main() -> None:
         sys.exit("wrk is not installed (make bench installs it via scripts/install-system.sh)")
     print("== cold import, median of", IMPORT_RUNS, "fresh interpreters ==")
     print(_fmt(import_times()), flush=True)
+    from scripts import bench_certificates
+
+    print(
+        f"\n== certificates: {bench_certificates.RENDERS} PDF renders,"
+        f" {bench_certificates.SIGNS} credentials (in-process, no stack) =="
+    )
+    print(bench_certificates.fmt(bench_certificates.run()), flush=True)
     from scripts.stack import Stack
 
     stack = Stack(profile="test")

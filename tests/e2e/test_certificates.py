@@ -182,3 +182,85 @@ def test_the_page_and_a_revocation_by_an_admin_show_everywhere(gateway_url, earn
     bits = gzip.decompress(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
     index = int(entry["statusListIndex"])
     assert bits[index // 8] & (0x80 >> (index % 8))
+
+
+def test_the_pdf_is_rendered_by_the_queued_task_and_served_to_the_holder(gateway_url, earned):
+    """The real path: issuance queues the task, the Cloud Tasks emulator calls
+    certificate_renderer through the gateway, the PDF lands in the bucket, and the holder's
+    list then carries a short-lived signed link to it."""
+    import io
+
+    import pypdf
+
+    student, code = earned["student"], earned["cert"]["code"]
+
+    def pdf_url():
+        r = requests.get(f"{gateway_url}/v1/me/certificates", headers=student.headers, timeout=10)
+        return r.json()["items"][0]["pdf_url"]
+
+    url = eventually(pdf_url, until=bool, timeout=60, what="the PDF to be rendered")
+    r = requests.get(url, timeout=10)
+    assert r.status_code == 200 and r.content.startswith(b"%PDF-")
+    reader = pypdf.PdfReader(io.BytesIO(r.content))
+    text = reader.pages[0].extract_text()
+    for shown in ("Zoë Đặng", "日本語 I", "Школа Ελληνικά", code, earned["cert"]["verify_url"]):
+        assert shown in text, (shown, text)
+    assert code in reader.metadata.title and reader.metadata.author == "Школа Ελληνικά"
+    assert len(reader.pages[0].images) == 1  # the QR code
+
+
+def test_templates_are_checked_saved_and_previewed_over_http(gateway_url, earned):
+    c = f"{gateway_url}/v1/channels/{earned['ch']['id']}"
+    owner, student = earned["owner"], earned["student"]
+    good = {"html": "<h1>{{ holder_name }}</h1><p>{{ code }} {{ verify_url }}</p>", "css": ""}
+    remote = {**good, "css": "h1{background:url(https://evil.example/x.png)}"}
+    body = assert_problem(
+        requests.put(f"{c}/certificate-template", json=remote, headers=owner.headers, timeout=10),
+        422,
+    )
+    assert "nothing is fetched from elsewhere" in json.dumps(body)
+    broken = {**good, "html": good["html"] + "{% if %}"}
+    assert_problem(
+        requests.put(f"{c}/certificate-template", json=broken, headers=owner.headers, timeout=10),
+        422,
+    )
+    assert_problem(
+        requests.put(f"{c}/certificate-template", json=good, headers=student.headers, timeout=10),
+        403,
+    )
+    r = requests.get(f"{c}/certificate-template", headers=owner.headers, timeout=10)
+    assert r.status_code == 200 and r.json()["updated_at"] is None  # still the default
+    r = requests.put(f"{c}/certificate-template", json=good, headers=owner.headers, timeout=10)
+    assert r.status_code == 200 and r.json()["html"] == good["html"], r.text
+    r = requests.post(
+        f"{c}/certificate-template/preview", json=good, headers=owner.headers, timeout=30
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"] == "application/pdf" and r.content.startswith(b"%PDF-")
+    r = requests.put(
+        f"{c}/certificate-settings",
+        json={"attendance_threshold": 0.9},
+        headers=owner.headers,
+        timeout=10,
+    )
+    assert r.status_code == 200 and r.json() == {"attendance_threshold": 0.9}
+
+
+def test_the_verify_script_needs_only_the_public_urls(gateway_url, earned, admin):
+    from scripts import verify_credential
+
+    code = earned["cert"]["code"]
+    credential = f"{gateway_url}/v1/certificates/{code}/credential"
+    jwks = f"{gateway_url}/.well-known/jwks.json"
+    status, line = verify_credential.verify(credential, jwks)
+    assert status == verify_credential.VALID, line
+    base = f"{gateway_url}/v1/channels/{earned['ch']['id']}/certificates"
+    r = requests.post(
+        f"{base}/{earned['cert']['id']}/revoke",
+        json={"reason": "Plagiarism"},
+        headers=earned["owner"].headers,
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    status, line = verify_credential.verify(credential, jwks)
+    assert status == verify_credential.REVOKED, line
