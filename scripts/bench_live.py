@@ -8,6 +8,12 @@ latency p50/p95/p99 (Zoom gives up after 3 s), the throughput, non-2xx answers, 
 every event was stored (one participant row per event: nothing lost) with every participant
 present in the attendance the API answers.
 
+Recording ingest (L1): one BENCH_RECORDING_MB MP4 (default 64; the goal is stated for 1024)
+held by the Zoom stand-in, ingested by the worker's use case in a fresh interpreter (as the
+live_recording_ingest function runs it): streamed into the recordings bucket in chunks, copied
+to media and finalized into a ready lesson. Reported: the child's peak RSS (goal < 150 MB
+for 1 GB, i.e. independent of the file's size), the time and MB/s.
+
     rows = run(gateway_url, env)     # env: the stack's environment (DB URLs, ...)
 """
 
@@ -33,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 EVENTS = int(os.environ.get("BENCH_LIVE_EVENTS", "1000"))
 CLIENTS = int(os.environ.get("BENCH_LIVE_CLIENTS", "16"))
+RECORDING_MB = int(os.environ.get("BENCH_RECORDING_MB", "64"))
 RESETS: list[int] = []  # connections the server reset (the delivery was retried once)
 
 
@@ -219,7 +226,129 @@ def webhook_burst(base: str, env: dict[str, str], events: int = EVENTS) -> dict[
     }
 
 
+INGEST_CHILD = """
+import json, resource, sys, time
+from shared.live.recordings import ingest_recording
+t = time.perf_counter()
+outcome = ingest_recording(**json.loads(sys.argv[1]))
+print(json.dumps({"outcome": outcome, "seconds": time.perf_counter() - t,
+                  "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def _mp4_stream(total: int):
+    """A playable MP4 of `total` bytes (the test fixture padded with a `free` box), yielded in
+    1 MiB pieces: the bench itself never holds the file either."""
+    import struct
+
+    head = (ROOT / "tests" / "fixtures" / "tiny_faststart.mp4").read_bytes()
+    pad = total - len(head)
+    yield head + struct.pack(">I", pad) + b"free"
+    left, piece = pad - 8, b"\x5a" * (1024 * 1024)
+    while left > 0:
+        yield piece[: min(left, len(piece))]
+        left -= len(piece)
+
+
+def recording_ingest(base: str, env: dict[str, str], megabytes: int = RECORDING_MB) -> dict:
+    """Peak RSS of one recording's ingest, in a child process like the worker function."""
+    import subprocess
+
+    from scripts.stack import pg_connect
+
+    stamp = int(time.time() * 1000)
+    owner = _signup(base, stamp, 9)
+    r = requests.post(
+        f"{base}/v1/channels",
+        headers=owner["h"],
+        json={"slug": f"bench-rec{stamp}", "name": "Bench recordings"},
+        timeout=10,
+    )
+    r.raise_for_status()
+    cid = r.json()["id"]
+    c = f"{base}/v1/channels/{cid}"
+    link = requests.post(f"{c}/integrations/zoom", headers=owner["h"], timeout=10)
+    link.raise_for_status()
+    requests.post(link.json()["url"], timeout=30).raise_for_status()  # approve at the stand-in
+    course = requests.post(f"{c}/courses", json={"title": "C"}, headers=owner["h"], timeout=10)
+    course.raise_for_status()
+    batch = requests.post(
+        f"{c}/courses/{course.json()['id']}/batches",
+        json={"name": "B", "starts_at": "2030-01-01T00:00:00Z"},
+        headers=owner["h"],
+        timeout=10,
+    )
+    batch.raise_for_status()
+    session = requests.post(
+        f"{c}/batches/{batch.json()['id']}/sessions",
+        json={"title": "Bench", "starts_at": "2031-01-01T00:00:00Z", "duration_minutes": 60},
+        headers=owner["h"],
+        timeout=30,
+    )
+    session.raise_for_status()
+    size = megabytes * 1024 * 1024
+    zoom = env.get("ZOOM_STANDIN_URL") or env["ZOOM_API_BASE"]
+    put = requests.put(
+        f"{zoom}/_sim/recordings/bench-{stamp}.mp4", data=_mp4_stream(size), timeout=600
+    )
+    put.raise_for_status()
+    rec = put.json()
+    ingest_id = str(uuid.uuid4())
+    conn = pg_connect(env.get("ADMIN_DATABASE_URL") or env["MIGRATION_DATABASE_URL"])
+    try:  # the row enqueue_recording_ingest writes (without queuing the stack's own task)
+        conn.run(
+            "INSERT INTO live_recording_ingests (id, channel_id, session_id, provider_file_id,"
+            " size_bytes) VALUES (:i, :c, :s, 'bench', :n)",
+            i=ingest_id,
+            c=cid,
+            s=session.json()["id"],
+            n=rec["file_size"],
+        )
+    finally:
+        conn.close()
+    task = {
+        "channel_id": cid,
+        "ingest_id": ingest_id,
+        "download_url": rec["download_url"],
+        "download_token": rec["download_token"],
+    }
+    child_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-c", INGEST_CHILD, json.dumps(task)],
+        cwd=ROOT,
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"ingest child failed: {proc.stderr[-2000:]}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {
+        "mb": megabytes,
+        "outcome": out["outcome"],
+        "seconds": out["seconds"],
+        "rss_mb": out["maxrss_kb"] / 1024,
+    }
+
+
 def run(base: str, env: dict[str, str]) -> list[dict[str, Any]]:
+    rows = _burst_rows(base, env)
+    rec = recording_ingest(base, env)
+    rows.append(
+        {
+            "what": f"recording ingest of a {rec['mb']} MB MP4 (peak RSS of the worker)",
+            "ms": rec["seconds"] * 1000,
+            "note": f"peak RSS {rec['rss_mb']:.0f} MB (goal < 150 MB at 1 GB:"
+            f" BENCH_RECORDING_MB=1024), {rec['mb'] / rec['seconds']:.1f} MB/s,"
+            f" outcome {rec['outcome']}",
+        }
+    )
+    return rows
+
+
+def _burst_rows(base: str, env: dict[str, str]) -> list[dict[str, Any]]:
     b = webhook_burst(base, env)
     lost = EVENTS - b["stored"]
     note = (

@@ -86,6 +86,14 @@ def enqueue_recording_ingest(channel_id: UUID, session_id: UUID, event: dict[str
             f=recording.file_id,
             n=recording.size_bytes,
         )
+        # A delivery after a failed download (Zoom's retry carries a fresh token) starts the
+        # download over; a failure after the lesson exists stays for an operator.
+        tx.exec(
+            "UPDATE live_recording_ingests SET status = 'queued', error = NULL, upload_uri = NULL,"
+            " bytes_stored = 0, updated_at = now()"
+            " WHERE session_id = :s AND status = 'failed' AND lesson_id IS NULL",
+            s=sid,
+        )
         row = tx.one("SELECT id, status FROM live_recording_ingests WHERE session_id = :s", s=sid)
     assert row is not None
     if row["status"] in ("ready", "lesson_pending"):
@@ -342,6 +350,11 @@ def _copy_and_finalize(channel_id: str, ingest_id: str, source: str, name: str) 
             generation=info["generation"],
         )
     log.info("recording %s copied for its lesson: %s", ingest_id, result)
+    if result in ("ready", "ignored: upload already ready"):
+        _update(channel_id, ingest_id, status="ready")
+    elif result.startswith("rejected"):
+        # media refused the file (not a playable MP4): the lesson stays pending, visibly.
+        _fail(channel_id, ingest_id, f"media refused the recording: {result}")
 
 
 def recording_state(*, channel_id: Any, session_id: Any) -> dict[str, Any]:

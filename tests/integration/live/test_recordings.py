@@ -157,8 +157,8 @@ def test_a_recording_becomes_one_ready_lesson_and_the_token_stays_secret(
     assert queued[0]["queue"] == "live-recordings"
     assert queued[0]["payload"]["download_token"] == rec["download_token"]
     assert queued[0]["payload"]["download_url"] == rec["download_url"]  # the MP4, not audio
-    assert run(queued[0]) == "lesson_pending"
-    assert run(queued[1]) == "lesson_pending"  # the duplicate finds the work done
+    assert run(queued[0]) == "ready"
+    assert run(queued[1]) == "ready"  # the duplicate finds the work done
     row = ingest_row(world["cid"], session["id"])
     assert row["bytes_stored"] == len(data) == row["size_bytes"]
 
@@ -246,7 +246,7 @@ def test_an_ingest_that_dies_mid_upload_resumes_where_storage_stopped(world, que
 
     monkeypatch.setattr(gcs_resumable, "put_chunk", real_put)
     since = len(requests.get(f"{world['zoom']}/_local/requests", timeout=5).json()["requests"])
-    assert run(queued[0]) == "lesson_pending"
+    assert run(queued[0]) == "ready"
     downloads = [
         r
         for r in requests.get(f"{world['zoom']}/_local/requests", timeout=5).json()["requests"][
@@ -273,6 +273,12 @@ def test_a_wrong_or_expired_download_token_fails_the_ingest_for_good(world, queu
     row = ingest_row(world["cid"], session["id"])
     assert row["status"] == "failed" and "401" in row["error"]
     assert "not-the-token" not in row["error"]
+    # Zoom's next delivery carries a token that works: the ingest starts over and succeeds
+    good = completed(rec, "3")
+    recordings.enqueue_recording_ingest(uuid.UUID(world["cid"]), uuid.UUID(session["id"]), good)
+    retry = [t for t in queued if t["queue"] == "live-recordings"][-1]
+    assert retry["id"] != queued[0]["id"]
+    assert run(retry) == "ready"
 
 
 def test_a_download_url_that_is_not_zooms_is_refused(world, queued):
