@@ -22,7 +22,8 @@ from shared.platform.db import transaction
 from tests.helpers import eventually, make_channel, signup
 from tests.live_zoom_support import connect_zoom, put_recording
 
-FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "tiny_faststart.mp4"
+ROOT = Path(__file__).resolve().parents[3]
+FIXTURE = ROOT / "tests" / "fixtures" / "tiny_faststart.mp4"
 SMALL_CHUNK = gcs_resumable.CHUNK_MULTIPLE  # 256 KiB: several chunks for a ~1.1 MB file
 
 
@@ -195,6 +196,16 @@ def test_a_recording_becomes_one_ready_lesson_and_the_token_stays_secret(
     eventually(ready, timeout=30)
     state = recordings.recording_state(channel_id=world["cid"], session_id=session["id"])
     assert state["state"] == "ready" and state["lesson_id"] == lesson_id
+    # the Workflow showing the pipeline reads the same state through the worker function
+    import local_workflows  # scripts/ (on sys.path in the test session)
+
+    shown = local_workflows.run(
+        ROOT / "workflows" / "live_recording.yaml",
+        {"channel_id": world["cid"], "session_id": session["id"], "polls": 2},
+        env={"GATEWAY_URL": world["gw"]},
+    )
+    assert shown["state"] == "ready" and shown["lesson_id"] == lesson_id
+    assert shown["size_bytes"] == len(data) and shown["polls"] == 1
     # a third delivery after it is all done: nothing queued, still one lesson
     # media's finalize queued the lesson's thumbnail, as for any uploaded video
     thumbs = [t for t in queued if t["queue"] == "media-thumbnails"]
