@@ -55,8 +55,8 @@ def test_missing_bad_and_stale_signatures_are_401_and_write_nothing(gateway_url,
         {"Content-Type": "application/json"},  # unsigned
         {**signed(body), "x-zm-signature": "v0=" + "0" * 64},  # wrong MAC
         signed(body, secret="not-the-secret"),
-        signed(body, ts=now - 301),  # stale
-        signed(body, ts=now + 301),  # from the future
+        signed(body, ts=now - 330),  # stale (the exact edges are unit-tested)
+        signed(body, ts=now + 330),  # from the future
         {**signed(body), "x-zm-request-timestamp": "soon"},
         {"x-zm-signature": signed(body)["x-zm-signature"]},  # no timestamp
     ]
