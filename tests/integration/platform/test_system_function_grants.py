@@ -24,6 +24,14 @@ EXPECTED = {
         "platform_fn_billing_reconcile",
     },
     "certificate_channel_of(p_code text)": {"platform_fn_certificates"},
+    "community_digest_due(p_min_age interval, p_max_users integer, p_per_user integer)": {
+        "platform_fn_community_digest"
+    },
+    "community_digest_sent(p_user uuid, p_before timestamp with time zone)": {
+        "platform_fn_community_digest"
+    },
+    # one boolean: does this person want this kind of in-app notification (any writer asks)
+    "community_notify_wanted(p_user uuid, p_kind text)": {"platform_app"},
     "learning_prune_sessions(max_age interval)": {"platform_fn_analytics_maintenance"},
     "live_session_of(p_account_id text, p_meeting_id text)": {"platform_fn_live_webhook"},
     "live_sessions_starting(p_within interval, p_limit integer)": {"platform_fn_live_reminders"},
