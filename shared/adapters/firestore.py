@@ -55,6 +55,7 @@ def transact(
     None (nothing to do). Raises on Firestore errors and on lasting contention (Contended)."""
     db = client()
     doc_ref, rec_ref = db.document(doc_path), db.document(record_path)
+    gone = False  # the document was deleted behind the record's back (an erasure)
     for attempt in range(MAX_ATTEMPTS):
         snap = rec_ref.get()
         change = decide(snap.to_dict() if snap.exists else None)
@@ -70,13 +71,17 @@ def transact(
             batch.create(rec_ref, record)
         if verb == "set":
             batch.set(doc_ref, payload or {})
-        elif verb == "update":
+        elif verb == "update" and not gone:
             batch.update(doc_ref, payload or {})
         elif verb == "delete":
             batch.delete(doc_ref)
         try:
             batch.commit()
             return True
+        except exceptions.NotFound:
+            if verb != "update" or gone:
+                raise
+            gone = True  # keep the record (counts land if the document comes back), no write
         except _LOST_RACE:
             time.sleep(random.uniform(0, 0.01 * 2 ** min(attempt, 6)))
     raise Contended(f"{doc_path}: the versions record kept changing")

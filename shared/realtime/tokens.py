@@ -30,7 +30,8 @@ def mint_token(*, user_id: str) -> RealtimeToken:
     spaces = {c: _visible_spaces(c, user_id) for c, role in roles.items() if role == "student"}
     claims, grant = rules.claims_for(roles=roles, spaces=spaces)
     if grant is not None:
-        firestore.put(f"{rules.GRANTS_COLLECTION}/{user_id}", grant)
+        # user_id: the privacy export and erasure find a person's documents by it.
+        firestore.put(f"{rules.GRANTS_COLLECTION}/{user_id}", {**grant, "user_id": user_id})
     token = custom_tokens.sign_custom_token(uid=user_id, claims=claims, seconds=TOKEN_SECONDS)
     return RealtimeToken(token=token, expires_in=TOKEN_SECONDS)
 

@@ -210,3 +210,15 @@ def test_an_event_published_to_domain_events_reaches_the_projection(db, stack):
     publisher.publish(topic, json.dumps(env).encode(), **attrs).result(timeout=10)
     got = eventually(lambda: doc(db, t.path), timeout=20, what="the pushed post projected")
     assert got["title"] == "pushed"
+
+
+def test_counts_for_a_post_deleted_behind_the_projection_are_kept_not_failed(db):
+    """An erasure deletes projected documents directly: a later count must not fail forever
+    (Pub/Sub would dead-letter it) nor write a half document."""
+    t = Thread()
+    assert deliver(t.post("post.created", 1)) == "projected"
+    db.document(t.path).delete()
+    assert deliver(t.reaction(1, {"like": 3})) == "projected"
+    assert doc(db, t.path) is None
+    assert deliver(t.post("post.updated", 2)) == "projected"
+    assert doc(db, t.path)["reactions"] == {"like": 3}

@@ -51,7 +51,7 @@ def test_overflowing_claims_move_to_the_grants_document_the_rules_read(admin_db,
     db = firestore.Client(project=stack.project)
     grant = db.document(f"realtime_grants/{student}").get().to_dict()
     db.close()
-    assert grant["ch"] == dict.fromkeys(spaces, "s")
+    assert grant["ch"] == dict.fromkeys(spaces, "s") and grant["user_id"] == student
     assert set(grant["sp"]) == {s for ids in spaces.values() for s in ids}
 
     emu = Emulator(stack.env["FIRESTORE_EMULATOR_HOST"])
