@@ -1,6 +1,7 @@
 """Firestore documents about one person (the emulator locally via FIRESTORE_EMULATOR_HOST),
-for the privacy export and erasure: `users/{id}` with its subcollections, and every document
-of a top-level collection whose `user_id` field is theirs. Import lazily: the SDK is heavy."""
+for the privacy export and erasure: `users/{id}` with its subcollections, every document of a
+top-level collection whose `user_id` field is theirs, and the projected posts and comments
+they wrote (`author.user_id`, shared/realtime). Import lazily: the SDK is heavy."""
 
 from __future__ import annotations
 
@@ -47,5 +48,25 @@ def user_documents(user_id: str) -> Iterator[dict[str, Any]]:
                 yield {"path": d.reference.path, "data": d.to_dict()}
 
 
+# Collection groups of the realtime projection whose documents carry `author.user_id`.
+AUTHORED_GROUPS = ("posts", "comments")
+
+
+def authored_documents(user_id: str) -> Iterator[dict[str, Any]]:
+    """{path, data} of the projected posts and comments the user wrote."""
+    for group in AUTHORED_GROUPS:
+        query = (
+            client()
+            .collection_group(group)
+            .where(filter=FieldFilter("author.user_id", "==", user_id))
+        )
+        for d in query.stream():
+            yield {"path": d.reference.path, "data": d.to_dict()}
+
+
 def delete(path: str) -> None:
     client().document(path).delete()
+
+
+def update(path: str, fields: dict[str, Any]) -> None:
+    client().document(path).update(fields)

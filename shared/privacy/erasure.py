@@ -22,7 +22,7 @@ from typing import Any
 from shared.platform import audit
 from shared.platform.db import transaction
 from shared.privacy import rules, storage
-from shared.privacy.export import firestore_documents, user_columns
+from shared.privacy.export import firestore_authored, firestore_documents, user_columns
 
 log = logging.getLogger("privacy")
 
@@ -215,11 +215,23 @@ def step_storage(job: dict[str, Any]) -> dict[str, int]:
 def step_firestore(job: dict[str, Any]) -> dict[str, int]:
     from shared.adapters import firestore_docs
 
+    user_id = str(job["user_id"])
     n = 0
-    for doc in list(firestore_documents(str(job["user_id"]))):
+    for doc in list(firestore_documents(user_id)):
         firestore_docs.delete(doc["path"])
         n += 1
-    return {"documents_deleted": n}
+    # projected posts and comments follow Postgres: written by a deleted user, or deleted
+    delete_posts = bool((job.get("options") or {}).get("delete_posts"))
+    detached = 0
+    for doc in list(firestore_authored(user_id)):
+        if delete_posts:
+            firestore_docs.delete(doc["path"])
+        else:
+            firestore_docs.update(
+                doc["path"], {"author": {"user_id": None, "display_name": rules.DELETED_USER}}
+            )
+        detached += 1
+    return {"documents_deleted": n, "authored_detached": detached}
 
 
 def step_finish(job: dict[str, Any]) -> dict[str, int]:

@@ -145,15 +145,25 @@ def step_storage(job: dict[str, Any]) -> dict[str, int]:
 def step_firestore(job: dict[str, Any]) -> dict[str, int]:
     """Documents about the user: `users/{id}` with its subcollections, and every document of
     a top-level collection whose `user_id` field is the user's."""
-    docs = list(firestore_documents(str(job["user_id"])))
+    user_id = str(job["user_id"])
+    docs = list(firestore_documents(user_id))
     storage.write_json(_part(job, "firestore/documents.json"), docs)
-    return {"documents": len(docs)}
+    authored = list(firestore_authored(user_id))
+    if authored:
+        storage.write_json(_part(job, "firestore/authored.json"), authored)
+    return {"documents": len(docs), "authored": len(authored)}
 
 
 def firestore_documents(user_id: str) -> Iterator[dict[str, Any]]:
     from shared.adapters import firestore_docs
 
     return firestore_docs.user_documents(user_id)
+
+
+def firestore_authored(user_id: str) -> Iterator[dict[str, Any]]:
+    from shared.adapters import firestore_docs
+
+    return firestore_docs.authored_documents(user_id)
 
 
 # -- channel export ----------------------------------------------------------------------

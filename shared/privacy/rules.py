@@ -118,7 +118,7 @@ def _rfc1918(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 def email_variants(email: str) -> list[str]:
     """The forms an address is stored in (as typed, lowercased), longest-first, distinct."""
-    return sorted({email, email.lower(), email.strip().lower()}, key=len, reverse=True)
+    return sorted({email, email.lower(), email.strip().lower()}, key=lambda v: (-len(v), v))
 
 
 def next_step(kind: str, done: list[str]) -> str | None:

@@ -208,6 +208,11 @@ def person(admin):
     firestore_docs.client().collection("users").document(uid).set(
         {"user_id": uid, "display_name": name}
     )
+    # the realtime projection of their post (shared/realtime paths)
+    post_doc = f"channels/{cid}/spaces/{space}/posts/{post}"
+    firestore_docs.client().document(post_doc).set(
+        {"title": "Hello", "author": {"user_id": uid, "display_name": name}, "version": 1}
+    )
     # an export made before the erasure: it holds everything above
     job = privacy.start_user_export(user_id=uid)["job_id"]
     eventually(
@@ -236,6 +241,7 @@ def person(admin):
         "payment": payment,
         "post": post,
         "customer": customer["id"],
+        "post_doc": post_doc,
         "access": out["access_token"],
     }
 
@@ -266,6 +272,9 @@ def test_erasure_leaves_no_personal_data_and_keeps_the_books(admin, person):
     assert leftovers(admin, needles) == []
     assert bucket_leftovers(needles) == []
     assert list(firestore_docs.user_documents(p["id"])) == []
+    projected = firestore_docs.client().document(p["post_doc"]).get().to_dict()
+    assert projected["author"] == {"user_id": None, "display_name": "Deleted user"}
+    assert projected["title"] == "Hello"
     # the books and the financial rows are as they were
     assert revenue(admin, p["cid"]) == books
     assert (
@@ -320,6 +329,7 @@ def test_running_the_erasure_again_changes_nothing(admin, person):
     assert leftovers(admin, [p["email"], p["email"].lower(), p["name"], p["ip"]]) == []
     assert chain_ok(admin, None)
     assert admin.run("SELECT count(*) FROM audit_log")[0][0] >= audit_rows
+    assert not firestore_docs.client().document(p["post_doc"]).get().exists
     # with delete_posts the post is gone too (kept as a deleted stub)
     assert admin.run("SELECT author_id, body, status FROM posts WHERE id = :i", i=p["post"]) == [
         [None, "[deleted]", "deleted"]
