@@ -220,9 +220,13 @@ locals {
       secrets = ["ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET", "ZOOM_TOKEN_KEYS"]
       buckets = { recordings = "write", media = "write" }
       topics  = ["domain-events"]
+      queues  = ["live-recordings", "media-thumbnails"] # finalize queues the thumbnail
+      # media's module (its finalize) can sign upload URLs; the worker never does
+      sign_urls = true
     }
     live_sweeper = {
       secrets = ["JWT_KEYS", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET", "ZOOM_TOKEN_KEYS"]
+      topics  = ["domain-events"]
     }
     media = {
       secrets   = ["JWT_KEYS"]
@@ -322,7 +326,8 @@ locals {
     # Live classes (issue 11): the Zoom webhook verifies with the app's secret token and may
     # queue a recording ingest; attendance is a staff read.
     live_webhook = {
-      secrets = ["JWT_KEYS", "ZOOM_WEBHOOK_SECRET_TOKEN"]
+      # ZOOM_CLIENT_*/ZOOM_TOKEN_KEYS: reachable through the recordings module's imports too.
+      secrets = ["JWT_KEYS", "ZOOM_WEBHOOK_SECRET_TOKEN", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET", "ZOOM_TOKEN_KEYS"]
       topics  = ["domain-events"]
       # recording.completed queues the ingest (enqueue_recording_ingest). The buckets and the
       # thumbnail queue are only reachable through that module's imports, not used here:
