@@ -45,6 +45,8 @@ def project(op: rules.Op) -> bool:
         if decision is None:
             return None
         record = {**decision.record.to_doc(), "path": op.path}
+        if person := rules.person_of(op.path):
+            record["user_id"] = person
         action = decision.action
         if isinstance(action, rules.Write):
             return record, "set", action.data

@@ -95,6 +95,17 @@ def ban_path(channel_id: str, user_id: str) -> str:
     return f"channels/{channel_id}/bans/{user_id}"
 
 
+def person_of(path: str) -> str | None:
+    """The person a document is about (their notifications, their ban), for the privacy
+    export and erasure, which find a person's records by a `user_id` field."""
+    parts = path.split("/")
+    if parts[0] == "users":
+        return parts[1]
+    if len(parts) == 4 and parts[2] == "bans":
+        return parts[3]
+    return None
+
+
 def record_id(path: str) -> str:
     """The versions record's document id: the path, flattened (ids are UUIDs, never `~`)."""
     return path.replace("/", "~")

@@ -164,6 +164,8 @@ def test_notifications_land_under_their_user_and_read_marks_stick(db):
     for n in (n1, n2):
         got = doc(db, f"users/{user}/notifications/{n}")
         assert got["read"] is True and got["title"] == "A reply" and got["kind"] == "reply"
+        record = doc(db, f"projection_versions/users~{user}~notifications~{n}")
+        assert record["user_id"] == user  # the privacy erasure finds it by user_id
 
 
 def test_ban_documents_follow_commit_order(db):

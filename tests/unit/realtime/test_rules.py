@@ -196,3 +196,10 @@ def test_claims_that_would_not_fit_go_to_the_grants_document():
     assert set(grant["sp"]) == {s for ids in spaces.values() for s in ids}
     assert rules.claims_size({"ch": grant["ch"], "sp": list(grant["sp"])}) > rules.CLAIMS_BUDGET
     assert rules.CLAIMS_BUDGET < 1000
+
+
+def test_records_about_a_person_name_them():
+    assert rules.person_of(f"users/{U}/notifications/{M}") == U
+    assert rules.person_of(f"channels/{C}/bans/{U}") == U
+    assert rules.person_of(f"channels/{C}/spaces/{S}/posts/{P}") is None
+    assert rules.person_of(f"channels/{C}/spaces/{S}/posts/{P}/comments/{M}") is None
