@@ -142,3 +142,40 @@ def test_reminders_are_mailed_once_per_student_session_and_kind(gateway_url, adm
         [(tomorrow["id"], "24h", 2), (in_an_hour["id"], "1h", 2)]
     )
     assert far["id"] not in {s for s, _, _ in claims}
+
+
+def test_a_move_through_the_api_mails_the_students_and_bumps_the_sequence(
+    gateway_url, wait_for_mail
+):
+    """The real path: PATCH the session (Zoom first, then the row and its
+    live_session.rescheduled event), Pub/Sub pushes the event to live_notices, which mails
+    each active student; the feed shows the same UID with a higher SEQUENCE."""
+    from tests.live_zoom_support import connect_zoom
+
+    gw = gateway_url
+    w = make_world(gw, students=2)
+    connect_zoom(gw, w.cid, w.owner)
+    base = f"{gw}/v1/channels/{w.cid}/batches/{w.batch_id}/sessions"
+    r = requests.post(
+        base,
+        json={"title": "Moved by API", "starts_at": "2031-06-01T10:00:00Z", "duration_minutes": 45},
+        headers=w.instructor.headers,
+        timeout=20,
+    )
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    url = feed_url(gw, w.students[0])
+    assert int(vevents(url)[sid]["SEQUENCE"]) == 0
+    r = requests.patch(
+        f"{base}/{sid}",
+        json={"starts_at": "2031-06-02T10:00:00Z"},
+        headers=w.instructor.headers,
+        timeout=20,
+    )
+    assert r.status_code == 200, r.text
+    for st in w.students:
+        msg = wait_for_mail(st.email, timeout=30, subject="Live class moved: Moved by API")
+        assert "02 June 2031, 10:00 UTC" in msg.get_body().get_content()
+    ev = vevents(url)[sid]
+    assert int(ev["SEQUENCE"]) == 1
+    assert ev.decoded("dtstart") == datetime(2031, 6, 2, 10, tzinfo=UTC)
