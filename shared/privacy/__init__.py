@@ -6,12 +6,8 @@ from shared.platform.exports import lazy_exports
 
 if TYPE_CHECKING:
     from shared.privacy.audit_export import audit_csv, audit_log
-    from shared.privacy.jobs import (
-        export_status,
-        request_erasure,
-        start_channel_export,
-        start_user_export,
-    )
+    from shared.privacy.erasure_request import request_erasure
+    from shared.privacy.jobs import export_status, start_channel_export, start_user_export
     from shared.privacy.retention import run as run_retention
     from shared.privacy.worker import fail as fail_job
     from shared.privacy.worker import plan as plan_job

@@ -8,16 +8,15 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from shared.adapters import passwords
 from shared.channels import check_channel_id, require
 from shared.platform import audit
-from shared.platform.db import Tx, sqlstate, transaction
-from shared.platform.errors import Conflict, Forbidden, NotFound, Unauthorized
+from shared.platform.db import sqlstate, transaction
+from shared.platform.errors import Forbidden, NotFound
 from shared.platform.ids import is_uuid, uuid7
 from shared.privacy import rules
+from shared.privacy.launching import launch, running_job
 
 log = logging.getLogger("privacy")
-ZERO = "00000000-0000-0000-0000-000000000000"
 
 
 def start_user_export(*, user_id: str) -> dict[str, str]:
@@ -39,7 +38,7 @@ def _start(kind: str, *, user_id: str, channel_id: str | None, options: dict[str
     job_id = uuid7()
     # the channel's context too: a channel export is audited on the channel's chain
     with transaction(channel_id=channel_id, user_id=user_id) as tx:
-        running = _running(tx, kind, user_id, channel_id)
+        running = running_job(tx, kind, user_id, channel_id)
         if running is not None:
             return running
         try:
@@ -57,7 +56,7 @@ def _start(kind: str, *, user_id: str, channel_id: str | None, options: dict[str
             if sqlstate(e) != "23505":  # a concurrent request inserted it first
                 raise
             tx.exec("ROLLBACK TO SAVEPOINT job")
-            running = _running(tx, kind, user_id, channel_id)
+            running = running_job(tx, kind, user_id, channel_id)
             if running is None:
                 raise
             return running
@@ -71,34 +70,6 @@ def _start(kind: str, *, user_id: str, channel_id: str | None, options: dict[str
         )
     launch(job_id, kind, user_id)
     return job_id
-
-
-def _running(tx: Tx, kind: str, user_id: str, channel_id: str | None) -> str | None:
-    row = tx.one(
-        "SELECT id FROM privacy_jobs WHERE user_id = :u AND kind = :k AND status = 'running'"
-        " AND coalesce(channel_id, CAST(:z AS uuid))"
-        " = coalesce(CAST(:c AS uuid), CAST(:z AS uuid))",
-        u=user_id,
-        k=kind,
-        c=channel_id,
-        z=ZERO,
-    )
-    return str(row["id"]) if row else None
-
-
-def launch(job_id: str, kind: str, user_id: str) -> str:
-    """Start the job's workflow execution and note its name on the job."""
-    from shared.adapters import workflows
-
-    execution = workflows.start(rules.WORKFLOW[kind], {"job_id": job_id, "user_id": user_id})
-    with transaction(user_id=user_id) as tx:
-        tx.exec(
-            "UPDATE privacy_jobs SET execution = :e, updated_at = now() WHERE id = :j",
-            e=execution,
-            j=job_id,
-        )
-    log.info("privacy job started", extra={"fields": {"job_id": job_id, "execution": execution}})
-    return execution
 
 
 def export_status(*, user_id: str, job_id: str, channel_id: str | None = None) -> dict[str, Any]:
@@ -129,64 +100,6 @@ def status_of(row: dict[str, Any]) -> dict[str, Any]:
         )
         out["expires_at"] = expires
     return out
-
-
-def request_erasure(*, user_id: str, password: str, delete_posts: bool) -> dict[str, str]:
-    """Password confirmed, the account stops working at once (no login, every token refused),
-    then the erasure workflow does the rest. A sole owner of a channel with other members is
-    refused (409): the channel must be handed over first."""
-    with transaction(user_id=user_id) as tx:
-        row = tx.one(
-            "SELECT password_hash, erased_at FROM users WHERE id = :u FOR UPDATE", u=user_id
-        )
-        if row is None:
-            raise Unauthorized("Sign in first.")
-        already = _running(tx, "erasure", user_id, None)
-        if already is not None:
-            return {"job_id": already}
-        if row["erased_at"] is None and not passwords.matches(
-            row["password_hash"] or passwords.dummy_hash(), password
-        ):
-            raise Forbidden("The password does not match.")
-        owned = [
-            str(r["c"]) for r in tx.all("SELECT privacy_sole_owned_channels(:u) AS c", u=user_id)
-        ]
-        if owned:
-            raise Conflict(
-                "You are the only owner of a channel with other members: make another member"
-                " an owner (or remove the members) first.",
-                channels=owned,
-            )
-        tx.exec(
-            "UPDATE users SET erased_at = coalesce(erased_at, now()),"
-            " tokens_valid_after = greatest(coalesce(tokens_valid_after, now()), now())"
-            " WHERE id = :u",
-            u=user_id,
-        )
-        tx.exec(
-            "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = :u"
-            " AND revoked_at IS NULL",
-            u=user_id,
-        )
-        job_id = uuid7()
-        tx.exec(
-            "INSERT INTO privacy_jobs (id, kind, user_id, options)"
-            " VALUES (:id, 'erasure', :u, CAST(:o AS jsonb))",
-            id=job_id,
-            u=user_id,
-            o=_json({"delete_posts": bool(delete_posts)}),
-        )
-        audit.record(
-            tx,
-            action="privacy.erasure_requested",
-            channel_id=None,
-            actor_user_id=user_id,
-            target_type="privacy_job",
-            target_id=job_id,
-            details={"delete_posts": bool(delete_posts)},
-        )
-    launch(job_id, "erasure", user_id)
-    return {"job_id": job_id}
 
 
 def _json(v: Any) -> str:
