@@ -67,7 +67,7 @@ def export_csv(ctx: Ctx) -> Response:
     errors={403: "Not staff of this channel", 404: "No such channel"},
     summary="The channel's analytics settings (the time zone of its days)",
 )
-def get_settings(ctx: Ctx):
+def get_analytics_settings(ctx: Ctx):
     return analytics.get_settings(channel_id=ctx.params["channel_id"], user_id=ctx.require_user())
 
 
@@ -83,7 +83,7 @@ def get_settings(ctx: Ctx):
     },
     summary="Set the time zone of the channel's analytics days (owner or admin)",
 )
-def put_settings(ctx: Ctx):
+def put_analytics_settings(ctx: Ctx):
     return analytics.put_settings(
         channel_id=ctx.params["channel_id"], user_id=ctx.require_user(), body=ctx.body
     )

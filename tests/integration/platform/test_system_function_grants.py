@@ -33,6 +33,14 @@ EXPECTED = {
     # one boolean: does this person want this kind of in-app notification (any writer asks)
     "community_notify_wanted(p_user uuid, p_kind text)": {"platform_app"},
     "learning_prune_sessions(max_age interval)": {"platform_fn_analytics_maintenance"},
+    # the maintenance cron: watch sessions to lesson.watched events (0103), the warehouse
+    # export cursor and the raw window by plan (0104)
+    "learning_report_sessions(p_idle interval)": {"platform_fn_analytics_maintenance"},
+    "analytics_export_next(p_limit integer)": {"platform_fn_analytics_maintenance"},
+    "analytics_export_done(p_at timestamp with time zone, p_id uuid)": {
+        "platform_fn_analytics_maintenance"
+    },
+    "analytics_prune_raw(p_windows jsonb, p_limit integer)": {"platform_fn_analytics_maintenance"},
     "live_session_of(p_account_id text, p_meeting_id text)": {"platform_fn_live_webhook"},
     "live_sessions_starting(p_within interval, p_limit integer)": {"platform_fn_live_reminders"},
     "media_unattached_uploads(min_age interval, max_rows integer)": {
