@@ -48,6 +48,37 @@ EXPECTED = {
     },
     "outbox_claim_stale(min_age interval, max_rows integer)": {"platform_fn_outbox_sweeper"},
     "outbox_mark_published(ids uuid[])": {"platform_app"},
+    # privacy (0097, 0098): the export and erasure steps, the HTTP function's sole-owner check,
+    # the retention cron
+    "privacy_user_columns()": {"platform_fn_privacy_worker"},
+    "privacy_user_rows(u uuid, t text, c text, lim integer, after_ctid tid)": {
+        "platform_fn_privacy_worker"
+    },
+    "privacy_user_events(u uuid, after_at timestamp with time zone, after_id uuid, lim integer)": {
+        "platform_fn_privacy_worker"
+    },
+    "privacy_sole_owned_channels(u uuid)": {"platform_app"},
+    "privacy_delete_user_rows(u uuid, t text, c text, lim integer)": {"platform_fn_privacy_worker"},
+    "privacy_scrub_tables()": {"platform_fn_privacy_worker"},
+    "privacy_scrub_table(t text, needle text, replacement text, anywhere boolean)": {
+        "platform_fn_privacy_worker"
+    },
+    "privacy_scrub_table(t text, needle text, replacement text, anywhere boolean,"
+    " only_user uuid)": {"platform_fn_privacy_worker"},
+    "privacy_scrub_user_events(u uuid, needle text, replacement text)": {
+        "platform_fn_privacy_worker"
+    },
+    "privacy_user_audit_data(u uuid)": {"platform_fn_privacy_worker"},
+    "privacy_erase_audit_data(u uuid)": {"platform_fn_privacy_worker"},
+    "privacy_detach_user(u uuid, t text, c text, delete_content boolean)": {
+        "platform_fn_privacy_worker"
+    },
+    "retention_due_exports(lim integer)": {"platform_fn_retention"},
+    "retention_mark_expired(ids uuid[])": {"platform_fn_retention"},
+    "retention_analytics_events(windows jsonb, default_days integer, lim integer)": {
+        "platform_fn_retention"
+    },
+    "retention_deleted_posts(older_than interval, lim integer)": {"platform_fn_retention"},
     "search_published(p_q text, p_type text, p_cap integer, p_fuzzy_below integer,"
     " p_limit integer, p_offset integer)": {"platform_fn_search"},
 }
