@@ -227,21 +227,28 @@ def moderation_queue(
     reporters, status, first_flagged_at}], next_cursor}`."""
     after = decode_cursor(cursor) or {}
     at, aid = after.get("at", _EPOCH), after.get("id", _ZERO)
-    if not (isinstance(at, str) and is_uuid(aid)):
+    if not (isinstance(at, str) and is_uuid(aid) and _is_timestamp(at)):
         raise Unprocessable("Invalid cursor.")
     with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
         require(tx, user_id, "community.moderate")
+        # Pick the page's targets first from the open-flags index, then aggregate reasons
+        # and reporters for those targets only: aggregating every open flag of the channel
+        # cost ~270 ms at 10k flags.
         rows = tx.all(
-            "WITH g AS (SELECT f.target_type, f.target_id, min(f.created_at) AS first_at,"
-            "   count(*) AS n, array_agg(f.reason ORDER BY f.created_at) AS reasons,"
+            "WITH t AS (SELECT target_type, target_id, min(created_at) AS first_at,"
+            "   count(*) AS n"
+            "  FROM flags WHERE channel_id = app_channel_id() AND resolved_at IS NULL"
+            "  GROUP BY target_type, target_id"
+            "  HAVING (min(created_at), target_id)"
+            "       > (CAST(:at AS timestamptz), CAST(:aid AS uuid))"
+            "  ORDER BY min(created_at), target_id LIMIT :n),"
+            " g AS (SELECT t.*, x.reasons, x.reporter_ids, x.reporter_names FROM t"
+            "  CROSS JOIN LATERAL (SELECT array_agg(f.reason ORDER BY f.created_at) AS reasons,"
             "   array_agg(f.reporter_id::text ORDER BY f.created_at) AS reporter_ids,"
             "   array_agg(coalesce(r.display_name, '') ORDER BY f.created_at) AS reporter_names"
-            "  FROM flags f LEFT JOIN users r ON r.id = f.reporter_id"
-            "  WHERE f.channel_id = app_channel_id() AND f.resolved_at IS NULL"
-            "  GROUP BY f.target_type, f.target_id"
-            "  HAVING (min(f.created_at), f.target_id)"
-            "       > (CAST(:at AS timestamptz), CAST(:aid AS uuid))"
-            "  ORDER BY min(f.created_at), f.target_id LIMIT :n)"
+            "   FROM flags f LEFT JOIN users r ON r.id = f.reporter_id"
+            "   WHERE f.channel_id = app_channel_id() AND f.resolved_at IS NULL"
+            "     AND f.target_type = t.target_type AND f.target_id = t.target_id) x)"
             " SELECT g.*, coalesce(p.body, c.body, '') AS body,"
             "   coalesce(p.status, c.status, 'deleted') AS status,"
             "   coalesce(p.author_id, c.author_id) AS author_id,"
@@ -276,6 +283,14 @@ def moderation_queue(
         for r in rows
     ]
     return page(items, limit, lambda i: {"at": i["first_flagged_at"], "id": i["target_id"]})
+
+
+def _is_timestamp(value: str) -> bool:
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 # -- actions --------------------------------------------------------------------------------

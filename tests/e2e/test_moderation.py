@@ -6,6 +6,7 @@ ban is lifted, every action audit-logged and the author told."""
 import pytest
 import requests
 
+from shared.platform.pagination import encode_cursor
 from tests.helpers import assert_problem, make_channel, member_of, outbox_events, signup
 from tests.helpers import channel_url as api
 
@@ -313,3 +314,12 @@ def test_expired_ban_no_longer_refuses(gateway_url, school, admin):
         u=bad.id,
     )
     assert _post(gateway_url, s, bad).status_code == 201
+
+
+def test_queue_refuses_a_crafted_cursor(gateway_url, school):
+    # A cursor is opaque but client-held: one whose time is not a timestamp is a 422, and the
+    # database never sees it.
+    crafted = encode_cursor({"at": "not-a-time", "id": "00000000-0000-0000-0000-000000000000"})
+    r = _queue(gateway_url, school, school["mod"], cursor=crafted)
+    assert_problem(r, 422)
+    assert _queue(gateway_url, school, school["mod"]).status_code == 200
