@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.live import attendance_rules as rules
+from shared.platform import audit
 from shared.platform.config import settings
 from shared.platform.db import Tx, transaction
 from shared.platform.errors import BadRequest, Unauthorized
@@ -98,14 +99,14 @@ def process(event: rules.Event, body: bytes) -> dict[str, Any]:
         )
         if claimed is None:
             return {"received": True, "status": "duplicate"}
-        status = _apply(tx, event, session_id)
+        status = _apply(tx, event, channel_id, session_id)
     if event.event == "recording.completed":
         status = _recording(channel_id, session_id, key, event)
     log.info("zoom event %s for session %s: %s", event.event, session_id, status)
     return {"received": True, "status": status}
 
 
-def _apply(tx: Tx, event: rules.Event, session_id: str) -> str:
+def _apply(tx: Tx, event: rules.Event, channel_id: str, session_id: str) -> str:
     if event.event == "meeting.started":
         at = rules.parse_zoom_time(event.obj.get("start_time")) or _ts(event)
         tx.exec(
@@ -120,13 +121,35 @@ def _apply(tx: Tx, event: rules.Event, session_id: str) -> str:
         at = rules.parse_zoom_time(event.obj.get("end_time")) or _ts(event)
         # an `ended` seen before its `started` still ends the session; `started` then only
         # fills started_at (Zoom does not order deliveries)
-        tx.exec(
+        was = tx.scalar(  # locked: of two concurrent ends, one sees the change
+            "SELECT status FROM live_sessions WHERE id = :s AND channel_id = app_channel_id()"
+            " FOR UPDATE",
+            s=session_id,
+        )
+        row = tx.one(
             "UPDATE live_sessions SET ended_at = coalesce(ended_at, :t),"
             " status = CASE WHEN status IN ('scheduled', 'live') THEN 'ended' ELSE status END"
-            " WHERE id = :s AND channel_id = app_channel_id()",
+            " WHERE id = :s AND channel_id = app_channel_id() RETURNING batch_id, ended_at",
             t=at,
             s=session_id,
         )
+        if row is not None and was in ("scheduled", "live"):
+            # attendance is final: e.g. the batch certificate rule re-checks the batch
+            payload = {
+                "session_id": session_id,
+                "batch_id": str(row["batch_id"]),
+                "ended_at": row["ended_at"].isoformat(),
+            }
+            audit.record_change(
+                tx,
+                channel_id=channel_id,
+                actor_user_id=None,
+                action="live_session.ended",
+                target_type="live_session",
+                target_id=session_id,
+                payload=payload,
+                details=payload,
+            )
         return "applied"
     if event.event in rules.PARTICIPANT_EVENTS:
         p = rules.participation(event)

@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, outbox_events
 from tests.live_webhook_support import (
     SECRET,
     add_session,
@@ -128,6 +128,11 @@ def test_ended_before_started_still_ends_the_session(gateway_url, world, admin_d
         "started_at": started,
         "ended_at": ended,
     }
+    # one live_session.ended event (attendance is final), not one per delivery
+    assert post_event(gateway_url, end).json()["status"] == "duplicate"
+    events = outbox_events(admin_db(), world.cid, "live_session.ended")
+    mine = [p for p in events if p["session_id"] == s["id"]]
+    assert len(mine) == 1 and mine[0]["batch_id"] == world.batch_id
     # the session answers its new status over the API too
     r = requests.get(
         f"{gateway_url}/v1/channels/{world.cid}/batches/{world.batch_id}/sessions/{s['id']}",
