@@ -10,7 +10,39 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from scripts import verify_credential as vc
 from shared.certificates import keys, rules
-from tests.unit.certificates.test_credential import ISSUED, cert, fresh_keys  # noqa: F401
+from shared.platform.config import settings
+
+ISSUED = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+
+
+def cert(**over):
+    row = {
+        "id": "0190a0a0-0000-7000-8000-0000000000c1",
+        "channel_id": "0190a0a0-0000-7000-8000-000000000001",
+        "status_index": 41,
+        "course_id": "0190a0a0-0000-7000-8000-0000000000c2",
+        "channel_slug": "acme",
+        "channel_name": "Acme Academy",
+        "course_title": "Tiếng Việt cơ bản",
+        "course_description": "",
+        "subject_hash": rules.identity_hash("ana@example.com", "salt1"),
+        "subject_salt": "salt1",
+        "issued_at": ISSUED,
+    }
+    return {**row, **over}
+
+
+@pytest.fixture(autouse=True)
+def local_key(monkeypatch):
+    """The deterministic development key: settings and keys are cached per process."""
+    for name in ("CERTIFICATE_SIGNING_KEYS", "CERTIFICATE_ACTIVE_KID", "ENV"):
+        monkeypatch.delenv(name, raising=False)
+    settings.cache_clear()
+    keys._keys.cache_clear()
+    yield
+    monkeypatch.undo()
+    settings.cache_clear()
+    keys._keys.cache_clear()
 
 
 @pytest.fixture
