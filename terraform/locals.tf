@@ -350,18 +350,6 @@ locals {
     live_notices = {
       secrets = ["SMTP_PASSWORD"]
     }
-    # Realtime: the token route reads memberships, signs custom tokens with IAM signBlob as
-    # itself and writes a grants document for callers whose claims overflow; the projection
-    # writes Firestore only.
-    realtime = {
-      secrets   = ["JWT_KEYS"]
-      topics    = ["domain-events"]
-      firestore = true
-      sign_urls = true
-    }
-    community_projection = {
-      firestore = true
-    }
   }
   function_access = {
     for k in keys(local.functions) : k => merge(local.access_defaults, try(local.function_access_overrides[k], {}))
@@ -453,10 +441,6 @@ locals {
     certificates       = { db_pool = 2, max_instances = 4 }
     certificate_issuer = { concurrency = 2, db_pool = 1, max_instances = 2 }
     certificate_mailer = { concurrency = 2, db_pool = 1, max_instances = 2 }
-
-    # Realtime: a few short reads per token; the projection never opens a database connection.
-    realtime             = { db_pool = 1, max_instances = 2 }
-    community_projection = { concurrency = 8, db_pool = 0, max_instances = 4 }
     # PDFs: weasyprint holds the process's one font configuration (one render at a time).
     certificate_renderer = { memory = "1Gi", concurrency = 1, db_pool = 1, max_instances = 4, timeout = 120 }
 

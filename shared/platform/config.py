@@ -105,8 +105,6 @@ class Settings(BaseModel):
     media_events_topic: str = "media-object-events"
     # analytics events to the warehouse (BigQuery subscription; shared.analytics.export)
     analytics_events_topic: str = "analytics-events"
-    # analytics events to the warehouse (BigQuery subscription; shared.analytics.export)
-    analytics_events_topic: str = "analytics-events"
     tasks_location: str = "europe-west1"
     # Cloud Tasks targets: JSON {function: url}; locally the gateway's /_tasks/<function>.
     task_targets: str = "{}"
