@@ -180,20 +180,14 @@ def _figures(tx: Tx, p: rules.Period, course: str | None, batch: str | None) -> 
     }
 
 
-# Live attendance (shared.live, migrations 0075-0079) answers, per batch, the student-sessions
-# attended and expected of the sessions that ended in [lo, hi). Until its SQL function exists
-# in the database there is no attendance to report.
-ATTENDANCE_FN = "live_batch_attendance(timestamptz, timestamptz, uuid, uuid)"
-ATTENDANCE_SQL = (
-    "SELECT batch_id, attended, expected"
-    " FROM live_batch_attendance(:lo, :hi, CAST(:course AS uuid), CAST(:batch AS uuid))"
-)
+def _attendance(tx: Tx, args: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per batch, the student-sessions attended and expected of the live sessions that ended in
+    [lo, hi): computed by shared.live, whose rule decides who attended (one rule for both)."""
+    from shared import live  # only the summary needs it: keeps the export cron's import small
 
-
-def _attendance(tx: Tx, args: dict[str, Any]) -> list[Row]:
-    if tx.scalar("SELECT to_regprocedure(:f) IS NOT NULL", f=ATTENDANCE_FN):
-        return tx.all(ATTENDANCE_SQL, **args)
-    return []
+    return live.batch_attendance_counts(
+        tx, lo=args["lo"], hi=args["hi"], course_id=args["course"], batch_id=args["batch"]
+    )
 
 
 def _today(tz: str) -> date:

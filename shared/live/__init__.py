@@ -7,6 +7,7 @@ from shared.platform.exports import lazy_exports
 if TYPE_CHECKING:
     from shared.live.attendance import (
         batch_attendance,
+        batch_attendance_counts,
         batch_attendance_csv,
         session_attendance,
         student_attendance_rate,
@@ -39,6 +40,7 @@ __getattr__ = lazy_exports(__name__, __file__)
 __all__ = [
     "IngestRetry",
     "batch_attendance",
+    "batch_attendance_counts",
     "batch_attendance_csv",
     "calendar_feed",
     "calendar_url",

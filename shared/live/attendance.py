@@ -269,3 +269,52 @@ def student_attendance_rate(channel_id: UUID, batch_id: UUID, user_id: UUID) -> 
         if r["user_id"] == uid and r["attended"]
     )
     return rules.rate(attended, len(b.sessions))
+
+
+def batch_attendance_counts(
+    tx: Tx, *, lo: datetime, hi: datetime, course_id: str | None, batch_id: str | None
+) -> list[dict[str, Any]]:
+    """Per batch of the caller's channel (optionally one course or batch), the student-sessions
+    attended and expected over the sessions that ended in [lo, hi): expected = active students
+    x those sessions. The same attended flag as the batch report (one rule, computed here);
+    for other capabilities (analytics' summary) inside their tenant transaction: no caller
+    check."""
+    batches = tx.all(
+        "SELECT DISTINCT s.batch_id FROM live_sessions s"
+        " WHERE s.channel_id = app_channel_id() AND s.status = 'ended'"
+        " AND coalesce(s.ended_at, s.starts_at) >= :lo AND coalesce(s.ended_at, s.starts_at) < :hi"
+        " AND (CAST(:batch AS uuid) IS NULL OR s.batch_id = CAST(:batch AS uuid))"
+        " AND (CAST(:course AS uuid) IS NULL OR s.batch_id IN (SELECT id FROM batches"
+        "  WHERE course_id = CAST(:course AS uuid) AND channel_id = app_channel_id()))"
+        " ORDER BY s.batch_id",
+        lo=lo,
+        hi=hi,
+        course=course_id,
+        batch=batch_id,
+    )
+    now = _now()
+    out = []
+    for row in batches:
+        bid = str(row["batch_id"])
+        b = _load(tx, bid)
+        active = {
+            str(r["user_id"])
+            for r in tx.all(
+                "SELECT user_id FROM enrollments WHERE batch_id = :b"
+                " AND channel_id = app_channel_id() AND status = 'active'",
+                b=bid,
+            )
+        }
+        ended = [
+            s
+            for s in b.sessions
+            if s["status"] == "ended" and lo <= (s["ended_at"] or s["starts_at"]) < hi
+        ]
+        attended = sum(
+            1
+            for s in ended
+            for r in _session_figures(b, s, now)
+            if r["user_id"] in active and r["attended"]
+        )
+        out.append({"batch_id": bid, "attended": attended, "expected": len(active) * len(ended)})
+    return out
