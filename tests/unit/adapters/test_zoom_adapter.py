@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import sys
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
@@ -34,6 +35,7 @@ def _load_standin():
         "local_zoom_under_test", ROOT / "scripts" / "local_zoom.py"
     )
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # the stand-in hands itself to its meeting player
     spec.loader.exec_module(mod)
     return mod
 
