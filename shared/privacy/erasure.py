@@ -4,8 +4,9 @@ run twice finds nothing left to do.
 The account stopped working when the erasure was asked for (jobs.request_erasure). Then:
 - stripe: the Stripe customers of channels the user owned alone are deleted at Stripe;
 - postgres: sessions and secrets deleted, authorship of posts and comments detached (and the
-  content deleted when asked), the user's email, name and client addresses replaced by a
-  stable pseudonym in every text and JSON column of every table, the audit log's personal
+  content deleted when asked, posts out of the search index too: migration 0106), the
+  user's email, name and client addresses replaced by a stable pseudonym in every text and
+  JSON column of every table (search_documents included), the audit log's personal
   data deleted (the chain itself holds none and still verifies), the profile pseudonymised;
 - analytics: personal values in the user's events replaced (the counts stay);
 - storage: the user's exports deleted;

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from shared import identity, privacy
+from shared import identity, privacy, search
 from shared.adapters import firestore_docs, gcs_objects, stripe_api, workflows
 from shared.platform.db import transaction
 from shared.platform.errors import Conflict, Forbidden, Unauthorized
@@ -187,6 +187,10 @@ def person(admin):
         s=space,
         u=uid,
     )
+    # the search index's copy of the post, as the indexer makes it from post.created
+    assert search.search_index().reindex(
+        event_id=str(uuid7()), channel_id=cid, kind="post", doc_id=str(post)
+    )
     admin.run(
         "INSERT INTO outbox (id, channel_id, event_type, payload) VALUES (:i, :c, 'post.created',"
         " jsonb_build_object('author', jsonb_build_object('user_id', CAST(:u AS text),"
@@ -285,6 +289,8 @@ def test_erasure_leaves_no_personal_data_and_keeps_the_books(admin, person):
     assert admin.run("SELECT author_id, body, status FROM posts WHERE id = :i", i=p["post"]) == [
         [None, "My first post", "visible"]
     ]
+    # and stays searchable: its document names nobody (the scan above covers search_documents)
+    assert indexed(admin, p["post"]) == [["Hello", "My first post"]]
     # Stripe deleted the customer
     assert stripe_api.client().v1.customers.retrieve(p["customer"]).to_dict()["deleted"] is True
     # every chain still verifies, the erasure recorded on the platform chain
@@ -308,10 +314,19 @@ def privacy_pseudonym(user_id: str) -> str:
     return pseudonym(user_id)
 
 
+def indexed(admin, post: str) -> list:
+    return admin.run(
+        "SELECT title, body FROM search_documents WHERE doc_type = 'post' AND doc_id = :i",
+        i=post,
+    )
+
+
 def test_running_the_erasure_again_changes_nothing(admin, person):
     p = person
+    assert indexed(admin, p["post"]) == [["Hello", "My first post"]]
     privacy.request_erasure(user_id=p["id"], password=PASSWORD, delete_posts=True)
     assert erased(admin, p["id"]) == "done"
+    assert indexed(admin, p["post"]) == []  # posts asked gone leave the search index too
     job, _ = job_of(admin, p["id"])
     snapshot = admin.run(
         "SELECT email, display_name, erased_at FROM users WHERE id = :u", u=p["id"]
