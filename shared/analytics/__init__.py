@@ -5,7 +5,8 @@ from typing import TYPE_CHECKING
 from shared.platform.exports import lazy_exports
 
 if TYPE_CHECKING:
-    from shared.analytics.events import maintain, record
+    from shared.analytics.events import record
+    from shared.analytics.maintenance import maintain
     from shared.analytics.rules import to_csv
     from shared.analytics.service import export_csv, get_settings, put_settings, summary
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from shared.analytics import events as analytics_events
+from shared.analytics import maintenance as analytics_maintenance
 from tests.factories import new_channel, new_user
 
 pytestmark = pytest.mark.usefixtures("stack")
@@ -43,37 +43,37 @@ def rollup(admin, channel):
 
 def test_each_event_is_counted_once_and_users_stay_distinct(admin):
     channel, alice, bob = new_channel(new_user()), new_user(), new_user()
-    analytics_events.maintain(lag_seconds=0)  # settle everything before this test's events
+    analytics_maintenance.maintain(lag_seconds=0)  # settle everything before this test's events
     add_event(admin, channel, alice, ago="0 seconds", watch=5)
     add_event(admin, channel, alice, ago="0 seconds", watch=2.5)
-    analytics_events.maintain(lag_seconds=0)
+    analytics_maintenance.maintain(lag_seconds=0)
     assert rollup(admin, channel) == (2, 1, 7.5)
-    analytics_events.maintain(lag_seconds=0)  # nothing new: nothing added twice
+    analytics_maintenance.maintain(lag_seconds=0)  # nothing new: nothing added twice
     assert rollup(admin, channel) == (2, 1, 7.5)
     add_event(admin, channel, alice, ago="0 seconds", watch=1)  # same user: not a new one
     add_event(admin, channel, bob, ago="0 seconds", watch=1)
-    analytics_events.maintain(lag_seconds=0)
+    analytics_maintenance.maintain(lag_seconds=0)
     assert rollup(admin, channel) == (4, 2, 9.5)
 
 
 def test_the_lag_holds_back_events_that_have_not_settled(admin):
     channel, user = new_channel(new_user()), new_user()
-    analytics_events.maintain(lag_seconds=0)
+    analytics_maintenance.maintain(lag_seconds=0)
     add_event(admin, channel, user, ago="0 seconds", watch=3)
-    analytics_events.maintain(lag_seconds=3600)  # an hour's lag: this event is too new
+    analytics_maintenance.maintain(lag_seconds=3600)  # an hour's lag: this event is too new
     assert rollup(admin, channel) == (None, None, None)
-    analytics_events.maintain(lag_seconds=0)
+    analytics_maintenance.maintain(lag_seconds=0)
     assert rollup(admin, channel) == (1, 1, 3.0)
 
 
 def test_a_day_recomputed_whole_takes_in_a_late_event_and_counts_users_exactly(admin):
     channel, user, other = new_channel(new_user()), new_user(), new_user()
-    analytics_events.maintain(lag_seconds=0)
+    analytics_maintenance.maintain(lag_seconds=0)
     add_event(admin, channel, user, ago="0 seconds", watch=4)
-    analytics_events.maintain(lag_seconds=0)
+    analytics_maintenance.maintain(lag_seconds=0)
     # written now, but it occurred a minute ago: the rollups had already passed that time
     add_event(admin, channel, other, ago="1 minute", watch=6)
-    analytics_events.maintain(lag_seconds=0)
+    analytics_maintenance.maintain(lag_seconds=0)
     assert rollup(admin, channel) == (1, 1, 4.0)
     # the day is recomputed whole once it is over; here: ask for today's recompute now
     settled = admin.run("SELECT settled_until FROM analytics_rollup_state")[0][0]
@@ -84,13 +84,13 @@ def test_a_day_recomputed_whole_takes_in_a_late_event_and_counts_users_exactly(a
     )
     assert rollup(admin, channel) == (2, 2, 10.0)
     # and rolling forward afterwards adds nothing twice
-    analytics_events.maintain(lag_seconds=0)
+    analytics_maintenance.maintain(lag_seconds=0)
     assert rollup(admin, channel) == (2, 2, 10.0)
 
 
 def test_the_cron_recomputes_yesterday_once_after_it_ended(admin):
     channel, user = new_channel(new_user()), new_user()
-    analytics_events.maintain(lag_seconds=0)
+    analytics_maintenance.maintain(lag_seconds=0)
     # an event of yesterday that was never rolled up (written after its day was passed)
     admin.run(
         "INSERT INTO analytics_events (channel_id, user_id, event_type, metadata, occurred_at)"
@@ -102,12 +102,12 @@ def test_the_cron_recomputes_yesterday_once_after_it_ended(admin):
     admin.run(
         "UPDATE analytics_rollup_state SET settled_day = (now() AT TIME ZONE 'UTC')::date - 2"
     )
-    analytics_events.maintain(lag_seconds=0)
+    analytics_maintenance.maintain(lag_seconds=0)
     assert rollup(admin, channel) == (1, 1, 8.0)
     state = admin.run(
         "SELECT settled_day = (settled_until AT TIME ZONE 'UTC')::date - 1"
         " FROM analytics_rollup_state"
     )
     assert state == [[True]]
-    analytics_events.maintain(lag_seconds=0)  # once: not recomputed again
+    analytics_maintenance.maintain(lag_seconds=0)  # once: not recomputed again
     assert rollup(admin, channel) == (1, 1, 8.0)

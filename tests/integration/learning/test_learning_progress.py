@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.analytics import events as analytics_events
+from shared.analytics import maintenance as analytics_maintenance
 from shared.learning import progress
 from shared.learning import service as learning
 from shared.learning.rules import MAX_PLAYBACK_RATE, distinct_seconds
@@ -298,12 +298,12 @@ def test_a_watch_session_is_one_event_and_the_rollup_sums_watch_time(enrolled, a
         )
 
     assert watched_events() == []  # no event per heartbeat
-    analytics_events.maintain(lag_seconds=0)
+    analytics_maintenance.maintain(lag_seconds=0)
     assert watched_events() == []  # the session is not idle yet
-    done = analytics_events.maintain(lag_seconds=0, idle_seconds=0)
+    done = analytics_maintenance.maintain(lag_seconds=0, idle_seconds=0)
     assert done["sessions_reported"] >= 1
     assert watched_events() == [["lesson.watched", "20.000", "3"]]
-    analytics_events.maintain(lag_seconds=0, idle_seconds=0)  # reported once only
+    analytics_maintenance.maintain(lag_seconds=0, idle_seconds=0)  # reported once only
     assert len(watched_events()) == 1
     rows = admin.run(
         "SELECT events, users, watch_seconds FROM analytics_daily"
@@ -316,7 +316,7 @@ def test_a_watch_session_is_one_event_and_the_rollup_sums_watch_time(enrolled, a
     beat(w, 20)
     rewind_clock(admin, w, 5)
     beat(w, 25)
-    analytics_events.maintain(lag_seconds=0, idle_seconds=0)
+    analytics_maintenance.maintain(lag_seconds=0, idle_seconds=0)
     assert sorted(r[1] for r in watched_events()) == ["20.000", "5.000"]
     # tenants read only their own rollup rows, and cannot write them
     with transaction(channel_id=new_channel(new_user())) as tx:
@@ -362,7 +362,7 @@ def test_stale_sessions_are_pruned(enrolled, admin):
         "UPDATE watch_sessions SET last_seen_at = now() - interval '2 days' WHERE user_id = :u",
         u=w["student"],
     )
-    assert analytics_events.maintain()["sessions_pruned"] >= 1
+    assert analytics_maintenance.maintain()["sessions_pruned"] >= 1
     assert admin.run("SELECT count(*) FROM watch_sessions WHERE user_id = :u", u=w["student"]) == [
         [0]
     ]
