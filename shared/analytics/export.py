@@ -1,7 +1,8 @@
 """Analytics events to the warehouse: the maintenance cron publishes the settled events to
 the `analytics-events` topic, whose BigQuery subscription writes them (migration 0104,
 terraform/bigquery.tf). At least once: the cursor moves after Pub/Sub confirmed a batch; a
-crash in between publishes the batch again (rows share the event id)."""
+crash in between publishes the batch again (rows share the event id). An event carries its
+user id only when the user consented to analytics (analytics_export_next, migration 0107)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Events reach the warehouse's table: analytics events published by the maintenance cron and
 domain events from the outbox, pulled by the local stand-in for the BigQuery subscriptions
 (scripts/local_warehouse.py) and written as newline-delimited JSON rows that fit the table's
-schema (shared/analytics/bigquery_events.schema.json, the one terraform/bigquery.tf uses)."""
+schema (shared/analytics/bigquery_events.schema.json, the one terraform/bigquery.tf uses),
+with a user id only for users who consented to analytics (migration 0107)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ def test_analytics_and_domain_events_land_as_rows_of_the_table(project, admin_db
     owner = new_user()
     ch = new_channel(owner)
     local_warehouse.drain(project, tmp_path / "before")  # what earlier tests left waiting
+    admin.run("UPDATE users SET analytics_consent = true WHERE id = :u", u=owner)
     event_id = uuid7()
     admin.run(
         "INSERT INTO analytics_events (id, channel_id, user_id, event_type, metadata)"
@@ -53,6 +55,19 @@ def test_analytics_and_domain_events_land_as_rows_of_the_table(project, admin_db
         u=owner,
         m=json.dumps({"resource_id": "r1", "note": "=cmd|' /C calc'!A0"}),
     )
+    # without consent (said no, or never asked) an event leaves with no user id
+    refused, unasked = new_user(), new_user()
+    admin.run("UPDATE users SET analytics_consent = false WHERE id = :u", u=refused)
+    anonymous = {uuid7(): refused, uuid7(): unasked}
+    for i, u in anonymous.items():
+        admin.run(
+            "INSERT INTO analytics_events (id, channel_id, user_id, event_type, metadata)"
+            " VALUES (:i, :c, :u, 'lesson.completed', CAST(:m AS jsonb))",
+            i=i,
+            c=ch,
+            u=u,
+            m=json.dumps({"course_id": "c1"}),
+        )
     admin.close()
     done = analytics.maintain(lag_seconds=0)
     assert done["events_exported"] >= 1
@@ -73,7 +88,7 @@ def test_analytics_and_domain_events_land_as_rows_of_the_table(project, admin_db
     def landed():
         local_warehouse.drain(project, tmp_path)
         ids = {r["id"] for r in rows_in(tmp_path)}
-        return {event_id, domain_id} <= ids
+        return {event_id, domain_id, *anonymous} <= ids
 
     eventually(landed, True, timeout=15)
     rows = {r["id"]: r for r in rows_in(tmp_path)}
@@ -84,6 +99,10 @@ def test_analytics_and_domain_events_land_as_rows_of_the_table(project, admin_db
     a = rows[event_id]
     assert (a["type"], a["channel_id"], a["user_id"]) == ("resource.downloaded", ch, owner)
     assert a["data"] == {"resource_id": "r1", "note": "=cmd|' /C calc'!A0"}
+    for i, u in anonymous.items():
+        row = rows[i]
+        assert (row["type"], row["channel_id"], row["user_id"]) == ("lesson.completed", ch, None)
+        assert u not in json.dumps(row)
     assert a["subscription_name"] == "analytics-events-warehouse"
     assert a["attributes"]["event_type"] == "resource.downloaded"
     d = rows[domain_id]
