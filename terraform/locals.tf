@@ -265,6 +265,9 @@ locals {
       secrets = ["JWT_KEYS"]      # signed-in callers see their channels' drafts and enrollments
       topics  = ["domain-events"] # shared.channels may audit a denied request
     }
+    search_indexer = {
+      topics = ["domain-events"] # reaches shared.channels (search settings), which may audit
+    }
     media_thumbnail = {
       buckets   = { media = "write" }
       topics    = ["domain-events"]
@@ -326,14 +329,9 @@ locals {
     # Live classes (issue 11): the Zoom webhook verifies with the app's secret token and may
     # queue a recording ingest; attendance is a staff read.
     live_webhook = {
-      # ZOOM_CLIENT_*/ZOOM_TOKEN_KEYS: reachable through the recordings module's imports too.
-      secrets = ["JWT_KEYS", "ZOOM_WEBHOOK_SECRET_TOKEN", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET", "ZOOM_TOKEN_KEYS"]
+      secrets = ["JWT_KEYS", "ZOOM_WEBHOOK_SECRET_TOKEN"]
       topics  = ["domain-events"]
-      # recording.completed queues the ingest (enqueue_recording_ingest). The buckets and the
-      # thumbnail queue are only reachable through that module's imports, not used here:
-      # read-only, until the enqueue lives in a module of its own.
-      queues  = ["live-recordings", "media-thumbnails"]
-      buckets = { recordings = "read", media = "read" }
+      queues  = ["live-recordings"] # recording.completed queues the ingest (recording_queue)
     }
     live_attendance = {
       secrets = ["JWT_KEYS"]
@@ -419,7 +417,13 @@ locals {
     stripe_webhook  = { timeout = 30 }
     media_finalized = { timeout = 120 }
     media_thumbnail = { memory = "1Gi", concurrency = 1, db_pool = 1, max_instances = 10, timeout = 300 }
-    outbox_sweeper  = { concurrency = 1, db_pool = 1, max_instances = 1, timeout = 120 }
+    # Consumers and workers of a few short statements each: one connection per instance.
+    media_cleanup = { concurrency = 2, db_pool = 1, max_instances = 2 }
+    auth_mail     = { concurrency = 2, db_pool = 1, max_instances = 2 }
+    # Staff pages and privacy requests: few users, short transactions.
+    admin_pages    = { db_pool = 2, max_instances = 2 }
+    privacy        = { db_pool = 1, max_instances = 2 }
+    outbox_sweeper = { concurrency = 1, db_pool = 1, max_instances = 1, timeout = 120 }
     billing_reconcile = {
       memory = "1Gi", concurrency = 1, db_pool = 1, max_instances = 1, timeout = 900
     }
@@ -446,11 +450,15 @@ locals {
 
     # Live classes: a Zoom event is a few short statements (Zoom wants the answer within 3 s);
     # attendance is a staff read.
-    live_webhook    = { concurrency = 8, db_pool = 2, max_instances = 3, timeout = 10 }
-    live_attendance = { db_pool = 1, max_instances = 2 }
-    calendar        = { db_pool = 1, max_instances = 2 }
-    live_reminders  = { concurrency = 1, db_pool = 1, max_instances = 1, timeout = 300 }
-    live_notices    = { concurrency = 2, db_pool = 1, max_instances = 2 }
+    live_webhook = { concurrency = 8, db_pool = 2, max_instances = 3, timeout = 10 }
+    # A recording streams through one instance in bounded memory (one chunk at a time); the
+    # sweeper is a cron of one instance.
+    live_recording_ingest = { memory = "1Gi", concurrency = 1, db_pool = 1, max_instances = 4, timeout = 1800 }
+    live_sweeper          = { concurrency = 1, db_pool = 1, max_instances = 1, timeout = 300 }
+    live_attendance       = { db_pool = 1, max_instances = 2 }
+    calendar              = { db_pool = 1, max_instances = 2 }
+    live_reminders        = { concurrency = 1, db_pool = 1, max_instances = 1, timeout = 300 }
+    live_notices          = { concurrency = 2, db_pool = 1, max_instances = 2 }
 
     # Community: short transactions; the digest cron runs one instance.
     community          = { db_pool = 2, max_instances = 4 }

@@ -13,12 +13,8 @@ if TYPE_CHECKING:
         student_attendance_rate,
     )
     from shared.live.calendar import calendar_feed, calendar_url
-    from shared.live.recordings import (
-        IngestRetry,
-        enqueue_recording_ingest,
-        ingest_recording,
-        recording_state,
-    )
+    from shared.live.recording_queue import enqueue_recording_ingest
+    from shared.live.recordings import IngestRetry, ingest_recording, recording_state
     from shared.live.reminders import on_session_rescheduled, send_due_reminders
     from shared.live.service import (
         cancel_session,

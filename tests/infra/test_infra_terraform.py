@@ -10,6 +10,7 @@ import re
 
 import pytest
 from infra_support import (
+    ROOT,
     TerraformEval,
     all_resource_types,
     block,
@@ -356,9 +357,12 @@ def test_every_cron_is_a_scheduler_job_calling_an_internal_function_with_oidc(re
     functions = {f["name"]: f for f in resources["functions"]}
     for c in resources["crons"]:
         assert functions[c["function"]].get("internal"), f"cron {c['name']}: not internal"
+    # An internal function is a cron's, or a step some workflow calls at its /_internal path.
+    workflows = "".join(p.read_text() for p in (ROOT / "workflows").glob("*.yaml"))
     for f in resources["functions"]:
         if f.get("internal"):
-            assert any(c["function"] == f["name"] for c in resources["crons"]), f["name"]
+            by_cron = any(c["function"] == f["name"] for c in resources["crons"])
+            assert by_cron or f'"/_internal/{f["name"]}"' in workflows, f["name"]
 
 
 def test_buckets_match_resources_yaml_with_settings_names_and_lifecycle(resources, tfeval):

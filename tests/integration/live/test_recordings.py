@@ -18,6 +18,7 @@ import requests
 from shared.adapters import gcs_resumable, zoom
 from shared.live import recordings
 from shared.live import service as live_sessions
+from shared.live.recording_queue import enqueue_recording_ingest
 from shared.platform.db import transaction
 from tests.helpers import eventually, make_channel, signup
 from tests.live_zoom_support import connect_zoom, put_recording
@@ -152,8 +153,8 @@ def test_a_recording_becomes_one_ready_lesson_and_the_token_stays_secret(
     rec = put_recording(world["zoom"], f"r-{uuid.uuid4().hex}.mp4", data)
     event = completed(rec, "1")
     sid = uuid.UUID(session["id"])
-    recordings.enqueue_recording_ingest(uuid.UUID(world["cid"]), sid, event)
-    recordings.enqueue_recording_ingest(uuid.UUID(world["cid"]), sid, event)  # a duplicate
+    enqueue_recording_ingest(uuid.UUID(world["cid"]), sid, event)
+    enqueue_recording_ingest(uuid.UUID(world["cid"]), sid, event)  # a duplicate
     assert len(queued) == 2 and queued[0]["id"] == queued[1]["id"]  # one Cloud Task name
     assert queued[0]["queue"] == "live-recordings"
     assert queued[0]["payload"]["download_token"] == rec["download_token"]
@@ -210,7 +211,7 @@ def test_a_recording_becomes_one_ready_lesson_and_the_token_stays_secret(
     # media's finalize queued the lesson's thumbnail, as for any uploaded video
     thumbs = [t for t in queued if t["queue"] == "media-thumbnails"]
     assert [t["payload"]["upload_id"] for t in thumbs] == [state_upload(world, session)]
-    recordings.enqueue_recording_ingest(uuid.UUID(world["cid"]), sid, event)
+    enqueue_recording_ingest(uuid.UUID(world["cid"]), sid, event)
     assert len([t for t in queued if t["queue"] == "live-recordings"]) == 2
     assert (
         conn.run(
@@ -233,9 +234,7 @@ def test_an_ingest_that_dies_mid_upload_resumes_where_storage_stopped(world, que
     session = new_session(world)
     data = mp4_of(5 * SMALL_CHUNK + 12_345)
     rec = put_recording(world["zoom"], f"crash-{uuid.uuid4().hex}.mp4", data)
-    recordings.enqueue_recording_ingest(
-        uuid.UUID(world["cid"]), uuid.UUID(session["id"]), completed(rec, "2")
-    )
+    enqueue_recording_ingest(uuid.UUID(world["cid"]), uuid.UUID(session["id"]), completed(rec, "2"))
     real_put = gcs_resumable.put_chunk
     sent = {"n": 0}
 
@@ -279,14 +278,14 @@ def test_a_wrong_or_expired_download_token_fails_the_ingest_for_good(world, queu
     session = new_session(world)
     rec = put_recording(world["zoom"], f"bad-{uuid.uuid4().hex}.mp4", mp4_of(300_000))
     event = {**completed(rec, "3"), "download_token": "not-the-token"}
-    recordings.enqueue_recording_ingest(uuid.UUID(world["cid"]), uuid.UUID(session["id"]), event)
+    enqueue_recording_ingest(uuid.UUID(world["cid"]), uuid.UUID(session["id"]), event)
     assert run(queued[0]) == "failed"
     row = ingest_row(world["cid"], session["id"])
     assert row["status"] == "failed" and "401" in row["error"]
     assert "not-the-token" not in row["error"]
     # Zoom's next delivery carries a token that works: the ingest starts over and succeeds
     good = completed(rec, "3")
-    recordings.enqueue_recording_ingest(uuid.UUID(world["cid"]), uuid.UUID(session["id"]), good)
+    enqueue_recording_ingest(uuid.UUID(world["cid"]), uuid.UUID(session["id"]), good)
     retry = [t for t in queued if t["queue"] == "live-recordings"][-1]
     assert retry["id"] != queued[0]["id"]
     assert run(retry) == "ready"
@@ -299,19 +298,19 @@ def test_a_download_url_that_is_not_zooms_is_refused(world, queued):
     event["payload"]["object"]["recording_files"][1]["download_url"] = (
         "http://169.254.169.254/computeMetadata/v1/"
     )
-    recordings.enqueue_recording_ingest(uuid.UUID(world["cid"]), uuid.UUID(session["id"]), event)
+    enqueue_recording_ingest(uuid.UUID(world["cid"]), uuid.UUID(session["id"]), event)
     assert run(queued[0]) == "refused download URL"
     assert ingest_row(world["cid"], session["id"])["status"] == "failed"
 
 
 def test_events_for_unknown_sessions_or_without_an_mp4_queue_nothing(world, queued):
     rec = {"download_url": "http://x/rec", "download_token": "t", "file_size": 10}
-    recordings.enqueue_recording_ingest(uuid.UUID(world["cid"]), uuid.uuid4(), completed(rec, "5"))
+    enqueue_recording_ingest(uuid.UUID(world["cid"]), uuid.uuid4(), completed(rec, "5"))
     session = new_session(world)
     no_mp4 = completed(rec, "6")
     no_mp4["payload"]["object"]["recording_files"] = no_mp4["payload"]["object"]["recording_files"][
         :1
     ]
-    recordings.enqueue_recording_ingest(uuid.UUID(world["cid"]), uuid.UUID(session["id"]), no_mp4)
+    enqueue_recording_ingest(uuid.UUID(world["cid"]), uuid.UUID(session["id"]), no_mp4)
     assert queued == []
     assert ingest_row(world["cid"], session["id"]) is None
