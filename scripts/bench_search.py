@@ -85,9 +85,16 @@ def seed(admin: Any) -> tuple[str, str]:
         import json
 
         courses = json.dumps([{"channel_id": str(c), "course_id": str(k)} for c, k in rows])
-        for lo in range(have + 1, DOCS + 1, SEED_BATCH):
-            admin.run(SEED_DOCS, lo=lo, hi=min(lo + SEED_BATCH - 1, DOCS), courses=courses,
-                      nc=len(rows))  # fmt: skip
+        # Bulk load through the GIN pending list (fastupdate, off since migration 0108 so that
+        # searches never scan it), merged once at the end: about 2x faster than row by row.
+        admin.run("ALTER INDEX search_documents_fts SET (fastupdate = on)")
+        try:
+            for lo in range(have + 1, DOCS + 1, SEED_BATCH):
+                admin.run(SEED_DOCS, lo=lo, hi=min(lo + SEED_BATCH - 1, DOCS), courses=courses,
+                          nc=len(rows))  # fmt: skip
+        finally:
+            admin.run("ALTER INDEX search_documents_fts SET (fastupdate = off)")
+            admin.run("SELECT gin_clean_pending_list('search_documents_fts'::regclass)")
         admin.run("ANALYZE search_documents")
         print(f"seeded {DOCS - have} documents in {time.perf_counter() - t:.0f} s", flush=True)
     row = admin.run(
