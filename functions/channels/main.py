@@ -18,7 +18,7 @@ from shared.channels.schemas import (
     MemberPage,
     MemberPatch,
 )
-from shared.privacy.schemas import AuditExport, AuditQuery
+from shared.privacy.schemas import AuditList, AuditQuery
 from shared.web import Api, Ctx, ListQuery
 
 api = Api("channels", tag="Channels")
@@ -139,7 +139,7 @@ def remove_member(ctx: Ctx) -> None:
     "GET",
     C + "/audit-log",
     query=AuditQuery,
-    response=AuditExport,
+    response=AuditList,
     summary="The channel's audit log, newest first, filtered by time, actor and action, with "
     "the hash chain's verification; `format=csv` exports every matching row as CSV "
     "(X-Audit-Chain-Verified header) (owner/admin)",

@@ -337,7 +337,7 @@ def lift_ban(ctx: Ctx) -> None:
     summary="Auto-hide threshold and spam rules",
     errors=MOD,
 )
-def get_settings(ctx: Ctx) -> Any:
+def get_community_settings(ctx: Ctx) -> Any:
     return community.get_settings(channel_id=_c(ctx), user_id=_uid(ctx))
 
 
@@ -349,7 +349,7 @@ def get_settings(ctx: Ctx) -> Any:
     summary="Set the auto-hide threshold, blocked words and new-member link cap",
     errors={403: "Owner or admin only", 404: "No such channel"},
 )
-def put_settings(ctx: Ctx) -> Any:
+def put_community_settings(ctx: Ctx) -> Any:
     return community.put_settings(channel_id=_c(ctx), user_id=_uid(ctx), data=ctx.body)
 
 

@@ -10,7 +10,6 @@ if TYPE_CHECKING:
     from shared.channels.rules import POLICY, ROLES, allows, can_assign
     from shared.channels.service import (
         add_member,
-        audit_log,
         change_role,
         create_channel,
         get_channel,
@@ -25,7 +24,6 @@ __all__ = [
     "ROLES",
     "add_member",
     "allows",
-    "audit_log",
     "can_assign",
     "change_role",
     "check_channel_id",

@@ -134,23 +134,6 @@ class MemberList(Out):
     next_cursor: str | None
 
 
-class AuditEntry(Out):
-    seq: int
-    action: str
-    actor_user_id: str | None
-    target_type: str | None
-    target_id: str | None
-    request_id: str | None
-    details: dict[str, Any]
-    occurred_at: datetime
-    hash: str
-
-
-class AuditList(Out):
-    items: list[AuditEntry]
-    next_cursor: str | None
-
-
 # --- What the use cases return: the JSON of the response models above, as plain dicts -------
 
 
@@ -177,23 +160,4 @@ class Member(TypedDict):
 
 class MemberPage(TypedDict):
     items: list[Member]
-    next_cursor: str | None
-
-
-class AuditRecord(TypedDict):
-    """AuditEntry."""
-
-    seq: int
-    action: str
-    actor_user_id: str | None
-    target_type: str | None
-    target_id: str | None
-    request_id: str | None
-    details: dict[str, Any]
-    occurred_at: datetime
-    hash: str
-
-
-class AuditPage(TypedDict):
-    items: list[AuditRecord]
     next_cursor: str | None

@@ -10,8 +10,6 @@ from pg8000.native import DatabaseError
 from shared.channels.access import check_channel_id, require, signed_in_with_second_factor
 from shared.channels.rules import MemberChange, can_assign, removal, removal_permission, role_change
 from shared.channels.schemas import (
-    AuditPage,
-    AuditRecord,
     Channel,
     ChannelPatch,
     Member,
@@ -263,33 +261,3 @@ def remove_member(*, channel_id: str, user_id: str | None, member_id: str) -> No
             m=member_id,
         )
         _member_event(tx, "member.removed", channel_id, user_id, member_id, {"role": current})
-
-
-def audit_log(*, channel_id: str, user_id: str | None, limit: int, cursor: str | None) -> AuditPage:
-    after = decode_cursor(cursor) or {}
-    with transaction(channel_id=check_channel_id(channel_id), user_id=user_id) as tx:
-        require(tx, user_id, "audit.read")
-        rows = tx.all(
-            "SELECT seq, action, actor_user_id, target_type, target_id, request_id, details,"
-            " occurred_at, encode(hash, 'hex') AS hash FROM audit_log"
-            " WHERE channel_id = app_channel_id() AND seq < :before ORDER BY seq DESC LIMIT :n",
-            before=int(after.get("seq", 2**62)),
-            n=limit + 1,
-        )
-    items = [_audit_out(r) for r in rows]
-    return cast(AuditPage, page(items, limit, lambda r: {"seq": r["seq"]}))
-
-
-def _audit_out(row: dict[str, Any]) -> AuditRecord:
-    details = row["details"]
-    return {
-        "seq": row["seq"],
-        "action": row["action"],
-        "actor_user_id": str(row["actor_user_id"]) if row["actor_user_id"] else None,
-        "target_type": row["target_type"],
-        "target_id": row["target_id"],
-        "request_id": row["request_id"],
-        "details": json.loads(details) if isinstance(details, str) else details,
-        "occurred_at": row["occurred_at"],
-        "hash": row["hash"],
-    }

@@ -18,7 +18,9 @@ class LiveSessionOut(Out):
     starts_at: datetime
     duration_minutes: int
     provider: Literal["zoom"]
-    status: str = Field(description="`scheduled`, `cancelled`, or what the provider's events set")
+    status: Literal["scheduled", "live", "ended", "cancelled"] = Field(
+        description="`live` and `ended` are set by the provider's meeting.started/ended events"
+    )
     join_url: str | None = Field(
         description="Staff and active students of this batch; null for everyone else and "
         "once the session is cancelled"

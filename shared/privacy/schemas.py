@@ -62,7 +62,7 @@ class AuditQuery(Model):
     format: Literal["json", "csv"] = "json"
 
 
-class AuditEntryOut(Out):
+class AuditEntry(Out):
     seq: int
     action: str
     actor_user_id: str | None
@@ -74,8 +74,8 @@ class AuditEntryOut(Out):
     hash: str
 
 
-class AuditExport(Out):
-    items: list[AuditEntryOut]
+class AuditList(Out):
+    items: list[AuditEntry]
     next_cursor: str | None
     chain_verified: bool = Field(description="The channel's whole hash chain verifies")
     chain_broken_at: int | None = Field(description="seq of the first row that does not follow")
