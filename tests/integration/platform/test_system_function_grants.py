@@ -41,6 +41,8 @@ EXPECTED = {
         "platform_fn_analytics_maintenance"
     },
     "analytics_prune_raw(p_windows jsonb, p_limit integer)": {"platform_fn_analytics_maintenance"},
+    # the sweeper of meetings left at Zoom by a crash before their session row (0071)
+    "live_claim_stale_intents(min_age interval, max_rows integer)": {"platform_fn_live_sweeper"},
     "live_session_of(p_account_id text, p_meeting_id text)": {"platform_fn_live_webhook"},
     "live_sessions_starting(p_within interval, p_limit integer)": {"platform_fn_live_reminders"},
     "media_unattached_uploads(min_age interval, max_rows integer)": {
