@@ -22,7 +22,7 @@ api = Api("live_webhook", tag="Live classes")
         401: "Missing, bad or stale (over 300 s) x-zm-signature; nothing written",
     },
 )
-def on_zoom_event(ctx: Ctx):
+def receive_zoom_event(ctx: Ctx):
     return live.handle_zoom_webhook(
         body=ctx.raw,
         signature=ctx.request.headers.get("x-zm-signature"),
