@@ -54,7 +54,8 @@ class SettingsIn(Model):
     timezone: str = Field(
         min_length=1,
         max_length=64,
-        description="IANA time zone of the channel's analytics days, e.g. Europe/Paris",
+        description="IANA time zone of the channel's analytics days",
+        examples=["Europe/Paris"],
     )
 
     @field_validator("timezone")

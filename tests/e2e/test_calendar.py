@@ -14,7 +14,7 @@ import requests
 from icalendar import Calendar
 
 from tests.helpers import assert_problem, eventually
-from tests.live_webhook_support import add_session, make_world
+from tests.live_support import add_session, make_world
 
 pytestmark = pytest.mark.e2e
 

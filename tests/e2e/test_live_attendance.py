@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tests.helpers import assert_problem, signup
-from tests.live_webhook_support import (
+from tests.live_support import (
     add_session,
     event,
     make_world,

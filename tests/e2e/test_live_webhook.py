@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tests.helpers import assert_problem, outbox_events
-from tests.live_webhook_support import (
+from tests.live_support import (
     SECRET,
     add_session,
     event,

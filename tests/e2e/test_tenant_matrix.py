@@ -44,6 +44,8 @@ def example(schema: dict, spec: dict):
         return schema["const"]
     if "default" in schema:
         return schema["default"]
+    if schema.get("examples"):  # a value no schema can express (a time zone name)
+        return schema["examples"][0]
     kind = schema.get("type")
     if kind == "object":
         return {

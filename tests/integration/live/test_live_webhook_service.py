@@ -18,7 +18,7 @@ from shared import live
 from shared.live import webhooks
 from shared.platform import webhook_rejections
 from shared.platform.errors import Unauthorized
-from tests.live_webhook_support import add_session, event, make_world, participant, past, signed
+from tests.live_support import add_session, event, make_world, participant, past, signed
 
 pytestmark = pytest.mark.usefixtures("stack")
 
