@@ -982,7 +982,7 @@ class Stack:
                 "-c",
                 "full_page_writes=off",
                 "-c",
-                "max_connections=200",
+                "max_connections=500",
                 "-c",
                 "log_min_messages=warning",
             ],
