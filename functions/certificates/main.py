@@ -31,7 +31,8 @@ PDF = {"type": "string", "format": "binary", "contentMediaType": "application/pd
 DESIGN_ERRORS = {
     403: "Owner or admin only",
     404: "No such channel (or not a member)",
-    422: "The template does not parse, fetches something remote, or is too large",
+    422: "The template does not parse, fetches something remote, is too large, or does not"
+    " print `{{ holder_name }}` (a certificate must name its holder)",
 }
 
 

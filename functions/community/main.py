@@ -69,7 +69,11 @@ def _c(ctx: Ctx) -> str:
     status=201,
     response=SpaceOut,
     summary="Create a space for every member, a course's or a batch's students",
-    errors={403: "Owner or admin only", 404: "No such channel", 422: "Unknown course or batch"},
+    errors={
+        403: "Owner or admin only",
+        404: "No such channel",
+        422: "Unknown course or batch: the audience must name one of this channel's",
+    },
 )
 def create_space(ctx: Ctx) -> Any:
     return community.create_space(channel_id=_c(ctx), user_id=_uid(ctx), data=ctx.body)
@@ -306,8 +310,9 @@ def queue(ctx: Ctx) -> Any:
     summary="Remove, restore, dismiss, or ban the author (audit-logged; author told)",
     errors={
         **MOD,
+        404: "No such channel, or no such target in it",
         409: "The action does not apply to the target's state",
-        422: "Invalid body (ban_user needs ban_days)",
+        422: "Invalid body (`ban_user` needs `ban_days`)",
     },
 )
 def moderate(ctx: Ctx) -> Any:

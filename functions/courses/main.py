@@ -366,7 +366,8 @@ def disconnect_zoom(ctx: Ctx):
     response=ls.ZoomConnected,
     auth="none",
     errors={
-        400: "The authorization link is invalid, expired or already used, or Zoom declined",
+        400: "The authorization link is invalid, expired or already used, or Zoom declined"
+        " (`state` is opaque and signed: only the one the connect step issued is accepted)",
         409: "Zoom refused the authorization code",
         **PROVIDER_DOWN,
     },

@@ -118,7 +118,9 @@ class TemplateOut(Out):
 
 
 class SettingsIn(Model):
+    # strict: a JSON `false` is not the number 0
     attendance_threshold: float = Field(
+        strict=True,
         ge=0,
         le=1,
         description=(

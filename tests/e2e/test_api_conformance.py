@@ -44,6 +44,24 @@ CHECK_EXCEPTIONS: dict[tuple[str, str], tuple[str, str]] = {
     ("list_endpoints", _ACCEPT): ("`cursor`", _CURSOR),
     ("list_deliveries", _ACCEPT): ("`cursor`", _CURSOR),
     ("search_content", _ACCEPT): ("`cursor`", _CURSOR),
+    ("queue", _ACCEPT): ("`cursor`", _CURSOR),
+    ("list_posts", _ACCEPT): ("`cursor`", _CURSOR),
+    ("my_notifications", _ACCEPT): ("`cursor`", _CURSOR),
+    ("zoom_callback", _ACCEPT): (
+        "`state` is opaque and signed",
+        "only the platform can sign a state",
+    ),
+    ("preview_template", _ACCEPT): ("`{{ holder_name }}`", "a rule on the template's text"),
+    ("save_template", _ACCEPT): ("`{{ holder_name }}`", "a rule on the template's text"),
+    ("moderate", _ACCEPT): (
+        "`ban_user` needs `ban_days`",
+        "one field is required by another's value; the target must exist",
+    ),
+    ("create_space", _ACCEPT): ("one of this channel's", "the course or batch must exist"),
+    ("put_analytics_settings", _ACCEPT): (
+        "IANA time zone",
+        "the zone must be in the IANA database (a list no pattern holds)",
+    ),
     ("summary", _ACCEPT): ("366 days", "`from` and `to` are compared with each other"),
     ("export_csv", _ACCEPT): ("366 days", "`from` and `to` are compared with each other"),
     ("create_endpoint", _ACCEPT): (
