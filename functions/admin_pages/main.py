@@ -62,13 +62,14 @@ def _session(ctx: Ctx, page: str) -> admin_pages.StaffSession:
     A,
     auth="none",
     content_type="text/html",
+    error_content_type="text/html",
     response=HTML,
     status=303,
     summary="Staff area of a channel: redirects to its moderation page",
 )
 @_html_errors
 def staff_home(ctx: Ctx) -> admin_pages.Page:
-    return admin_pages.Page(303, b"", [("Location", f"/ch/{ctx.params['slug']}/admin/moderation")])
+    return admin_pages.staff_home(slug=ctx.params["slug"])
 
 
 @api.route(
@@ -76,6 +77,7 @@ def staff_home(ctx: Ctx) -> admin_pages.Page:
     A + "/login",
     auth="none",
     content_type="text/html",
+    error_content_type="text/html",
     response=HTML,
     summary="Staff sign-in form (sets the pre-login cookie its CSRF token is bound to)",
     errors={404: "No such channel"},
@@ -92,6 +94,7 @@ def staff_login_form(ctx: Ctx) -> admin_pages.Page:
     A + "/login",
     auth="none",
     content_type="text/html",
+    error_content_type="text/html",
     response=HTML,
     status=303,
     summary="Sign in with the account's credentials (and second factor); sets the"
@@ -118,6 +121,7 @@ def staff_login(ctx: Ctx) -> admin_pages.Page:
     A + "/logout",
     auth="none",
     content_type="text/html",
+    error_content_type="text/html",
     response=HTML,
     status=303,
     summary="Sign out of the staff pages (clears the cookie)",
@@ -135,6 +139,7 @@ def staff_logout(ctx: Ctx) -> admin_pages.Page:
     A + "/moderation",
     auth="none",
     content_type="text/html",
+    error_content_type="text/html",
     response=HTML,
     summary="The moderation queue (flagged posts and comments, oldest first, with their"
     " reasons and reporters) and the active bans (community.moderate)",
@@ -152,6 +157,7 @@ def staff_moderation_page(ctx: Ctx) -> admin_pages.Page:
     A + "/moderation",
     auth="none",
     content_type="text/html",
+    error_content_type="text/html",
     response=HTML,
     status=303,
     summary="A moderation action from the queue's form (remove, restore, dismiss, ban_user);"
@@ -168,6 +174,7 @@ def staff_moderate(ctx: Ctx) -> admin_pages.Page:
     A + "/moderation/bans/{user_id}/lift",
     auth="none",
     content_type="text/html",
+    error_content_type="text/html",
     response=HTML,
     status=303,
     summary="Lift a member's ban; redirects back to the queue",
@@ -185,6 +192,7 @@ def staff_lift_ban(ctx: Ctx) -> admin_pages.Page:
     A + "/analytics",
     auth="none",
     content_type="text/html",
+    error_content_type="text/html",
     response=HTML,
     summary="The creator's dashboard: KPIs of a period as SVG charts and tables, with"
     " course and batch filters and the CSV links (analytics.read)",
@@ -202,6 +210,7 @@ def staff_analytics_page(ctx: Ctx) -> admin_pages.Page:
     A + "/analytics/export.csv",
     auth="none",
     content_type="text/csv",
+    error_content_type="text/html",
     summary="The dashboard's period as CSV for the signed-in browser (kind: daily or revenue)",
     errors={**PAGE_ERRORS, 422: "A bad period, filter or kind"},
 )

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         login_form,
         sign_in,
         sign_out,
+        staff_home,
         staff_session,
     )
 
@@ -35,5 +36,6 @@ __all__ = [
     "moderation_page",
     "sign_in",
     "sign_out",
+    "staff_home",
     "staff_session",
 ]

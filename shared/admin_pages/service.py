@@ -120,11 +120,13 @@ def as_page(run: Callable[[], Page], *, slug: str, path: str) -> Page:
 def error_page(*, slug: str, error: DomainError, path: str) -> Page:
     """A refused request as a page: no session -> the login form (then back to `path`)."""
     if isinstance(error, Unauthorized):
-        ok_slug = slug if rules.SLUG.match(slug or "") else None
-        if ok_slug:
-            target = rules.admin_path(ok_slug, "login") + "?" + urlencode({"next": path})
+        if not rules.SLUG.match(slug or ""):
+            # No channel can have this slug: nothing to sign in to.
+            error = NotFound("No such channel.")
+        else:
+            target = rules.admin_path(slug, "login") + "?" + urlencode({"next": path})
             # A dead session cookie is cleared so the browser stops sending it.
-            return redirect(target, _set_cookie(rules.SESSION_COOKIE, "", ok_slug, 0))
+            return redirect(target, _set_cookie(rules.SESSION_COOKIE, "", slug, 0))
     extra: list[tuple[str, str]] = []
     if isinstance(error, RateLimited):
         extra.append(("Retry-After", str(error.extra.get("retry_after", 1))))
@@ -136,6 +138,14 @@ def error_page(*, slug: str, error: DomainError, path: str) -> Page:
         detail=error.detail,
         code=error.status,
     )
+
+
+def staff_home(*, slug: str) -> Page:
+    """The staff area's entry: on to the moderation page (a slug no channel can have is
+    refused before it reaches the `Location` header)."""
+    if not rules.SLUG.match(slug or ""):
+        raise NotFound("No such channel.")
+    return redirect(rules.admin_path(slug, "moderation"))
 
 
 # -- channel and session ---------------------------------------------------------------------

@@ -68,6 +68,8 @@ class Route:
     errors: dict[int, str] = field(default_factory=dict)
     idempotent: bool = False
     content_type: str = "application/json"
+    # Browser pages answer their refusals as pages too (the document says so per status).
+    error_content_type: str = "application/problem+json"
     raw_body: bool = False  # handler reads the raw bytes itself (webhooks)
     regex: re.Pattern[str] = field(init=False)
 

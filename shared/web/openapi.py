@@ -308,13 +308,20 @@ def response_headers(status: int) -> dict[str, Any]:
 
 
 def responses(route: Route) -> dict[str, Any]:
-    """Success, then every problem+json status by code."""
+    """Success, then every error status by code: problem+json, or the route's own error
+    content type (a browser page's refusals are pages, its redirects empty HTML answers)."""
     out: dict[str, Any] = {str(route.status): success_response(route)}
+    problem = route.error_content_type == "application/problem+json"
+    schema: dict[str, Any] = (
+        {"$ref": SCHEMAS + "Problem"}
+        if problem
+        else {"type": "string", "contentMediaType": route.error_content_type}
+    )
     for code, reason in sorted(_statuses(route).items()):
         out[str(code)] = {
             "description": reason,
             "headers": response_headers(code),
-            "content": {"application/problem+json": {"schema": {"$ref": SCHEMAS + "Problem"}}},
+            "content": {route.error_content_type: {"schema": schema}},
         }
     return out
 

@@ -178,6 +178,24 @@ def test_unknown_channel_is_404(gateway_url):
     )
 
 
+@pytest.mark.parametrize(
+    ("slug", "page", "method"),
+    [
+        ("%F3%A5%A9%A9%C3%A6%0DL%F2%83%85%99m%29%144", "", "GET"),  # a CR: no Location header
+        ("0", "", "GET"),
+        ("0", "moderation", "GET"),
+        ("0", "analytics/export.csv", "GET"),
+        ("0", "moderation", "POST"),
+        ("0", "moderation/bans/01a22ab9-c9fa-717d-a60c-8861d578b9f7/lift", "POST"),
+    ],
+)
+def test_a_slug_no_channel_can_have_is_a_404_page_not_a_500_or_401(gateway_url, slug, page, method):
+    r = requests.request(method, admin(gateway_url, slug, page), allow_redirects=False, timeout=10)
+    assert r.status_code == 404, r.text[:300]
+    assert r.headers["Content-Type"].startswith("text/html")
+    assert "Location" not in r.headers
+
+
 def test_a_moderator_may_sign_in_but_not_open_analytics(gateway_url, chan):
     moderator = member_of(gateway_url, chan["ch"]["id"], chan["owner"], "moderator")
     s, r = login(gateway_url, chan["slug"], moderator)
