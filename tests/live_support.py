@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from tests.helpers import User, make_channel, member_of, signup
+from tests.helpers import User, make_channel, member_of, run_sql, signup
 
 SECRET = "zoom_local"  # ZOOM_WEBHOOK_SECRET_TOKEN of the local stack (scripts/stack.py)
 
@@ -104,8 +104,8 @@ def add_session(
     """A session row as scheduling writes it (the meeting id is Zoom's kind: a number)."""
     sid = str(uuid.uuid4())
     meeting = str(random.randint(10**10, 10**11))
-    conn = admin_db()
-    conn.run(
+    run_sql(
+        admin_db,
         "INSERT INTO live_sessions (id, channel_id, batch_id, title, starts_at, duration_minutes,"
         " provider, provider_meeting_id, provider_account_id, join_url, created_by)"
         " VALUES (:id, :c, :b, :t, :s, :d, 'zoom', :m, :a, :j, :u)",

@@ -95,8 +95,13 @@ NOT_RUN = {
 }
 
 
+# A refusal is a refusal: 413 too. A string past a large `maxLength` (a certificate's data:
+# URI logo), sent JSON-escaped, outgrows the 1 MB body limit, refused before it is read.
+REFUSED = [400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 428, 429]
+
+
 def config_toml() -> str:
-    blocks = []
+    blocks = [f"[checks.negative_data_rejection]\nexpected-statuses = {json.dumps(REFUSED)}\n"]
     for (op_id, check), (_, why) in sorted(CHECK_EXCEPTIONS.items()):
         blocks.append(
             f"# {why}\n[[operations]]\ninclude-operation-id = {json.dumps(op_id)}\n"

@@ -13,7 +13,7 @@ import pytest
 import requests
 from icalendar import Calendar
 
-from tests.helpers import assert_problem, eventually
+from tests.helpers import assert_problem, eventually, run_sql
 from tests.live_support import add_session, make_world
 
 pytestmark = pytest.mark.e2e
@@ -115,7 +115,8 @@ def test_reminders_are_mailed_once_per_student_session_and_kind(gateway_url, adm
     in_an_hour = add_session(admin_db, w, starts_at=now + timedelta(minutes=40), title="Soon class")
     cancelled = add_session(admin_db, w, starts_at=now + timedelta(hours=2), title="Off class")
     far = add_session(admin_db, w, starts_at=now + timedelta(days=3), title="Far class")
-    admin_db().run(
+    run_sql(
+        admin_db,
         "UPDATE live_sessions SET status = 'cancelled', cancelled_at = now() WHERE id = :s",
         s=cancelled["id"],
     )
@@ -133,7 +134,8 @@ def test_reminders_are_mailed_once_per_student_session_and_kind(gateway_url, adm
         assert len(mails(mail_dir, st.email, "Live class in an hour: Soon class")) == 1
         assert mails(mail_dir, st.email, "Off class") == []
         assert mails(mail_dir, st.email, "Far class") == []
-    claims = admin_db().run(
+    claims = run_sql(
+        admin_db,
         "SELECT session_id::text, kind, count(*) FROM live_reminders WHERE channel_id = :c"
         " GROUP BY 1, 2",
         c=w.cid,

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 import requests
 
-from tests.helpers import assert_problem, signup
+from tests.helpers import assert_problem, run_sql, signup
 from tests.live_support import (
     add_session,
     event,
@@ -42,7 +42,8 @@ def played(gateway_url, admin_db):
     gw = gateway_url
     w = make_world(gw, students=3)
     # the third student's name would be a formula in a spreadsheet
-    admin_db().run(
+    run_sql(
+        admin_db,
         "UPDATE users SET display_name = '=HYPERLINK(\"http://evil\")' WHERE id = :u",
         u=w.students[2].id,
     )
@@ -146,7 +147,9 @@ def test_the_csv_has_a_row_per_student_and_session_and_no_formulas(gateway_url, 
 
 def test_a_threshold_per_channel_decides_who_attended(gateway_url, played, admin_db):
     w, s = played
-    admin_db().run("UPDATE channels SET live_attendance_threshold_pct = 15 WHERE id = :c", c=w.cid)
+    run_sql(
+        admin_db, "UPDATE channels SET live_attendance_threshold_pct = 15 WHERE id = :c", c=w.cid
+    )
     try:
         r = requests.get(
             url(gateway_url, w, f"/sessions/{s['id']}/attendance"),
@@ -156,14 +159,17 @@ def test_a_threshold_per_channel_decides_who_attended(gateway_url, played, admin
         b = next(x for x in r.json()["items"] if x["user_id"] == w.students[1].id)
         assert b["attended"] is True  # 10 of 60 minutes is 16.7%, over 15%
     finally:
-        admin_db().run(
-            "UPDATE channels SET live_attendance_threshold_pct = 50 WHERE id = :c", c=w.cid
+        run_sql(
+            admin_db,
+            "UPDATE channels SET live_attendance_threshold_pct = 50 WHERE id = :c",
+            c=w.cid,
         )
 
 
 def test_each_join_is_an_analytics_event(played, admin_db):
     w, _s = played
-    rows = admin_db().run(
+    rows = run_sql(
+        admin_db,
         "SELECT user_id, metadata->>'guest' FROM analytics_events"
         " WHERE channel_id = :c AND event_type = 'live.joined'",
         c=w.cid,

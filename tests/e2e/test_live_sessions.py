@@ -10,7 +10,7 @@ import uuid
 import pytest
 import requests
 
-from tests.helpers import assert_problem, make_channel, member_of, signup
+from tests.helpers import assert_problem, make_channel, member_of, run_sql, signup
 from tests.live_zoom_support import connect_zoom
 
 START = "2031-03-01T09:00:00+02:00"
@@ -109,7 +109,6 @@ def schedule(gw, world, user=None, batch=None, headers=None, **body):
 
 
 def rows(admin_db, **where):
-    conn = admin_db()
     sql = "SELECT id, channel_id, batch_id, title, provider, provider_meeting_id, join_url,"
     sql += " status, duration_minutes, starts_at FROM live_sessions WHERE "
     sql += " AND ".join(f"{k} = :{k}" for k in where)
@@ -125,11 +124,11 @@ def rows(admin_db, **where):
         "duration_minutes",
         "starts_at",
     ]
-    return [dict(zip(cols, r, strict=True)) for r in conn.run(sql, **where)]
+    return [dict(zip(cols, r, strict=True)) for r in run_sql(admin_db, sql, **where)]
 
 
 def count(admin_db, sql, **params) -> int:
-    return admin_db().run(sql, **params)[0][0]
+    return run_sql(admin_db, sql, **params)[0][0]
 
 
 def test_an_instructor_schedules_a_live_class_at_zoom(gateway_url, world, zoom, admin_db):
@@ -159,7 +158,8 @@ def test_an_instructor_schedules_a_live_class_at_zoom(gateway_url, world, zoom, 
         )
         == 1
     )
-    payload = admin_db().run(
+    payload = run_sql(
+        admin_db,
         "SELECT payload FROM outbox WHERE event_type = 'live_session.scheduled'"
         " AND payload->>'session_id' = :s",
         s=body["id"],

@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from tests.helpers import assert_problem, outbox_events
+from tests.helpers import assert_problem, outbox_events, run_sql
 from tests.live_support import (
     SECRET,
     add_session,
@@ -35,14 +35,16 @@ def world(gateway_url):
 
 
 def deliveries(admin_db, session_id) -> int:
-    return admin_db().run(
-        "SELECT count(*) FROM live_webhook_deliveries WHERE session_id = :s", s=session_id
+    return run_sql(
+        admin_db, "SELECT count(*) FROM live_webhook_deliveries WHERE session_id = :s", s=session_id
     )[0][0]
 
 
 def session_row(admin_db, session_id):
-    (row,) = admin_db().run(
-        "SELECT status, started_at, ended_at FROM live_sessions WHERE id = :s", s=session_id
+    (row,) = run_sql(
+        admin_db,
+        "SELECT status, started_at, ended_at FROM live_sessions WHERE id = :s",
+        s=session_id,
     )
     return {"status": row[0], "started_at": row[1], "ended_at": row[2]}
 

@@ -11,7 +11,7 @@ import uuid
 import pytest
 import requests
 
-from tests.helpers import assert_problem, make_channel, member_of, signup
+from tests.helpers import assert_problem, make_channel, member_of, run_sql, signup
 from tests.live_zoom_support import connect_zoom
 
 START = "2031-03-01T09:00:00Z"
@@ -117,7 +117,8 @@ def test_connecting_stores_the_account_and_shows_it_to_staff(gateway_url, world,
     outsider = signup(gw)
     assert_problem(requests.get(api(gw, cid, "/integrations/zoom"), headers=outsider.headers), 404)
     # tokens are sealed at rest: nothing in the row reads like a token
-    [row] = admin_db().run(
+    [row] = run_sql(
+        admin_db,
         "SELECT account_id, access_token_enc, refresh_token_enc, key_id FROM"
         " channel_zoom_accounts WHERE channel_id = :c",
         c=cid,
@@ -175,7 +176,9 @@ def test_scheduling_without_a_connected_account_is_409(gateway_url, admin_db):
     assert_problem(r, 409)
     assert "connect" in r.json()["detail"].lower() and "zoom" in r.json()["detail"].lower()
     assert (
-        admin_db().run("SELECT count(*) FROM live_sessions WHERE channel_id = :c", c=w["cid"])[0][0]
+        run_sql(admin_db, "SELECT count(*) FROM live_sessions WHERE channel_id = :c", c=w["cid"])[
+            0
+        ][0]
         == 0
     )
 
@@ -249,7 +252,8 @@ def test_a_start_link_with_an_idempotency_key_is_not_replayed(gateway_url, world
     assert one.status_code == two.status_code == 200
     assert one.json()["start_url"] != two.json()["start_url"]  # not a stored replay
     assert (
-        admin_db().run(
+        run_sql(
+            admin_db,
             "SELECT count(*) FROM idempotency_keys WHERE idem_key = :k",
             k=key["Idempotency-Key"],
         )[0][0]
@@ -271,7 +275,8 @@ def test_join_is_for_active_students_of_the_batch_and_staff(gateway_url, world, 
         assert_problem(r, 403)
         assert created["join_url"] not in r.text
     assert_problem(requests.post(join, headers=rival["students"][0].headers, timeout=10), 404)
-    rows = admin_db().run(
+    rows = run_sql(
+        admin_db,
         "SELECT user_id::text, requests FROM live_session_join_requests WHERE session_id = :s",
         s=created["id"],
     )
@@ -302,8 +307,8 @@ def test_disconnect_revokes_at_zoom_and_erases_the_tokens(gateway_url, zoom, adm
     assert r.status_code == 204
     assert accounts(zoom)[w["account_id"]]["live_grants"] == 0  # revoked at Zoom
     assert (
-        admin_db().run(
-            "SELECT count(*) FROM channel_zoom_accounts WHERE channel_id = :c", c=w["cid"]
+        run_sql(
+            admin_db, "SELECT count(*) FROM channel_zoom_accounts WHERE channel_id = :c", c=w["cid"]
         )[0][0]
         == 0
     )

@@ -34,7 +34,9 @@ PNG = base64.b64decode(
 
 @pytest.fixture
 def admin(admin_db):
-    return admin_db()
+    conn = admin_db()
+    yield conn
+    conn.close()
 
 
 @pytest.fixture

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.usefixtures("stack")
 
 @pytest.fixture
 def admin(admin_db):
-    return admin_db()
+    conn = admin_db()
+    yield conn
+    conn.close()
 
 
 def member(admin, cid, role):

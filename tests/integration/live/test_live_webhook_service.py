@@ -18,6 +18,7 @@ from shared import live
 from shared.live import webhooks
 from shared.platform import webhook_rejections
 from shared.platform.errors import Unauthorized
+from tests.helpers import run_sql
 from tests.live_support import add_session, event, make_world, participant, past, signed
 
 pytestmark = pytest.mark.usefixtures("stack")
@@ -170,8 +171,8 @@ def test_concurrent_cron_runs_send_each_reminder_once(gateway_url, admin_db, mai
     for t in threads:
         t.join()
     assert sum(r["sent"] for r in results) >= 2
-    rows = admin_db().run(
-        "SELECT user_id::text, kind FROM live_reminders WHERE session_id = :s", s=s["id"]
+    rows = run_sql(
+        admin_db, "SELECT user_id::text, kind FROM live_reminders WHERE session_id = :s", s=s["id"]
     )
     assert sorted(rows) == sorted([[st.id, "1h"] for st in w.students])
     for st in w.students:

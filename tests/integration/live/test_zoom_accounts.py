@@ -21,7 +21,7 @@ from shared.adapters import zoom
 from shared.live import service as live_sessions
 from shared.live import sweeper, zoom_accounts
 from shared.platform.db import transaction
-from tests.helpers import make_channel, signup
+from tests.helpers import make_channel, run_sql, signup
 from tests.live_zoom_support import connect_zoom
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -58,7 +58,8 @@ def zoom_requests(world, since: int = 0) -> list[dict]:
 
 
 def expire(admin_db, cid: str) -> None:
-    admin_db().run(
+    run_sql(
+        admin_db,
         "UPDATE channel_zoom_accounts SET access_expires_at = now() - interval '1 minute'"
         " WHERE channel_id = :c",
         c=cid,
@@ -66,7 +67,8 @@ def expire(admin_db, cid: str) -> None:
 
 
 def sealed(admin_db, cid: str) -> tuple[bytes, bytes, object]:
-    [row] = admin_db().run(
+    [row] = run_sql(
+        admin_db,
         "SELECT access_token_enc, refresh_token_enc, access_expires_at FROM"
         " channel_zoom_accounts WHERE channel_id = :c",
         c=cid,
@@ -250,9 +252,10 @@ def test_the_sweeper_claims_across_channels_only_through_its_function(world, adm
         assert tx.scalar("SELECT count(*) FROM live_meeting_intents") == 0
     with transaction(channel_id=str(uuid.uuid4())) as tx:
         assert tx.scalar("SELECT count(*) FROM channel_zoom_accounts") == 0
-    granted = admin_db().run(
+    granted = run_sql(
+        admin_db,
         "SELECT has_function_privilege('platform_app', 'live_claim_stale_intents(interval, int)',"
-        " 'EXECUTE')"
+        " 'EXECUTE')",
     )
     assert granted[0][0] is False
     assert json.dumps(world["account"])  # the fixture ran (the channel is connected)

@@ -14,7 +14,9 @@ pytestmark = pytest.mark.usefixtures("stack")
 
 @pytest.fixture
 def admin(admin_db):
-    return admin_db()
+    conn = admin_db()
+    yield conn
+    conn.close()
 
 
 def consent(admin, user_id: str) -> list:

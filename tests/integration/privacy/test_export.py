@@ -24,7 +24,9 @@ pytestmark = pytest.mark.usefixtures("stack")
 
 @pytest.fixture
 def admin(admin_db):
-    return admin_db()
+    conn = admin_db()
+    yield conn
+    conn.close()
 
 
 def ready(user_id: str, job_id: str) -> dict:

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.usefixtures("stack")
 
 @pytest.fixture
 def admin(admin_db):
-    return admin_db()
+    conn = admin_db()
+    yield conn
+    conn.close()
 
 
 def exists(admin, sql: str, **params) -> bool:
