@@ -128,3 +128,13 @@ def outbox_events(admin, channel_id: str, event_type: str) -> list[dict[str, Any
         t=event_type,
     )
     return [r[0] if isinstance(r[0], dict) else json.loads(r[0]) for r in rows]
+
+
+def run_sql(admin_db: Callable[..., Any], sql: str, **params: Any) -> list[list[Any]]:
+    """One statement on a connection of its own, closed after it: the session's `admin_db`
+    keeps every connection it opened until the session ends."""
+    conn = admin_db()
+    try:
+        return conn.run(sql, **params)
+    finally:
+        conn.close()
