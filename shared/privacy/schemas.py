@@ -3,10 +3,11 @@ privacy, audit")."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from shared.platform.models import Model, Out
 
@@ -52,11 +53,25 @@ class StepOut(Out):
     steps: list[str] | None = Field(default=None, description="`plan`: the steps left")
 
 
+def _date_time_text(value: object) -> object:
+    """A date-time is text like 2027-03-01T09:00:00Z; pydantic would also take a number of
+    seconds since 1970 ("0.5"), which the schema's `date-time` format refuses."""
+    if isinstance(value, int | float) or (
+        isinstance(value, str)
+        and re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*", value)
+    ):
+        raise ValueError("must be a date-time, e.g. 2027-03-01T09:00:00Z")
+    return value
+
+
+DateTimeText = Annotated[datetime, BeforeValidator(_date_time_text)]
+
+
 class AuditQuery(Model):
     limit: int = Field(default=20, ge=1, le=100)
     cursor: str | None = Field(default=None, max_length=512)
-    from_: datetime | None = Field(default=None, alias="from")
-    to: datetime | None = None
+    from_: DateTimeText | None = Field(default=None, alias="from")
+    to: DateTimeText | None = None
     # the column is a uuid: a pattern refuses with a 422 what Postgres would refuse with a 500
     actor: str | None = Field(
         default=None,
