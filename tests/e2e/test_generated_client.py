@@ -30,8 +30,10 @@ CONFIG = f"""\
 project_name_override: {PACKAGE}
 package_name_override: {PACKAGE}
 post_hooks: []
+# The generator knows JSON, text and octet-stream bodies: a credential is text, a PDF is bytes.
 content_type_overrides:
   application/vc+jwt: text/plain
+  application/pdf: application/octet-stream
 """
 
 FLOW = textwrap.dedent(
