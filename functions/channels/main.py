@@ -140,6 +140,7 @@ def remove_member(ctx: Ctx) -> None:
     C + "/audit-log",
     query=AuditQuery,
     response=AuditList,
+    also_content={"text/csv": {"type": "string", "contentMediaType": "text/csv"}},
     summary="The channel's audit log, newest first, filtered by time, actor and action, with "
     "the hash chain's verification; `format=csv` exports every matching row as CSV "
     "(X-Audit-Chain-Verified header) (owner/admin)",

@@ -68,6 +68,9 @@ class Route:
     errors: dict[int, str] = field(default_factory=dict)
     idempotent: bool = False
     content_type: str = "application/json"
+    # Other media types the success status may answer in (e.g. a `format=csv` export):
+    # media type -> schema, documented next to `content_type`'s.
+    also_content: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Browser pages answer their refusals as pages too (the document says so per status).
     error_content_type: str = "application/problem+json"
     raw_body: bool = False  # handler reads the raw bytes itself (webhooks)

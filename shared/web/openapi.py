@@ -298,6 +298,7 @@ def success_response(route: Route) -> dict[str, Any]:
     else:
         schema = {}
     ok["content"] = {route.content_type: {"schema": schema}}
+    ok["content"].update({mt: {"schema": s} for mt, s in route.also_content.items()})
     return ok
 
 
