@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, StrictBool, field_validator
 
 from shared.community.rules import (
     MAX_COMMENT_BODY,
@@ -144,11 +144,12 @@ class NotificationsReadIn(Model):
 
 
 class PreferencesIn(Model):
-    replies: bool = True
-    mentions: bool = True
-    moderation: bool = True
-    live_sessions: bool = True
-    email_digest: bool = True
+    # strict: a JSON 0 or "no" is not a boolean (the schema says so)
+    replies: StrictBool = True
+    mentions: StrictBool = True
+    moderation: StrictBool = True
+    live_sessions: StrictBool = True
+    email_digest: StrictBool = True
 
 
 # -- answers ---------------------------------------------------------------------------------
