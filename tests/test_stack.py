@@ -434,23 +434,27 @@ def test_the_watchdog_stops_the_stack_when_its_owner_dies(tmp_path):
 
 
 @stack_test
-def test_zoom_standin_issues_server_to_server_tokens(stack):
+def test_zoom_standin_token_endpoint_speaks_zoom_oauth_errors(stack):
+    """Channels connect their own Zoom by the authorization-code flow (tests/e2e/test_live_zoom.py
+    walks it); the token endpoint refuses what Zoom refuses, in Zoom's shape."""
     import base64
 
     base = stack.env["ZOOM_API_BASE"]
     basic = base64.b64encode(b"local_client:local_secret").decode()
-    r = requests.post(
-        f"{base}/oauth/token",
-        params={"grant_type": "account_credentials", "account_id": "local_account"},
-        headers={"Authorization": f"Basic {basic}"},
-        timeout=5,
-    )
-    assert r.status_code == 200, r.text
-    assert r.json()["token_type"] == "bearer" and r.json()["expires_in"] > 0
-    wrong = requests.post(
-        f"{base}/oauth/token",
-        params={"grant_type": "account_credentials", "account_id": "local_account"},
-        headers={"Authorization": "Basic " + base64.b64encode(b"x:y").decode()},
-        timeout=5,
+
+    def token(auth: str, **form: str) -> requests.Response:
+        return requests.post(
+            f"{base}/oauth/token", data=form, headers={"Authorization": auth}, timeout=5
+        )
+
+    unknown = token(f"Basic {basic}", grant_type="authorization_code", code="nope")
+    assert unknown.status_code == 400 and unknown.json()["error"] == "invalid_grant"
+    stale = token(f"Basic {basic}", grant_type="refresh_token", refresh_token="nope")
+    assert stale.status_code == 400 and stale.json()["error"] == "invalid_grant"
+    # The platform's one app is an OAuth app: no server-to-server grant of one account.
+    s2s = token(f"Basic {basic}", grant_type="account_credentials", account_id="local_account")
+    assert s2s.status_code == 400 and s2s.json()["error"] == "unsupported_grant_type"
+    wrong = token(
+        "Basic " + base64.b64encode(b"x:y").decode(), grant_type="authorization_code", code="x"
     )
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_client"

@@ -14,7 +14,8 @@ def add_system_lesson(tx: Tx, *, channel_id: str, course_id: str, title: str) ->
     course, in the caller's transaction; answers its id. Conflict when the course is
     archived."""
     status = tx.scalar(
-        "SELECT status FROM courses WHERE id = :c AND channel_id = app_channel_id() FOR UPDATE",
+        "SELECT status FROM courses WHERE id = :c AND channel_id = app_channel_id()"
+        " FOR NO KEY UPDATE",
         c=course_id,
     )  # row lock: positions are assigned one at a time, as create_lesson does
     require_writable(status)
