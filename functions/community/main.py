@@ -48,7 +48,8 @@ MEMBER = {404: "No such channel, or not a member"}
 WRITE = {
     **MEMBER,
     403: "Banned from this community until the ban ends",
-    422: "Invalid body, a blocked word, or too many links for a new member",
+    422: "Invalid body, a blocked word, too many links for a new member, or text with a NUL"
+    " character or a lone surrogate (Postgres text holds neither)",
     429: "Too many writes for now",
 }
 MOD = {403: "Moderators and up only", 404: "No such channel"}

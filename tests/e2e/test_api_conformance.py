@@ -57,6 +57,11 @@ CHECK_EXCEPTIONS: dict[tuple[str, str], tuple[str, str]] = {
         "`ban_user` needs `ban_days`",
         "one field is required by another's value; the target must exist",
     ),
+    ("create_post", _ACCEPT): (
+        "a blocked word",
+        "blocked words and a new member's link limit are the channel's settings; no pattern"
+        " can refuse a lone surrogate",
+    ),
     ("create_space", _ACCEPT): ("one of this channel's", "the course or batch must exist"),
     ("put_analytics_settings", _ACCEPT): (
         "IANA time zone",
